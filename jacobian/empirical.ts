@@ -1,0 +1,161 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { UserError } from '../lib/errors.js';
+import { noProgress, type ProgressFactory } from '../lib/progress.js';
+import type { Model } from '../models/model.js';
+import { type Param, paramTensors } from '../models/params.js';
+import { type Implementation, type Kernel, type KernelKind, type OutputMode, kernelShape, placeTile } from './kernel-types.js';
+import { contractJacobians, perSampleJacobians } from './per-sample.js';
+import { type DenseFeatures, ckFeatures, denseFeatures, structuredTile } from './structured.js';
+
+/** Inputs of a kernel computation: n samples of `d` features each, row-major. */
+export interface Inputs {
+  x: Float32Array;
+  n: number;
+}
+
+export interface KernelOptions {
+  kind?: KernelKind;
+  mode?: OutputMode;
+  implementation?: Implementation;
+  /** Samples per tile (rows and columns). Default: chosen from the memory each path needs. */
+  tile?: number;
+  progress?: ProgressFactory;
+}
+
+/** What was actually done, for the metadata. */
+export interface KernelInfo {
+  implementation: 'jacobian' | 'structured' | 'features';
+  tile: number;
+  tiles: number;
+  symmetric: boolean;
+}
+
+/** Bytes a tile may use for its largest intermediate, used for the default tile size. */
+const TILE_BUDGET_FLOATS = 40e6;
+
+/**
+ * Resolve `auto`: the structured per-layer rule needs O(Σ_l (n·K)²·fanOut_l) FLOPs against
+ * O(n·K·(backward pass) + (n·K)²·P) for per-sample Jacobians, so it wins whenever the model exposes its dense
+ * layers (every built-in model does); the Jacobian path stays the oracle.
+ */
+export function resolveImplementation(impl: Implementation, model: Model): 'jacobian' | 'structured' {
+  if (impl === 'jacobian' || impl === 'structured') return impl;
+  if (impl !== 'auto') throw new UserError(`--implementation: expected auto, jacobian or structured; got '${impl}'`);
+  return typeof model.applyTapped === 'function' ? 'structured' : 'jacobian';
+}
+
+/**
+ * Default tile: for the Jacobian path, the largest tile whose Jacobian [tile, K, P] stays within budget; for
+ * the structured path, tiles of the output block [tile·K, tile·K] within budget. For a symmetric kernel
+ * (x2 = x1) at least two tiles per side, so that the mirrored lower triangle saves work.
+ */
+export function defaultTile(impl: 'jacobian' | 'structured', n: number, K: number, P: number, symmetric: boolean): number {
+  const cap = impl === 'jacobian' ? Math.floor(TILE_BUDGET_FLOATS / (K * P)) : Math.floor(Math.sqrt(TILE_BUDGET_FLOATS) / K);
+  let t = Math.max(1, Math.min(n, cap));
+  if (symmetric && impl === 'structured' && n >= 64 && t >= n) t = Math.ceil(n / 2);
+  return t;
+}
+
+/**
+ * Empirical kernel of `model` at `params` between inputs x1 and x2 (x2 omitted: x1 with itself, computed on
+ * the upper triangle of tiles and mirrored).
+ * kind 'ntk': Θ(x, x')[k, k'] = Σ_p ∂f_k(x)/∂θ_p ∂f_k'(x')/∂θ_p, by the structured per-layer rule or by
+ * contracting per-sample Jacobians [n, K, P]. kind 'nngp': the conjugate kernel
+ * CK(x, x') = σ_w²/n_L h(x)·h(x') + σ_b² of the last hidden layer h, per output (full = CK ⊗ I_K).
+ * Output modes as in `Kernel`. Memory is bounded by the tile size: only [tile·K, tile·K] blocks and
+ * per-sample layer features (structured) or one Jacobian tile per side (jacobian) are held besides the output.
+ */
+export function empiricalKernel(model: Model, params: Param[], x1: Inputs, x2: Inputs | null, opts: KernelOptions = {}): { kernel: Kernel; info: KernelInfo } {
+  const kind = opts.kind ?? 'ntk';
+  const mode = opts.mode ?? 'full';
+  const K = model.outputSize;
+  const d = model.inputSize;
+  const symmetric = x2 === null;
+  const b = x2 ?? x1;
+  for (const [inp, name] of [[x1, 'x1'], [b, 'x2']] as const) {
+    if (inp.x.length !== inp.n * d) throw new UserError(`${name}: ${inp.n} samples of ${inp.x.length / Math.max(inp.n, 1)} features do not fit the model's input size ${d}`);
+  }
+  const P = model.paramSpecs.reduce((s, p) => s + p.shape.reduce((a, c) => a * c, 1), 0);
+  const impl = kind === 'nngp' ? 'structured' : resolveImplementation(opts.implementation ?? 'auto', model);
+  const tile = opts.tile ?? defaultTile(impl, Math.max(x1.n, b.n), K, P, symmetric);
+  if (!(Number.isInteger(tile) && tile >= 1)) throw new UserError(`--tile: expected a positive integer; got ${tile}`);
+  const out = new Float32Array(kernelShape(mode, x1.n, b.n, K).reduce((p, s) => p * s, 1));
+  const rowTiles = Math.ceil(x1.n / tile);
+  const colTiles = Math.ceil(b.n / tile);
+  const pairs: [number, number][] = [];
+  for (let r = 0; r < rowTiles; r++) for (let c = symmetric ? r : 0; c < colTiles; c++) pairs.push([r, c]);
+  const bar = (opts.progress ?? noProgress)(`${kind} kernel [${impl}]`, pairs.length);
+  const ps = paramTensors(params);
+  try {
+    if (kind === 'nngp') {
+      const ck1 = ckFeatures(model, ps, x1.x, x1.n);
+      const ck2 = symmetric ? ck1 : ckFeatures(model, ps, b.x, b.n);
+      pairs.forEach(([r, c], t) => {
+        const r0 = r * tile, nr = Math.min(tile, x1.n - r0), c0 = c * tile, nc = Math.min(tile, b.n - c0);
+        const ck = tf.tidy(() => {
+          const h1 = tf.tensor2d(ck1.h.subarray(r0 * ck1.width, (r0 + nr) * ck1.width), [nr, ck1.width]);
+          const h2T = tf.transpose(tf.tensor2d(ck2.h.subarray(c0 * ck2.width, (c0 + nc) * ck2.width), [nc, ck2.width]));
+          return tf.add(tf.mul(tf.matMul(h1, h2T), ck1.scale * ck1.scale), ck1.offset * ck1.offset).dataSync() as Float32Array;
+        });
+        placeTile(out, mode, b.n, K, expandPerOutput(ck, nr, nc, K, mode), r0, nr, c0, nc, symmetric && r !== c);
+        bar.update(t + 1);
+      });
+    } else if (impl === 'structured') {
+      const feats = (inp: Inputs): DenseFeatures[][] => {
+        const parts: DenseFeatures[][] = [];
+        for (let s = 0; s < inp.n; s += tile) {
+          const m = Math.min(tile, inp.n - s);
+          parts.push(denseFeatures(model, ps, inp.x.subarray(s * d, (s + m) * d), m));
+        }
+        return parts;
+      };
+      const f1 = feats(x1);
+      const f2 = symmetric ? f1 : feats(b);
+      pairs.forEach(([r, c], t) => {
+        const nr = Math.min(tile, x1.n - r * tile), nc = Math.min(tile, b.n - c * tile);
+        const blk = structuredTile(f1[r], 0, nr, f2[c], 0, nc, K, mode);
+        placeTile(out, mode, b.n, K, blk, r * tile, nr, c * tile, nc, symmetric && r !== c);
+        bar.update(t + 1);
+      });
+    } else {
+      const f = (p: tf.Tensor[], x: tf.Tensor2D) => model.apply(p, x);
+      const jac = (inp: Inputs, s: number, m: number) => perSampleJacobians(f, ps, inp.x.subarray(s * d, (s + m) * d), m, d, K);
+      let cachedRow = -1;
+      let J1: Float32Array = new Float32Array(0);
+      pairs.forEach(([r, c], t) => {
+        const r0 = r * tile, nr = Math.min(tile, x1.n - r0), c0 = c * tile, nc = Math.min(tile, b.n - c0);
+        if (cachedRow !== r) {
+          J1 = jac(x1, r0, nr);
+          cachedRow = r;
+        }
+        const J2 = symmetric && r === c ? J1 : jac(b, c0, nc);
+        placeTile(out, mode, b.n, K, contractJacobians(J1, nr, J2, nc, K, P, mode), r0, nr, c0, nc, symmetric && r !== c);
+        bar.update(t + 1);
+      });
+    }
+  } finally {
+    ps.forEach((p) => p.dispose());
+    bar.stop();
+  }
+  for (let i = 0; i < out.length; i++) {
+    if (!Number.isFinite(out[i])) throw new UserError(`the ${kind} kernel has a non-finite entry (${out[i]}) at flat index ${i}: inputs or parameters overflow float32`);
+  }
+  return {
+    kernel: { data: out, shape: kernelShape(mode, x1.n, b.n, K), mode, kind, n1: x1.n, n2: b.n, K },
+    info: { implementation: kind === 'nngp' ? 'features' : impl, tile, tiles: pairs.length, symmetric },
+  };
+}
+
+/** A per-output kernel [nr, nc] in the given output mode: full = k ⊗ I_K, trace = k, diagonal = k per k. */
+export function expandPerOutput(k: ArrayLike<number>, nr: number, nc: number, K: number, mode: OutputMode): Float32Array {
+  if (mode === 'trace') return Float32Array.from(k);
+  if (mode === 'diagonal') {
+    const o = new Float32Array(nr * nc * K);
+    for (let t = 0; t < nr * nc; t++) o.fill(k[t], t * K, (t + 1) * K);
+    return o;
+  }
+  const o = new Float32Array(nr * K * nc * K);
+  const ld = nc * K;
+  for (let i = 0; i < nr; i++) for (let j = 0; j < nc; j++) for (let q = 0; q < K; q++) o[(i * K + q) * ld + j * K + q] = k[i * nc + j];
+  return o;
+}

