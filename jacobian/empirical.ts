@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { scoped } from '../lib/backend.js';
 import { UserError } from '../lib/errors.js';
 import { noProgress, type ProgressFactory } from '../lib/progress.js';
 import type { Model } from '../models/model.js';
@@ -92,7 +93,7 @@ export function empiricalKernel(model: Model, params: Param[], x1: Inputs, x2: I
       const ck2 = symmetric ? ck1 : ckFeatures(model, ps, b.x, b.n);
       pairs.forEach(([r, c], t) => {
         const r0 = r * tile, nr = Math.min(tile, x1.n - r0), c0 = c * tile, nc = Math.min(tile, b.n - c0);
-        const ck = tf.tidy(() => {
+        const ck = scoped(() => {
           const h1 = tf.tensor2d(ck1.h.subarray(r0 * ck1.width, (r0 + nr) * ck1.width), [nr, ck1.width]);
           const h2T = tf.transpose(tf.tensor2d(ck2.h.subarray(c0 * ck2.width, (c0 + nc) * ck2.width), [nc, ck2.width]));
           return tf.add(tf.mul(tf.matMul(h1, h2T), ck1.scale * ck1.scale), ck1.offset * ck1.offset).dataSync() as Float32Array;

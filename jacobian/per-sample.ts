@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { scoped } from '../lib/backend.js';
 
 /** Any network function f(params, x): [n, d] → [n, K], e.g. `model.apply`. */
 export type NetFn = (params: tf.Tensor[], x: tf.Tensor2D) => tf.Tensor2D;
@@ -17,7 +18,7 @@ export function perSampleJacobians(f: NetFn, params: tf.Tensor[], x: Float32Arra
     const xi = tf.tensor2d(x.subarray(i * d, (i + 1) * d), [1, d]);
     const g = tf.grads((...ps: tf.Tensor[]) => f(ps, xi));
     for (let k = 0; k < K; k++) {
-      tf.tidy(() => {
+      scoped(() => {
         const dy = tf.slice(eye, [k, 0], [1, K]);
         const gs = g(params, dy);
         let off = (i * K + k) * P;
@@ -43,7 +44,7 @@ export function contractJacobians(
   J1: Float32Array, n1: number, J2: Float32Array, n2: number, K: number, P: number,
   mode: 'full' | 'trace' | 'diagonal',
 ): Float32Array {
-  return tf.tidy(() => {
+  return scoped(() => {
     if (mode === 'full') {
       const a = tf.tensor2d(J1, [n1 * K, P]);
       const bT = tf.transpose(tf.tensor2d(J2, [n2 * K, P]));

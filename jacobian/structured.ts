@@ -38,7 +38,7 @@ export function denseFeatures(model: Model, params: tf.Tensor[], x: Float32Array
     const taps = shapes.map((s) => tf.zeros(s));
     const g = tf.grads((...ts: tf.Tensor[]) => model.applyTapped(params, xt, ts).out);
     for (let k = 0; k < K; k++) {
-      tf.tidy(() => {
+      scoped(() => {
         const dy = tf.cast(tf.oneHot(tf.fill([n], k, 'int32'), K), 'float32');
         const cots = g(taps, dy);
         cots.forEach((c, l) => {
@@ -75,9 +75,9 @@ export function structuredTile(
     const w2 = L1.wScale * L1.wScale;
     const b2 = L1.bScale * L1.bScale;
     const m = L1.fanOut;
-    const A = tf.tidy(() => tf.matMul(rowsOf(L1.input, r0, nr, L1.fanIn), tf.transpose(rowsOf(L2.input, c0, nc, L2.fanIn))).dataSync() as Float32Array);
+    const A = scoped(() => tf.matMul(rowsOf(L1.input, r0, nr, L1.fanIn), tf.transpose(rowsOf(L2.input, c0, nc, L2.fanIn))).dataSync() as Float32Array);
     if (mode === 'full') {
-      const G = tf.tidy(() => tf.matMul(rowsOf(L1.cot, r0 * K, nr * K, m), tf.transpose(rowsOf(L2.cot, c0 * K, nc * K, m))).dataSync() as Float32Array);
+      const G = scoped(() => tf.matMul(rowsOf(L1.cot, r0 * K, nr * K, m), tf.transpose(rowsOf(L2.cot, c0 * K, nc * K, m))).dataSync() as Float32Array);
       const ld = nc * K;
       for (let i = 0; i < nr; i++) {
         for (let k = 0; k < K; k++) {
@@ -90,11 +90,11 @@ export function structuredTile(
         }
       }
     } else if (mode === 'trace') {
-      const G = tf.tidy(() => tf.matMul(rowsOf(L1.cot, r0, nr, K * m), tf.transpose(rowsOf(L2.cot, c0, nc, K * m))).dataSync() as Float32Array);
+      const G = scoped(() => tf.matMul(rowsOf(L1.cot, r0, nr, K * m), tf.transpose(rowsOf(L2.cot, c0, nc, K * m))).dataSync() as Float32Array);
       for (let t = 0; t < nr * nc; t++) out[t] += ((w2 * A[t] + b2) * G[t]) / K;
     } else {
       for (let k = 0; k < K; k++) {
-        const G = tf.tidy(() => {
+        const G = scoped(() => {
           const pick = (a: Float32Array, s0: number, ns: number) => {
             const buf = new Float32Array(ns * m);
             for (let i = 0; i < ns; i++) buf.set(a.subarray(((s0 + i) * K + k) * m, ((s0 + i) * K + k + 1) * m), i * m);

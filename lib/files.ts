@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from './errors.js';
+import { type NdArray, encodeNpy } from './npy.js';
 
 /**
  * Write several files all-or-nothing: each is written to a temporary name beside its target and only
@@ -34,4 +35,16 @@ export function writeFilesAtomically(files: { path: string; data: Buffer | strin
 /** The JSON metadata file that goes beside an output: `K.npy` → `K.json`. */
 export function metadataPath(out: string): string {
   return out.replace(/\.npy$/i, '') + '.json';
+}
+
+/**
+ * Write an array as `.npy` and its metadata as JSON beside it (`K.npy` + `K.json`), all-or-nothing.
+ * Extra arrays (e.g. a standard error) can be written in the same atomic step.
+ */
+export function writeNpyWithMetadata(out: string, arrays: { path: string; array: NdArray }[], meta: object): void {
+  if (!/\.npy$/i.test(out)) throw new UserError(`--out: expected a path ending in .npy; got '${out}'`);
+  writeFilesAtomically([
+    ...arrays.map((a) => ({ path: a.path, data: encodeNpy(a.array) })),
+    { path: metadataPath(out), data: JSON.stringify(meta, null, 2) + '\n' },
+  ]);
 }

@@ -33,7 +33,9 @@ export function stderrProgress(everyMs = 5000): ProgressFactory {
     const t0 = Date.now();
     let last = t0;
     let current = 0;
+    let printed = -1;
     const line = (d: number) => {
+      printed = d;
       const el = (Date.now() - t0) / 1000;
       const eta = d > 0 ? (el * (total - d)) / d : NaN;
       process.stderr.write(`${label}: ${d}/${total} (${((100 * d) / Math.max(total, 1)).toFixed(0)}%) elapsed ${el.toFixed(1)}s` + (d < total && Number.isFinite(eta) ? ` ETA ${eta.toFixed(1)}s` : '') + '\n');
@@ -47,7 +49,9 @@ export function stderrProgress(everyMs = 5000): ProgressFactory {
           line(d);
         }
       },
-      stop: () => line(current),
+      stop: () => {
+        if (printed !== current) line(current);
+      },
     };
   };
 }

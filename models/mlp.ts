@@ -18,7 +18,6 @@ export interface MlpConfig {
   wStd: number;
   bStd: number;
   bias: boolean;
-  [key: string]: unknown;
 }
 
 export const DEFAULT_MLP: Omit<MlpConfig, 'widths'> = {

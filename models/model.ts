@@ -30,7 +30,7 @@ export interface TappedForward {
  * "init/apply" idea. `applyTapped` exposes what the structured kernel rules need, without knowing about kernels.
  */
 export interface Model {
-  readonly config: { model: string } & Record<string, unknown>;
+  readonly config: { model: string };
   /** Per-sample input size (flattened). */
   readonly inputSize: number;
   /** Number of outputs K. */
