@@ -39,7 +39,9 @@ export function denseFeatures(model: Model, params: tf.Tensor[], x: Float32Array
     const g = tf.grads((...ts: tf.Tensor[]) => model.applyTapped(params, xt, ts).out);
     for (let k = 0; k < K; k++) {
       scoped(() => {
-        const dy = tf.cast(tf.oneHot(tf.fill([n], k, 'int32'), K), 'float32');
+        const sel = new Float32Array(n * K);
+        for (let i = 0; i < n; i++) sel[i * K + k] = 1;
+        const dy = tf.tensor2d(sel, [n, K]);
         const cots = g(taps, dy);
         cots.forEach((c, l) => {
           const v = c.dataSync();

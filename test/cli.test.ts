@@ -1,0 +1,119 @@
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { empiricalKernel } from '../jacobian/empirical.js';
+import { encodeNpy, readNpy } from '../lib/npy.js';
+import { Mlp } from '../models/mlp.js';
+import { randomInputs, testBackend } from './helpers.js';
+
+const cli = fileURLToPath(new URL('../bin/ntk.js', import.meta.url));
+const backend = process.env.NTK_TEST_BACKEND ?? 'wasm';
+
+function ntk(args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cli, ...args, '--quiet', '--backend', backend], { encoding: 'utf8' });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('ntk command line', function () {
+  let dir: string;
+  let xfile: string;
+  const x = randomInputs(6, 5, 'cli');
+
+  before(async () => {
+    await testBackend();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ntk-cli-'));
+    xfile = path.join(dir, 'x.npy');
+    fs.writeFileSync(xfile, encodeNpy({ data: x, shape: [6, 5] }));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('kernel writes the .npy and its metadata, equal to the library call', () => {
+    const out = path.join(dir, 'k.npy');
+    const r = ntk(['kernel', '--widths', '5,16,16,3', '--data', `npy:${xfile}`, '--seed', '4', '--out', out]);
+    expect(r.code, r.stderr).to.equal(0);
+    const k = readNpy(out);
+    expect(k.shape).to.deep.equal([18, 18]);
+    const meta = JSON.parse(fs.readFileSync(path.join(dir, 'k.json'), 'utf8'));
+    expect(meta.backend).to.equal(backend);
+    expect(meta.shape).to.deep.equal([18, 18]);
+    expect(meta.config).to.include({ model: 'mlp', activation: 'relu', parameterization: 'ntk' });
+    const m = new Mlp({ model: 'mlp', widths: [5, 16, 16, 3], activation: 'relu', parameterization: 'ntk', wStd: Math.SQRT2, bStd: 0.1, bias: true });
+    const lib = empiricalKernel(m, m.init(4), { x, n: 6 }, null).kernel.data;
+    expect(Buffer.from(k.data.buffer).equals(Buffer.from(lib.buffer))).to.equal(true);
+  });
+
+  it('params saved with --save-params reload with --load-params to the same kernel, in the documented format', () => {
+    const p = path.join(dir, 'p.json');
+    const a = path.join(dir, 'a.npy');
+    const b = path.join(dir, 'b.npy');
+    expect(ntk(['kernel', '--widths', '5,7,2', '--activation', 'erf', '--data', `npy:${xfile}`, '--seed', '9', '--outputs', 'trace', '--save-params', p, '--out', a]).code).to.equal(0);
+    const file = JSON.parse(fs.readFileSync(p, 'utf8'));
+    expect(Object.keys(file)).to.deep.equal(['config', 'params']);
+    expect(file.config).to.deep.include({ model: 'mlp', widths: [5, 7, 2], activation: 'erf', parameterization: 'ntk', bStd: 0.1 });
+    expect(file.params.map((q: { name: string; shape: number[] }) => `${q.name}:${q.shape}`)).to.deep.equal(['dense_0/kernel:5,7', 'dense_0/bias:7', 'dense_1/kernel:7,2', 'dense_1/bias:2']);
+    expect(file.params[0].values).to.have.length(35);
+    const r = ntk(['kernel', '--load-params', p, '--data', `npy:${xfile}`, '--outputs', 'trace', '--out', b]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(readNpy(a).data).to.deep.equal(readNpy(b).data);
+  });
+
+  it('infinite writes mean and standard error and checks itself against the analytic kernel', () => {
+    const out = path.join(dir, 'mc.npy');
+    const se = path.join(dir, 'mc-se.npy');
+    const r = ntk(['infinite', '--widths', '5,256,1', '--data', `npy:${xfile}`, '--seeds', '8', '--report-at', '2,4', '--outputs', 'trace', '--out', out, '--stderr-out', se]);
+    expect(r.code, r.stderr).to.equal(0);
+    const meta = JSON.parse(fs.readFileSync(path.join(dir, 'mc.json'), 'utf8'));
+    expect(meta.reports.map((q: { seeds: number }) => q.seeds)).to.deep.equal([2, 4, 8]);
+    expect(meta.reports[2].relativeErrorToAnalytic).to.be.below(0.1);
+    expect(readNpy(se).data.every((v) => v > 0)).to.equal(true);
+    const an = path.join(dir, 'an.npy');
+    expect(ntk(['analytic', '--widths', '5,256,1', '--data', `npy:${xfile}`, '--out', an]).code).to.equal(0);
+    const A = readNpy(an).data, M = readNpy(out).data;
+    expect(A).to.be.instanceOf(Float64Array);
+    let e2 = 0, a2 = 0;
+    A.forEach((v, i) => { e2 += (v - M[i]) ** 2; a2 += v * v; });
+    expect(Math.sqrt(e2 / a2)).to.be.closeTo(meta.reports[2].relativeErrorToAnalytic, 1e-6);
+  });
+
+  describe('bad input: one line on stderr, exit code 2, no output file', () => {
+    const bad = (name: string, args: (d: string, x: string) => string[], pattern: RegExp) =>
+      it(name, () => {
+        const out = path.join(dir, `bad-${name.replace(/\W+/g, '_')}.npy`);
+        const r = ntk([...args(dir, xfile), '--out', out]);
+        expect(r.code, r.stderr).to.equal(2);
+        const lines = r.stderr.trim().split('\n');
+        expect(lines, r.stderr).to.have.length(1);
+        expect(lines[0]).to.match(/^ntk: error: /).and.match(pattern);
+        expect(fs.existsSync(out)).to.equal(false);
+        expect(fs.existsSync(out.replace(/\.npy$/, '.json'))).to.equal(false);
+        expect(fs.readdirSync(dir).filter((f) => f.includes('.tmp-'))).to.deep.equal([]);
+      });
+    bad('unknown model', (_d, f) => ['kernel', '--model', 'transformer', '--data', `npy:${f}`], /--model.*transformer/);
+    bad('malformed widths', (_d, f) => ['kernel', '--widths', '5,abc,2', '--data', `npy:${f}`], /--widths/);
+    bad('missing npy', (d) => ['kernel', '--widths', '5,3', '--data', `npy:${d}/nope.npy`], /nope\.npy.*cannot read/);
+    bad('malformed npy', (d) => {
+      fs.writeFileSync(`${d}/junk.npy`, 'this is not numpy');
+      return ['kernel', '--widths', '5,3', '--data', `npy:${d}/junk.npy`];
+    }, /junk\.npy.*not a NumPy/);
+    bad('shape mismatch', (_d, f) => ['kernel', '--widths', '784,3', '--data', `npy:${f}`], /5 features.*784/);
+    bad('non-finite input', (d) => {
+      fs.writeFileSync(`${d}/nan.npy`, encodeNpy({ data: Float32Array.from([1, NaN, 3, 4]), shape: [2, 2] }));
+      return ['kernel', '--widths', '2,3', '--data', `npy:${d}/nan.npy`];
+    }, /nan\.npy.*non-finite/);
+    bad('malformed csv', (d) => {
+      fs.writeFileSync(`${d}/bad.csv`, 'a,b\n1,2\n3,x\n');
+      return ['kernel', '--widths', '2,3', '--data', `csv:${d}/bad.csv`];
+    }, /bad\.csv.*row 2 column 2/);
+    bad('unknown output mode', (_d, f) => ['kernel', '--widths', '5,3', '--data', `npy:${f}`, '--outputs', 'diag'], /--outputs/);
+    bad('too few seeds', (_d, f) => ['infinite', '--widths', '5,3', '--data', `npy:${f}`, '--seeds', '1'], /--seeds/);
+    bad('unknown flag', (_d, f) => ['kernel', '--widths', '5,3', '--data', `npy:${f}`, '--wdiths', '3'], /wdiths/);
+    bad('too many samples', (_d, f) => ['kernel', '--widths', '5,3', '--data', `npy:${f}`, '--n', '60'], /--n.*60.*only 6/);
+    bad('params of another shape', (d, f) => {
+      fs.writeFileSync(`${d}/p.json`, JSON.stringify({ config: { model: 'mlp', widths: [5, 3] }, params: [{ name: 'dense_0/kernel', shape: [5, 4], values: new Array(20).fill(0) }] }));
+      return ['kernel', '--load-params', `${d}/p.json`, '--data', `npy:${f}`];
+    }, /p\.json/);
+  });
+});

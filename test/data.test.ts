@@ -1,0 +1,48 @@
+import { expect } from 'chai';
+import { loadMnist, mnistPool } from '../lib/data.js';
+import { decodeNpy, encodeNpy } from '../lib/npy.js';
+
+describe('data and file formats', () => {
+  it('the MNIST split is seeded and disjoint, with real digits', () => {
+    const pool = mnistPool();
+    expect(pool.n).to.be.above(5000);
+    const tr = loadMnist('train', 500, 0);
+    const te = loadMnist('test', 500, 0);
+    const again = loadMnist('train', 500, 0);
+    const other = loadMnist('train', 500, 1);
+    expect(tr.x).to.deep.equal(again.x);
+    expect(tr.x).to.not.deep.equal(other.x);
+    const key = (x: Float32Array, i: number) => Buffer.from(x.buffer, i * 784 * 4, 784 * 4).toString('base64');
+    const trainKeys = new Set(Array.from({ length: 500 }, (_, i) => key(tr.x, i)));
+    let shared = 0;
+    for (let i = 0; i < 500; i++) if (trainKeys.has(key(te.x, i))) shared++;
+    expect(shared).to.equal(0);
+    // every class is present and pixel values are grey levels in [0, 1]
+    expect(new Set(tr.labels).size).to.equal(10);
+    expect(tr.x.every((v) => v >= 0 && v <= 1)).to.equal(true);
+    expect(tr.x.some((v) => v > 0.99)).to.equal(true);
+  });
+
+  it('.npy files decode as NumPy writes them (header bytes fixed by NumPy 1.x) and round-trip', () => {
+    // np.save of np.arange(6, dtype='<f8').reshape(2, 3), byte for byte.
+    const header = "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }";
+    const pad = 128 - 10 - header.length - 1;
+    const bytes = Buffer.concat([
+      Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, 118, 0]),
+      Buffer.from(header + ' '.repeat(pad) + '\n', 'latin1'),
+      Buffer.from(new Float64Array([0, 1, 2, 3, 4, 5]).buffer),
+    ]);
+    const a = decodeNpy(bytes, 'fixture');
+    expect(a.shape).to.deep.equal([2, 3]);
+    expect(Array.from(a.data)).to.deep.equal([0, 1, 2, 3, 4, 5]);
+    expect(encodeNpy(a).equals(bytes)).to.equal(true);
+    const f = { data: Float32Array.from([1.5, -2, 3e-8]), shape: [3] };
+    const enc = encodeNpy(f);
+    expect((enc.readUInt16LE(8) + 10) % 64).to.equal(0);
+    expect(Array.from(decodeNpy(enc, 'rt').data)).to.deep.equal(Array.from(f.data));
+    const big = Buffer.from(enc);
+    big.write("'>f4'", big.indexOf("'<f4'"), 'latin1');
+    for (let i = 0; i < 3; i++) big.writeFloatBE(f.data[i], enc.length - 12 + 4 * i);
+    expect(Array.from(decodeNpy(big, 'be').data)).to.deep.equal(Array.from(f.data));
+  });
+});
