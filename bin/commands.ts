@@ -3,7 +3,7 @@ import { initBackend } from '../lib/backend.js';
 import { type Dataset, featureDim, loadData } from '../lib/data.js';
 import { UserError } from '../lib/errors.js';
 import { metadataPath, writeFilesAtomically, writeNpyWithMetadata } from '../lib/files.js';
-import { encodeNpy } from '../lib/npy.js';
+import { npyChunks } from '../lib/npy.js';
 import { noProgress, stderrProgress } from '../lib/progress.js';
 import { toolVersion } from '../lib/version.js';
 import { analyticMlpKernel } from '../models/mlp-analytic.js';
@@ -126,7 +126,7 @@ const kernelCommand: Command = (y) =>
         kind, mode, implementation: str(a, 'implementation') as Implementation, tile: num(a, 'tile'), progress: progressFor(a),
       });
       const computeSeconds = (performance.now() - tc) / 1000;
-      const files: { path: string; data: Buffer | string }[] = [];
+      const files: { path: string; data: Buffer | string | Buffer[] }[] = [];
       const saveParams = a['save-params'] as string | undefined;
       if (saveParams) files.push({ path: saveParams, data: paramsToJson(model.config, params) });
       const meta = {
@@ -137,7 +137,7 @@ const kernelCommand: Command = (y) =>
       };
       writeFilesAtomically([
         ...files,
-        { path: out, data: encodeNpy({ data: kernel.data, shape: kernel.shape }) },
+        { path: out, data: npyChunks({ data: kernel.data, shape: kernel.shape }) },
         { path: metadataPath(out), data: JSON.stringify(meta, null, 2) + '\n' },
       ]);
       if (!a.quiet) process.stderr.write(`wrote ${out} [${kernel.shape}] (${backend}, ${info.implementation}, ${computeSeconds.toFixed(2)} s)\n`);

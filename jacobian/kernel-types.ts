@@ -60,27 +60,41 @@ export function placeTile(
   out: Float32Array, mode: OutputMode, n2: number, K: number,
   tile: Float32Array, r0: number, nr: number, c0: number, nc: number, mirror: boolean,
 ): void {
-  if (mode === 'full') {
-    const ld = n2 * K;
-    const tl = nc * K;
-    for (let r = 0; r < nr * K; r++) {
-      out.set(tile.subarray(r * tl, (r + 1) * tl), (r0 * K + r) * ld + c0 * K);
-    }
-    if (mirror) {
-      for (let r = 0; r < nr * K; r++) {
-        for (let c = 0; c < nc * K; c++) out[(c0 * K + c) * ld + r0 * K + r] = tile[r * tl + c];
+  const e = mode === 'full' ? K : 1;
+  const rowLen = mode === 'full' ? nc * K : mode === 'trace' ? nc : nc * K;
+  const rows = mode === 'full' ? nr * K : nr;
+  const ld = mode === 'diagonal' ? n2 * K : n2 * e;
+  const col0 = mode === 'trace' ? c0 : c0 * K;
+  const row0 = mode === 'full' ? r0 * K : r0;
+  for (let r = 0; r < rows; r++) out.set(tile.subarray(r * rowLen, (r + 1) * rowLen), (row0 + r) * ld + col0);
+  if (mirror) mirrorTile(out, mode, n2, K, r0, nr, c0, nc);
+}
+
+/**
+ * Fill the block of samples (c0.., r0..) of a symmetric kernel from the block (r0.., c0..) already in `out`:
+ * out[(j,k'),(i,k)] = out[(i,k),(j,k')] (full), out[j,i] = out[i,j] (trace), out[j,i,k] = out[i,j,k]
+ * (diagonal). Copied in 64×64 blocks so that the strided side stays in cache.
+ */
+export function mirrorTile(out: Float32Array, mode: OutputMode, n2: number, K: number, r0: number, nr: number, c0: number, nc: number): void {
+  const B = 64;
+  if (mode === 'diagonal') {
+    for (let i = 0; i < nr; i++) {
+      for (let j = 0; j < nc; j++) {
+        const src = ((r0 + i) * n2 + c0 + j) * K;
+        out.copyWithin(((c0 + j) * n2 + r0 + i) * K, src, src + K);
       }
     }
     return;
   }
-  const e = mode === 'trace' ? 1 : K;
-  for (let i = 0; i < nr; i++) {
-    out.set(tile.subarray(i * nc * e, (i + 1) * nc * e), ((r0 + i) * n2 + c0) * e);
-  }
-  if (mirror) {
-    for (let i = 0; i < nr; i++) {
-      for (let j = 0; j < nc; j++) {
-        for (let k = 0; k < e; k++) out[((c0 + j) * n2 + r0 + i) * e + k] = tile[(i * nc + j) * e + k];
+  const e = mode === 'full' ? K : 1;
+  const ld = n2 * e;
+  const R0 = r0 * e, C0 = c0 * e, R = nr * e, C = nc * e;
+  for (let rb = 0; rb < R; rb += B) {
+    for (let cb = 0; cb < C; cb += B) {
+      const re = Math.min(rb + B, R), ce = Math.min(cb + B, C);
+      for (let r = rb; r < re; r++) {
+        const src = (R0 + r) * ld + C0;
+        for (let c = cb; c < ce; c++) out[(C0 + c) * ld + R0 + r] = out[src + c];
       }
     }
   }

