@@ -6,7 +6,7 @@ import type { Model } from '../models/model.js';
 import { type Param, paramTensors } from '../models/params.js';
 import { type Implementation, type Kernel, type KernelKind, type OutputMode, kernelShape, mirrorTile, placeTile } from './kernel-types.js';
 import { contractJacobians, perSampleJacobians } from './per-sample.js';
-import { type DenseFeatures, ckFeatures, denseFeatures, structuredTile } from './structured.js';
+import { type DenseFeatures, type StageTiming, ckFeatures, denseFeatures, newTiming, stageClock, structuredTile } from './structured.js';
 
 /** Inputs of a kernel computation: n samples of `d` features each, row-major. */
 export interface Inputs {
@@ -29,6 +29,8 @@ export interface KernelInfo {
   tile: number;
   tiles: number;
   symmetric: boolean;
+  /** Seconds per stage (structured path): features, products (matMul), combine (fused Hadamard sum), mirror. */
+  timing: StageTiming;
 }
 
 /** Bytes a tile may use for its largest intermediate, used for the default tile size. */
@@ -89,6 +91,7 @@ export function empiricalKernel(model: Model, params: Param[], x1: Inputs, x2: I
   for (let r = 0; r < rowTiles; r++) for (let c = symmetric ? r : 0; c < colTiles; c++) pairs.push([r, c]);
   const bar = (opts.progress ?? noProgress)(`${kind} kernel [${impl}]`, pairs.length);
   const ps = paramTensors(params);
+  const timing = newTiming();
   try {
     if (kind === 'nngp') {
       const ck1 = ckFeatures(model, ps, x1.x, x1.n);
@@ -112,12 +115,16 @@ export function empiricalKernel(model: Model, params: Param[], x1: Inputs, x2: I
         }
         return parts;
       };
+      const clock = stageClock(timing);
       const f1 = feats(x1);
       const f2 = symmetric ? f1 : feats(b);
+      clock('features');
       pairs.forEach(([r, c], t) => {
         const nr = Math.min(tile, x1.n - r * tile), nc = Math.min(tile, b.n - c * tile);
-        structuredTile(f1[r], nr, f2[c], nc, K, mode, { out, n2: b.n, r0: r * tile, c0: c * tile });
+        structuredTile(f1[r], nr, f2[c], nc, K, mode, { out, n2: b.n, r0: r * tile, c0: c * tile }, timing);
+        const m0 = performance.now();
         if (symmetric && r !== c) mirrorTile(out, mode, b.n, K, r * tile, nr, c * tile, nc);
+        timing.mirror += (performance.now() - m0) / 1000;
         bar.update(t + 1);
       });
     } else {
@@ -145,7 +152,7 @@ export function empiricalKernel(model: Model, params: Param[], x1: Inputs, x2: I
   }
   return {
     kernel: { data: out, shape: kernelShape(mode, x1.n, b.n, K), mode, kind, n1: x1.n, n2: b.n, K },
-    info: { implementation: kind === 'nngp' ? 'features' : impl, tile, tiles: pairs.length, symmetric },
+    info: { implementation: kind === 'nngp' ? 'features' : impl, tile, tiles: pairs.length, symmetric, timing },
   };
 }
 

@@ -68,6 +68,21 @@ function outputRows(a: Float32Array, s0: number, ns: number, K: number, k: numbe
 /** a bᵀ with b transposed explicitly: wasm's matMul with transposeB is ~10× slower. */
 const gram = (a: tf.Tensor2D, b: tf.Tensor2D) => tf.matMul(a, tf.transpose(b));
 
+/** Seconds spent per stage of a kernel computation, accumulated over tiles. */
+export type StageTiming = Record<'features' | 'products' | 'combine' | 'mirror', number>;
+
+export const newTiming = (): StageTiming => ({ features: 0, products: 0, combine: 0, mirror: 0 });
+
+/** A stopwatch that adds the time since its last call to the named stage (a no-op without `timing`). */
+export function stageClock(timing?: StageTiming): (stage: keyof StageTiming) => void {
+  let last = performance.now();
+  return (stage) => {
+    const now = performance.now();
+    if (timing) timing[stage] += (now - last) / 1000;
+    last = now;
+  };
+}
+
 /** Where a tile goes: the whole output array, its number of column samples, and the tile's first row/column sample. */
 export interface TileTarget {
   out: Float32Array;
@@ -85,7 +100,8 @@ export interface TileTarget {
  * once, instead of one broadcast tfjs op per layer, each allocating a tile-sized tensor). trace uses one
  * product per layer with cotangents flattened to [n, K·fanOut] (Σ_k g_ik·g_jk), K× fewer FLOPs than full.
  */
-export function structuredTile(f1: DenseFeatures[], nr: number, f2: DenseFeatures[], nc: number, K: number, mode: OutputMode, t: TileTarget): void {
+export function structuredTile(f1: DenseFeatures[], nr: number, f2: DenseFeatures[], nc: number, K: number, mode: OutputMode, t: TileTarget, timing?: StageTiming): void {
+  const clock = stageClock(timing);
   scoped(() => {
     const L = f1.length;
     const w2 = f1.map((f) => f.wScale * f.wScale);
@@ -96,6 +112,7 @@ export function structuredTile(f1: DenseFeatures[], nr: number, f2: DenseFeature
       const Gt = f1.map((f, l) => gram(rowsOf(f.cot, 0, nr * K, f.fanOut), rowsOf(f2[l].cot, 0, nc * K, f.fanOut)));
       const A = At.map(tensorView);
       const G = Gt.map(tensorView);
+      clock('products');
       const ld = t.n2 * K;
       const gl = nc * K;
       for (let i = 0; i < nr; i++) {
@@ -114,12 +131,14 @@ export function structuredTile(f1: DenseFeatures[], nr: number, f2: DenseFeature
           }
         }
       }
+      clock('combine');
       return;
     }
     if (mode === 'trace') {
       const Gt = f1.map((f, l) => gram(rowsOf(f.cot, 0, nr, K * f.fanOut), rowsOf(f2[l].cot, 0, nc, K * f.fanOut)));
       const A = At.map(tensorView);
       const G = Gt.map(tensorView);
+      clock('products');
       for (let i = 0; i < nr; i++) {
         for (let j = 0; j < nc; j++) {
           let v = 0;
@@ -127,12 +146,14 @@ export function structuredTile(f1: DenseFeatures[], nr: number, f2: DenseFeature
           t.out[(t.r0 + i) * t.n2 + t.c0 + j] = v / K;
         }
       }
+      clock('combine');
       return;
     }
     for (let k = 0; k < K; k++) {
       const Gt = f1.map((f, l) => gram(outputRows(f.cot, 0, nr, K, k, f.fanOut), outputRows(f2[l].cot, 0, nc, K, k, f.fanOut)));
       const A = At.map(tensorView);
       const G = Gt.map(tensorView);
+      clock('products');
       for (let i = 0; i < nr; i++) {
         for (let j = 0; j < nc; j++) {
           let v = 0;
@@ -141,6 +162,7 @@ export function structuredTile(f1: DenseFeatures[], nr: number, f2: DenseFeature
         }
       }
       Gt.forEach((g) => g.dispose());
+      clock('combine');
     }
   });
 }
