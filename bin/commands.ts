@@ -1,15 +1,18 @@
 import type { Argv } from 'yargs';
 import { initBackend } from '../lib/backend.js';
-import { type Dataset, featureDim, loadData } from '../lib/data.js';
+import { type LoadedData, featureDim, loadData } from '../lib/data.js';
 import { UserError } from '../lib/errors.js';
 import { metadataPath, writeFilesAtomically, writeNpyWithMetadata } from '../lib/files.js';
 import { npyChunks } from '../lib/npy.js';
 import { noProgress, stderrProgress } from '../lib/progress.js';
 import { toolVersion } from '../lib/version.js';
 import { analyticMlpKernel } from '../models/mlp-analytic.js';
+import { analyticGntk } from '../models/gnn-analytic.js';
+import type { Gnn } from '../models/gnn.js';
+import type { GraphSamples } from '../lib/samples.js';
 import type { Model } from '../models/model.js';
 import { type Param, checkParams, paramsToJson, parseParamsFile } from '../models/params.js';
-import { type ModelFlags, buildModel, parseWidths } from '../models/registry.js';
+import { type ModelFlags, modelFromConfig, modelFromFlags, parseWidths } from '../models/registry.js';
 import { empiricalKernel, expandPerOutput } from '../jacobian/empirical.js';
 import { type Implementation, type KernelKind, checkMode } from '../jacobian/kernel-types.js';
 import { type MonteCarloReport, monteCarloKernel } from '../jacobian/monte-carlo.js';
@@ -19,17 +22,37 @@ type Args = Record<string, unknown>;
 
 const modelOptions = (y: Argv) =>
   y
-    .option('model', { type: 'string', default: 'mlp', describe: 'architecture: mlp' })
-    .option('widths', { type: 'string', describe: 'layer widths input,hidden...,outputs (default 784,100,100,100,10)' })
+    .option('model', { type: 'string', default: 'mlp', describe: 'architecture: mlp | cnn | resnet | gnn' })
+    .option('widths', { type: 'string', describe: 'mlp: layer widths input,hidden...,outputs (default 784,100,100,100,10)' })
     .option('activation', { type: 'string', default: 'relu', describe: 'relu | erf | tanh | identity' })
     .option('parameterization', { type: 'string', default: 'ntk', describe: 'ntk | standard' })
     .option('w-std', { type: 'number', default: Math.SQRT2, describe: 'σ_w: weight scale' })
     .option('b-std', { type: 'number', default: 0.1, describe: 'σ_b: bias scale' })
-    .option('bias', { type: 'boolean', default: true, describe: 'use biases (--no-bias to drop them)' });
+    .option('bias', { type: 'boolean', default: true, describe: 'use biases (--no-bias to drop them)' })
+    .option('k', { type: 'number', describe: 'number of outputs K (cnn/resnet default 10, gnn default 1)' })
+    .option('preset', { type: 'string', describe: 'cnn: seed-cnn = the CNN of seeds/003 (28×28×1, 5×5, 5×5, 20×20 valid)' })
+    .option('channels', { type: 'string', describe: 'cnn: channels per convolution (seed-cnn: the two hidden ones, default 20,20)' })
+    .option('kernel-sizes', { type: 'string', describe: 'cnn: kernel size per convolution or one for all (default 3)' })
+    .option('strides', { type: 'string', describe: 'cnn: stride per convolution or one for all (default 1)' })
+    .option('padding', { type: 'string', describe: 'cnn: valid | same (default same)' })
+    .option('head', { type: 'string', describe: 'cnn: gap (global average pool + dense, default) | flatten | conv' })
+    .option('image-shape', { type: 'string', describe: 'cnn/conv resnet: H,W,C of the images (default from the data, else 28,28,1)' })
+    .option('variant', { type: 'string', describe: 'resnet: mlp (residual MLP, default) | conv' })
+    .option('input-size', { type: 'number', describe: 'resnet mlp: input size (default from the data)' })
+    .option('width', { type: 'number', describe: 'resnet: width n (default 100)' })
+    .option('branches', { type: 'number', describe: 'resnet: number of residual branches m (default 4)' })
+    .option('branch-depth', { type: 'number', describe: 'resnet: layers per branch d (default 2)' })
+    .option('alpha', { type: 'number', describe: 'resnet: branch scale α (default 1/√m)' })
+    .option('hidden', { type: 'number', describe: 'gnn: hidden width (default 64)' })
+    .option('blocks', { type: 'number', describe: 'gnn: number of GIN blocks (default 2)' })
+    .option('mlp-layers', { type: 'number', describe: 'gnn: dense layers per block R (default 2)' })
+    .option('aggregation', { type: 'string', describe: 'gnn: sum (default) | mean' })
+    .option('jk', { type: 'boolean', describe: 'gnn: jumping knowledge (concatenate the readouts of all blocks)' })
+    .option('feature-dim', { type: 'number', describe: 'gnn: node feature size (default from the data)' });
 
 const dataOptions = (y: Argv) =>
   y
-    .option('data', { type: 'string', default: 'mnist', describe: 'mnist | mnist:test | npy:PATH ([N, d] float) | csv:PATH (numeric, optional header)' })
+    .option('data', { type: 'string', default: 'mnist', describe: 'mnist | mnist:test | npy:PATH ([N, d] or [N, H, W, C] float) | csv:PATH (numeric, optional header) | graphs:PATH (GIN text format) | synthetic-graphs[:N]' })
     .option('n', { type: 'number', describe: 'number of samples of --data (mnist default 500; files: all)' })
     .option('data2', { type: 'string', describe: 'second input set for a cross kernel K(x1, x2) (same forms as --data)' })
     .option('n2', { type: 'number', describe: 'number of samples of --data2' })
@@ -54,12 +77,32 @@ const str = (a: Args, k: string) => a[k] as string;
 function modelFlags(a: Args): ModelFlags {
   return {
     model: str(a, 'model'),
-    widths: (a.widths as string | undefined) ?? '784,100,100,100,10',
+    widths: a.widths as string | undefined,
     activation: str(a, 'activation'),
     parameterization: str(a, 'parameterization'),
     wStd: num(a, 'w-std'),
     bStd: num(a, 'b-std'),
     bias: a.bias as boolean,
+    k: num(a, 'k'),
+    preset: a.preset as string | undefined,
+    channels: a.channels as string | undefined,
+    kernelSizes: a['kernel-sizes'] as string | undefined,
+    strides: a.strides as string | undefined,
+    padding: a.padding as string | undefined,
+    head: a.head as string | undefined,
+    imageShape: a['image-shape'] as string | undefined,
+    variant: a.variant as string | undefined,
+    inputSize: num(a, 'input-size'),
+    width: num(a, 'width'),
+    branches: num(a, 'branches'),
+    branchDepth: num(a, 'branch-depth'),
+    alpha: num(a, 'alpha'),
+    hidden: num(a, 'hidden'),
+    blocks: num(a, 'blocks'),
+    mlpLayers: num(a, 'mlp-layers'),
+    aggregation: a.aggregation as string | undefined,
+    jk: a.jk as boolean | undefined,
+    featureDim: num(a, 'feature-dim'),
   };
 }
 
@@ -67,34 +110,35 @@ function checkInteger(v: number | undefined, flag: string, min: number): void {
   if (v !== undefined && !(Number.isInteger(v) && v >= min)) throw new UserError(`${flag}: expected an integer ≥ ${min}; got ${v}`);
 }
 
-/** Load --data (and --data2) and check that their features fit the model's input size. */
-function loadInputs(a: Args, inputSize: number): { d1: Dataset; d2: Dataset | null } {
+/** Load --data (and --data2). */
+function loadInputs(a: Args): { d1: LoadedData; d2: LoadedData | null } {
   checkInteger(num(a, 'n'), '--n', 1);
   checkInteger(num(a, 'n2'), '--n2', 1);
   const dataSeed = num(a, 'data-seed') ?? 0;
   const d1 = loadData(str(a, 'data'), { n: num(a, 'n'), dataSeed, flag: '--data' });
   const d2 = a.data2 ? loadData(str(a, 'data2'), { n: num(a, 'n2'), dataSeed, flag: '--data2' }) : null;
-  for (const [d, flag] of [[d1, '--data'], [d2, '--data2']] as const) {
-    if (d && featureDim(d) !== inputSize) {
-      throw new UserError(`${flag}: ${d.source} has ${featureDim(d)} features per sample but the model's input width is ${inputSize} (first of --widths)`);
-    }
-  }
   return { d1, d2 };
 }
 
-const dataMeta = (d: Dataset | null) => (d ? { source: d.source, n: d.n, sampleShape: d.sampleShape } : null);
+/** Check that the data fit the model (one clear line naming the flag otherwise). */
+function checkFit(model: Model, d1: LoadedData, d2: LoadedData | null): void {
+  model.checkSamples(d1, '--data');
+  if (d2) model.checkSamples(d2, '--data2');
+}
+
+const dataMeta = (d: LoadedData | null) => (d ? { source: d.source, n: d.n, ...(d.kind === 'vectors' ? { sampleShape: d.sampleShape } : { featureDim: d.featureDim }) } : null);
 
 /** Model and parameters: from --load-params (config from the file), or built from flags and seeded. */
-function modelAndParams(a: Args): { model: Model; params: Param[]; paramsFrom: string } {
+function modelAndParams(a: Args, data: LoadedData): { model: Model; params: Param[]; paramsFrom: string } {
   const file = a['load-params'] as string | undefined;
   if (!file) {
-    const model = buildModel(modelFlags(a));
+    const model = modelFromFlags(modelFlags(a), data);
     checkInteger(num(a, 'seed'), '--seed', 0);
     return { model, params: model.init(num(a, 'seed') ?? 0), paramsFrom: `init seed ${num(a, 'seed') ?? 0}` };
   }
   const { config, params } = parseParamsFile(file);
-  const model = buildModel({ ...(config as object), model: String(config.model) } as ModelFlags);
-  if (a.widths !== undefined && parseWidths(a.widths as string).join(',') !== (model.config as unknown as { widths: number[] }).widths.join(',')) {
+  const model = modelFromConfig(config, `--load-params ${file}`);
+  if (a.widths !== undefined && model.config.model === 'mlp' && parseWidths(a.widths as string).join(',') !== (model.config as unknown as { widths: number[] }).widths.join(',')) {
     throw new UserError(`--widths: ${a.widths} differs from the widths in --load-params ${file}; drop one of them`);
   }
   checkParams(params, model.paramSpecs, `--load-params ${file}`);
@@ -118,8 +162,9 @@ const kernelCommand: Command = (y) =>
       if (!/\.npy$/i.test(out)) throw new UserError(`--out: expected a path ending in .npy; got '${out}'`);
       const mode = checkMode(str(a, 'outputs'));
       const kind = checkKind(str(a, 'kind'));
-      const { model, params, paramsFrom } = modelAndParams(a);
-      const { d1, d2 } = loadInputs(a, model.inputSize);
+      const { d1, d2 } = loadInputs(a);
+      const { model, params, paramsFrom } = modelAndParams(a, d1);
+      checkFit(model, d1, d2);
       const backend = await initBackend(str(a, 'backend'));
       const tc = performance.now();
       const { kernel, info } = empiricalKernel(model, params, d1, d2, {
@@ -165,8 +210,9 @@ const infiniteCommand: Command = (y) =>
       const mode = checkMode(str(a, 'outputs'));
       const kind = checkKind(str(a, 'kind'));
       checkInteger(num(a, 'seed'), '--seed', 0);
-      const model = buildModel(modelFlags(a));
-      const { d1, d2 } = loadInputs(a, model.inputSize);
+      const { d1, d2 } = loadInputs(a);
+      const model = modelFromFlags(modelFlags(a), d1);
+      checkFit(model, d1, d2);
       const reportAt = a['report-at'] === undefined ? [] : parseIntList(str(a, 'report-at'), '--report-at');
       const backend = await initBackend(str(a, 'backend'));
       const oracle = analyticOracle(model, d1, d2, kind, mode);
@@ -199,41 +245,55 @@ const infiniteCommand: Command = (y) =>
 const analyticCommand: Command = (y) =>
   y.command(
     'analytic',
-    'analytic infinite-width NTK or NNGP of a fully-connected net (relu, erf, identity), float64',
+    'analytic infinite-width NTK or NNGP (mlp: relu, erf, identity; gnn: the GNTK), float64',
     (c) =>
-      commonOptions(dataOptions(c))
-        .option('model', { type: 'string', default: 'mlp', describe: 'mlp' })
-        .option('depth', { type: 'number', describe: 'number of hidden layers L (or give --widths)' })
-        .option('widths', { type: 'string', describe: 'layer widths; sets the input size, depth and K' })
-        .option('activation', { type: 'string', default: 'relu' })
-        .option('w-std', { type: 'number', default: Math.SQRT2 })
-        .option('b-std', { type: 'number', default: 0.1 })
+      commonOptions(dataOptions(modelOptions(c)))
+        .option('depth', { type: 'number', describe: 'mlp: number of hidden layers L (or give --widths)' })
         .option('kind', { type: 'string', default: 'ntk', describe: 'ntk | nngp' })
-        .option('outputs', { type: 'string', default: 'trace', describe: 'trace [N1, N2] (per output) | full (⊗ I_K) | diagonal' })
-        .option('k', { type: 'number', describe: 'number of outputs K for full/diagonal (default: last of --widths, else 1)' }),
+        .option('outputs', { type: 'string', default: 'trace', describe: 'trace [N1, N2] (per output) | full (⊗ I_K) | diagonal' }),
     async (a: Args) => {
       const t0 = performance.now();
       const out = str(a, 'out');
       if (!/\.npy$/i.test(out)) throw new UserError(`--out: expected a path ending in .npy; got '${out}'`);
-      if (str(a, 'model') !== 'mlp') throw new UserError(`--model: the analytic kernel is implemented for mlp; got '${str(a, 'model')}'`);
       const mode = checkMode(str(a, 'outputs'));
       const kind = checkKind(str(a, 'kind'));
-      const widths = a.widths !== undefined ? parseWidths(str(a, 'widths')) : null;
-      const depth = num(a, 'depth') ?? (widths ? widths.length - 2 : undefined);
-      if (depth === undefined) throw new UserError('--depth: required (or give --widths)');
-      checkInteger(depth, '--depth', 0);
-      const K = num(a, 'k') ?? (widths ? widths[widths.length - 1] : 1);
+      const { d1, d2 } = loadInputs(a);
+      let K: number;
+      let per: Float64Array;
+      let config: object;
+      if (str(a, 'model') === 'mlp') {
+        if (d1.kind !== 'vectors' || (d2 && d2.kind !== 'vectors')) throw new UserError('--data: the mlp takes vectors, not graphs');
+        const widths = a.widths !== undefined ? parseWidths(str(a, 'widths')) : null;
+        const depth = num(a, 'depth') ?? (widths ? widths.length - 2 : undefined);
+        if (depth === undefined) throw new UserError('--depth: required (or give --widths)');
+        checkInteger(depth, '--depth', 0);
+        if (widths && widths[0] !== featureDim(d1)) throw new UserError(`--data: ${d1.source} has ${featureDim(d1)} features per sample but --widths starts with ${widths[0]}`);
+        K = num(a, 'k') ?? (widths ? widths[widths.length - 1] : 1);
+        const cfg = { depth, activation: str(a, 'activation'), wStd: num(a, 'w-std')!, bStd: a.bias ? num(a, 'b-std')! : 0 };
+        const b = d2 ?? d1;
+        if (b.kind !== 'vectors' || featureDim(b) !== featureDim(d1)) throw new UserError('--data2: must have the same number of features as --data');
+        const r = analyticMlpKernel(cfg, d1.x, d1.n, b.x, b.n, featureDim(d1));
+        per = kind === 'ntk' ? r.ntk : r.nngp;
+        config = { model: 'mlp', ...cfg, parameterization: 'ntk' };
+      } else if (str(a, 'model') === 'gnn') {
+        const model = modelFromFlags(modelFlags(a), d1) as Gnn;
+        checkFit(model, d1, d2);
+        K = model.outputSize;
+        const c = model.config;
+        const cfg = { blocks: c.blocks, mlpLayers: c.mlpLayers, aggregation: c.aggregation, jk: c.jk, activation: c.activation, wStd: c.wStd, bStd: c.bias ? c.bStd : 0 };
+        const g1 = (d1 as GraphSamples).graphs, g2 = ((d2 ?? d1) as GraphSamples).graphs;
+        const r = analyticGntk(cfg, g1, g2, c.featureDim);
+        per = kind === 'ntk' ? r.ntk : r.nngp;
+        config = { model: 'gnn', ...cfg, featureDim: c.featureDim, parameterization: 'ntk' };
+      } else {
+        throw new UserError(`--model: the analytic kernel is implemented for mlp and gnn; got '${str(a, 'model')}'`);
+      }
       checkInteger(K, '--k', 1);
-      const probe = loadData(str(a, 'data'), { n: num(a, 'n'), dataSeed: num(a, 'data-seed') ?? 0, flag: '--data' });
-      const { d1, d2 } = loadInputs(a, widths ? widths[0] : featureDim(probe));
-      const cfg = { depth, activation: str(a, 'activation'), wStd: num(a, 'w-std')!, bStd: num(a, 'b-std')! };
-      const b = d2 ?? d1;
-      const r = analyticMlpKernel(cfg, d1.x, d1.n, b.x, b.n, featureDim(d1));
-      const per = kind === 'ntk' ? r.ntk : r.nngp;
-      const data = mode === 'trace' ? per : Float64Array.from(expandPerOutput(per, d1.n, b.n, K, mode));
-      const shape = mode === 'full' ? [d1.n * K, b.n * K] : mode === 'trace' ? [d1.n, b.n] : [d1.n, b.n, K];
+      const n2 = (d2 ?? d1).n;
+      const data = mode === 'trace' ? per : Float64Array.from(expandPerOutput(per, d1.n, n2, K, mode));
+      const shape = mode === 'full' ? [d1.n * K, n2 * K] : mode === 'trace' ? [d1.n, n2] : [d1.n, n2, K];
       const meta = {
-        tool: toolVersion(), command: 'analytic', kind, outputs: mode, config: { model: 'mlp', ...cfg, parameterization: 'ntk' }, K,
+        tool: toolVersion(), command: 'analytic', kind, outputs: mode, config, K,
         data: dataMeta(d1), data2: dataMeta(d2), shape, dtype: 'float64', layout: layoutOf(mode), totalSeconds: round((performance.now() - t0) / 1000),
       };
       writeNpyWithMetadata(out, [{ path: out, array: { data, shape } }], meta);
@@ -258,14 +318,25 @@ const layoutOf = (mode: string) =>
 const round = (s: number) => Math.round(s * 1000) / 1000;
 
 /** The analytic kernel in the output layout of the Monte-Carlo estimate, when a closed form exists. */
-function analyticOracle(model: Model, d1: Dataset, d2: Dataset | null, kind: KernelKind, mode: 'full' | 'trace' | 'diagonal'): { what: string; data: Float64Array } | null {
-  const c = model.config as { model: string; widths?: number[]; activation?: string; parameterization?: string; wStd?: number; bStd?: number; bias?: boolean };
-  if (c.model !== 'mlp' || c.parameterization !== 'ntk' || !['relu', 'erf', 'identity'].includes(c.activation ?? '') || !c.widths) return null;
+function analyticOracle(model: Model, d1: LoadedData, d2: LoadedData | null, kind: KernelKind, mode: 'full' | 'trace' | 'diagonal'): { what: string; data: Float64Array } | null {
+  const c = model.config as unknown as { model: string; widths?: number[]; activation: string; parameterization: string; wStd: number; bStd: number; bias: boolean };
+  if (c.parameterization !== 'ntk' || !['relu', 'erf', 'identity'].includes(c.activation)) return null;
   const b = d2 ?? d1;
-  const r = analyticMlpKernel({ depth: c.widths.length - 2, activation: c.activation!, wStd: c.wStd!, bStd: c.bias ? c.bStd! : 0 }, d1.x, d1.n, b.x, b.n, featureDim(d1));
+  let r: { ntk: Float64Array; nngp: Float64Array };
+  let what: string;
+  if (c.model === 'mlp' && d1.kind === 'vectors' && b.kind === 'vectors') {
+    const depth = c.widths!.length - 2;
+    r = analyticMlpKernel({ depth, activation: c.activation, wStd: c.wStd, bStd: c.bias ? c.bStd : 0 }, d1.x, d1.n, b.x, b.n, featureDim(d1));
+    what = `analytic ${kind} of the infinite-width mlp (depth ${depth}, ${c.activation})`;
+  } else if (c.model === 'gnn' && d1.kind === 'graphs' && b.kind === 'graphs') {
+    const g = (model as Gnn).config;
+    r = analyticGntk({ blocks: g.blocks, mlpLayers: g.mlpLayers, aggregation: g.aggregation, jk: g.jk, activation: g.activation, wStd: g.wStd, bStd: g.bias ? g.bStd : 0 }, d1.graphs, b.graphs, g.featureDim);
+    what = `analytic GNTK ${kind} of the infinite-width gnn (${g.blocks} blocks × ${g.mlpLayers} layers, ${g.aggregation}${g.jk ? ', jk' : ''})`;
+  } else {
+    return null;
+  }
   const per = kind === 'ntk' ? r.ntk : r.nngp;
-  const K = model.outputSize;
-  return { what: `analytic ${kind} of the infinite-width mlp (depth ${c.widths.length - 2}, ${c.activation})`, data: mode === 'trace' ? per : Float64Array.from(expandPerOutput(per, d1.n, b.n, K, mode)) };
+  return { what, data: mode === 'trace' ? per : Float64Array.from(expandPerOutput(per, d1.n, b.n, model.outputSize, mode)) };
 }
 
 /** Summary of one Monte-Carlo report: relative standard error and, with an oracle, the error and z-scores. */

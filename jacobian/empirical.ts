@@ -6,13 +6,8 @@ import type { Model } from '../models/model.js';
 import { type Param, paramTensors } from '../models/params.js';
 import { type Implementation, type Kernel, type KernelKind, type OutputMode, kernelShape, mirrorTile, placeTile } from './kernel-types.js';
 import { contractJacobians, perSampleJacobians } from './per-sample.js';
-import { type DenseFeatures, type StageTiming, ckFeatures, denseFeatures, newTiming, stageClock, structuredTile } from './structured.js';
-
-/** Inputs of a kernel computation: n samples of `d` features each, row-major. */
-export interface Inputs {
-  x: Float32Array;
-  n: number;
-}
+import { type LayerRule, type StageTiming, type TileFeatures, chooseRules, ckFeatures, layerShapes, newTiming, stageClock, structuredTile, tileFeatures } from './structured.js';
+import { type Samples, sliceSamples } from '../lib/samples.js';
 
 export interface KernelOptions {
   kind?: KernelKind;
@@ -29,6 +24,8 @@ export interface KernelInfo {
   tile: number;
   tiles: number;
   symmetric: boolean;
+  /** Rule of each linear layer (structured path). */
+  rules?: LayerRule[];
   /** Seconds per stage (structured path): features, products (matMul), combine (fused Hadamard sum), mirror. */
   timing: StageTiming;
 }
@@ -70,16 +67,14 @@ export function defaultTile(impl: 'jacobian' | 'structured', n: number, K: numbe
  * Output modes as in `Kernel`. Memory is bounded by the tile size: only [tile·K, tile·K] blocks and
  * per-sample layer features (structured) or one Jacobian tile per side (jacobian) are held besides the output.
  */
-export function empiricalKernel(model: Model, params: Param[], x1: Inputs, x2: Inputs | null, opts: KernelOptions = {}): { kernel: Kernel; info: KernelInfo } {
+export function empiricalKernel(model: Model, params: Param[], x1: Samples, x2: Samples | null, opts: KernelOptions = {}): { kernel: Kernel; info: KernelInfo } {
   const kind = opts.kind ?? 'ntk';
   const mode = opts.mode ?? 'full';
   const K = model.outputSize;
-  const d = model.inputSize;
   const symmetric = x2 === null;
   const b = x2 ?? x1;
-  for (const [inp, name] of [[x1, 'x1'], [b, 'x2']] as const) {
-    if (inp.x.length !== inp.n * d) throw new UserError(`${name}: ${inp.n} samples of ${inp.x.length / Math.max(inp.n, 1)} features do not fit the model's input size ${d}`);
-  }
+  model.checkSamples(x1, 'x1');
+  model.checkSamples(b, 'x2');
   const P = model.paramSpecs.reduce((s, p) => s + p.shape.reduce((a, c) => a * c, 1), 0);
   const impl = kind === 'nngp' ? 'structured' : resolveImplementation(opts.implementation ?? 'auto', model);
   const tile = opts.tile ?? defaultTile(impl, Math.max(x1.n, b.n), K, P, symmetric);
@@ -92,10 +87,12 @@ export function empiricalKernel(model: Model, params: Param[], x1: Inputs, x2: I
   const bar = (opts.progress ?? noProgress)(`${kind} kernel [${impl}]`, pairs.length);
   const ps = paramTensors(params);
   const timing = newTiming();
+  let rules: LayerRule[] | undefined;
+  const part = (s: Samples, t: number) => sliceSamples(s, t * tile, Math.min(tile, s.n - t * tile));
   try {
     if (kind === 'nngp') {
-      const ck1 = ckFeatures(model, ps, x1.x, x1.n);
-      const ck2 = symmetric ? ck1 : ckFeatures(model, ps, b.x, b.n);
+      const ck1 = ckFeatures(model, ps, x1);
+      const ck2 = symmetric ? ck1 : ckFeatures(model, ps, b);
       pairs.forEach(([r, c], t) => {
         const r0 = r * tile, nr = Math.min(tile, x1.n - r0), c0 = c * tile, nc = Math.min(tile, b.n - c0);
         const ck = scoped(() => {
@@ -107,39 +104,32 @@ export function empiricalKernel(model: Model, params: Param[], x1: Inputs, x2: I
         bar.update(t + 1);
       });
     } else if (impl === 'structured') {
-      const feats = (inp: Inputs): DenseFeatures[][] => {
-        const parts: DenseFeatures[][] = [];
-        for (let s = 0; s < inp.n; s += tile) {
-          const m = Math.min(tile, inp.n - s);
-          parts.push(denseFeatures(model, ps, inp.x.subarray(s * d, (s + m) * d), m));
-        }
-        return parts;
-      };
       const clock = stageClock(timing);
+      const probe = sliceSamples(x1, 0, Math.min(tile, x1.n));
+      rules = chooseRules(layerShapes(model, ps, probe), Math.min(tile, x1.n), K);
+      const feats = (s: Samples): TileFeatures[] =>
+        Array.from({ length: Math.ceil(s.n / tile) }, (_, t) => tileFeatures(model, ps, part(s, t), rules!));
       const f1 = feats(x1);
       const f2 = symmetric ? f1 : feats(b);
       clock('features');
       pairs.forEach(([r, c], t) => {
-        const nr = Math.min(tile, x1.n - r * tile), nc = Math.min(tile, b.n - c * tile);
-        structuredTile(f1[r], nr, f2[c], nc, K, mode, { out, n2: b.n, r0: r * tile, c0: c * tile }, timing);
+        structuredTile(f1[r], f2[c], K, mode, { out, n2: b.n, r0: r * tile, c0: c * tile }, timing);
         const m0 = performance.now();
-        if (symmetric && r !== c) mirrorTile(out, mode, b.n, K, r * tile, nr, c * tile, nc);
+        if (symmetric && r !== c) mirrorTile(out, mode, b.n, K, r * tile, f1[r].n, c * tile, f2[c].n);
         timing.mirror += (performance.now() - m0) / 1000;
         bar.update(t + 1);
       });
     } else {
-      const f = (p: tf.Tensor[], x: tf.Tensor2D) => model.apply(p, x);
-      const jac = (inp: Inputs, s: number, m: number) => perSampleJacobians(f, ps, inp.x.subarray(s * d, (s + m) * d), m, d, K);
       let cachedRow = -1;
       let J1: Float32Array = new Float32Array(0);
       pairs.forEach(([r, c], t) => {
-        const r0 = r * tile, nr = Math.min(tile, x1.n - r0), c0 = c * tile, nc = Math.min(tile, b.n - c0);
+        const s1 = part(x1, r), s2 = part(b, c);
         if (cachedRow !== r) {
-          J1 = jac(x1, r0, nr);
+          J1 = perSampleJacobians(model, ps, s1);
           cachedRow = r;
         }
-        const J2 = symmetric && r === c ? J1 : jac(b, c0, nc);
-        placeTile(out, mode, b.n, K, contractJacobians(J1, nr, J2, nc, K, P, mode), r0, nr, c0, nc, symmetric && r !== c);
+        const J2 = symmetric && r === c ? J1 : perSampleJacobians(model, ps, s2);
+        placeTile(out, mode, b.n, K, contractJacobians(J1, s1.n, J2, s2.n, K, P, mode), r * tile, s1.n, c * tile, s2.n, symmetric && r !== c);
         bar.update(t + 1);
       });
     }
@@ -152,7 +142,7 @@ export function empiricalKernel(model: Model, params: Param[], x1: Inputs, x2: I
   }
   return {
     kernel: { data: out, shape: kernelShape(mode, x1.n, b.n, K), mode, kind, n1: x1.n, n2: b.n, K },
-    info: { implementation: kind === 'nngp' ? 'features' : impl, tile, tiles: pairs.length, symmetric, timing },
+    info: { implementation: kind === 'nngp' ? 'features' : impl, tile, tiles: pairs.length, symmetric, rules, timing },
   };
 }
 

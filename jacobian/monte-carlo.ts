@@ -2,7 +2,8 @@ import { UserError } from '../lib/errors.js';
 import { noProgress, type ProgressFactory } from '../lib/progress.js';
 import { derivedSeed } from '../lib/rng.js';
 import type { Model } from '../models/model.js';
-import { type Inputs, type KernelInfo, type KernelOptions, empiricalKernel } from './empirical.js';
+import type { Samples } from '../lib/samples.js';
+import { type KernelInfo, type KernelOptions, empiricalKernel } from './empirical.js';
 
 /** Streaming per-entry mean and variance (Welford 1962), in float64. */
 export class Welford {
@@ -64,7 +65,7 @@ export interface MonteCarloOptions extends KernelOptions {
  * (and at the end) a report with the current mean and standard error is passed to `onReport`, the way
  * neural-tangents' monte_carlo_kernel_fn yields estimates for a list of sample counts.
  */
-export function monteCarloKernel(model: Model, x1: Inputs, x2: Inputs | null, opts: MonteCarloOptions): MonteCarloReport & { shape: number[]; info: KernelInfo } {
+export function monteCarloKernel(model: Model, x1: Samples, x2: Samples | null, opts: MonteCarloOptions): MonteCarloReport & { shape: number[]; info: KernelInfo } {
   const S = opts.seeds;
   if (!(Number.isInteger(S) && S >= 2)) throw new UserError(`--seeds: expected an integer ≥ 2 (the standard error needs two networks); got ${S}`);
   const reportAt = [...new Set(opts.reportAt ?? [])].sort((a, b) => a - b);

@@ -1,36 +1,36 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { scoped } from '../lib/backend.js';
-
-/** Any network function f(params, x): [n, d] → [n, K], e.g. `model.apply`. */
-export type NetFn = (params: tf.Tensor[], x: tf.Tensor2D) => tf.Tensor2D;
+import { type Samples, sliceSamples } from '../lib/samples.js';
+import type { Model } from '../models/model.js';
 
 /**
  * Per-sample Jacobians J[i, k, p] = ∂f_k(x_i)/∂θ_p by reverse-mode autodiff (tf.grads), one
- * vector–Jacobian product per (sample, output): this is the generic path that works for any f and is the
- * oracle of every structured rule. θ is the concatenation of the flattened parameter tensors in order.
- * x is [n, d] row-major; returns J as [n, K, P] row-major.
+ * vector–Jacobian product per (sample, output) through `model.apply`: the generic path that works for any
+ * model and is the oracle of every structured rule. θ is the concatenation of the flattened parameter
+ * tensors in order. Returns J as [n, K, P] row-major.
  */
-export function perSampleJacobians(f: NetFn, params: tf.Tensor[], x: Float32Array, n: number, d: number, K: number): Float32Array {
-  const P = params.reduce((s, p) => s + p.size, 0);
+export function perSampleJacobians(model: Model, params: tf.Tensor[], s: Samples): Float32Array {
+  const K = model.outputSize;
+  const n = s.n;
+  const P = params.reduce((acc, p) => acc + p.size, 0);
   const J = new Float32Array(n * K * P);
-  const eye = tf.eye(K);
   for (let i = 0; i < n; i++) {
-    const xi = tf.tensor2d(x.subarray(i * d, (i + 1) * d), [1, d]);
-    const g = tf.grads((...ps: tf.Tensor[]) => f(ps, xi));
-    for (let k = 0; k < K; k++) {
-      scoped(() => {
-        const dy = tf.slice(eye, [k, 0], [1, K]);
-        const gs = g(params, dy);
-        let off = (i * K + k) * P;
-        for (const t of gs) {
-          J.set(t.dataSync() as Float32Array, off);
-          off += t.size;
-        }
-      });
-    }
-    xi.dispose();
+    scoped(() => {
+      const b = model.batch(sliceSamples(s, i, 1));
+      const g = tf.grads((...ps: tf.Tensor[]) => model.apply(ps, b));
+      for (let k = 0; k < K; k++) {
+        scoped(() => {
+          const sel = new Float32Array(K);
+          sel[k] = 1;
+          let off = (i * K + k) * P;
+          for (const t of g(params, tf.tensor2d(sel, [1, K]))) {
+            J.set(t.dataSync() as Float32Array, off);
+            off += t.size;
+          }
+        });
+      }
+    });
   }
-  eye.dispose();
   return J;
 }
 

@@ -1,72 +1,183 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { scoped, tensorView } from '../lib/backend.js';
-import type { Model } from '../models/model.js';
+import type { Samples } from '../lib/samples.js';
+import type { LinearRecord, Model } from '../models/model.js';
 import type { OutputMode } from './kernel-types.js';
 
-/** Per-sample quantities of one dense layer that its NTK contribution is built from. */
-export interface DenseFeatures {
-  /** Layer input a [n, fanIn]. */
-  input: Float32Array;
+/**
+ * How one linear layer's NTK contribution is computed (see LinearRecord for the formula).
+ * 'outer':    through Grams of inputs and of cotangents over rows, A = a·a' [R_I, R_J] and G = g·g'
+ *             [R_I·K, R_J·K], combined as Σ_{r∈i,s∈j} (w²A + b²)⊙G. For dense layers (one row per sample) this
+ *             costs 2n²(fanIn + K²·fanOut) against 2n²K²·fanIn·fanOut for explicit gradients.
+ * 'explicit': per-sample weight gradients J_l[i,k] = [w·Σ_r a_r ⊗ g_rk, b·Σ_r g_rk] (size fanIn·fanOut +
+ *             fanOut), then the Gram J_l J_lᵀ; the right choice when a sample has many rows (conv positions).
+ */
+export type LayerRule = 'outer' | 'explicit';
+
+/** Per-layer shapes, read off a tapped forward pass, from which the rules are chosen. */
+export interface LayerShape {
   fanIn: number;
-  /** Output cotangents g[i, k, :] = ∂f_k(x_i)/∂z(x_i), [n, K, fanOut]. */
+  fanOut: number;
+  /** Mean number of rows per sample. */
+  rows: number;
+  wScale: number;
+  bScale: number;
+}
+
+/** Estimated FLOPs of one [t, t] tile pair for a layer under each rule. */
+export function ruleFlops(s: LayerShape, t: number, K: number): Record<LayerRule, number> {
+  const R = t * s.rows;
+  return {
+    outer: 2 * R * R * s.fanIn + 2 * (R * K) * (R * K) * s.fanOut + (R * K) * (R * K),
+    explicit: 2 * (t * K) * (t * K) * (s.fanIn + 1) * s.fanOut + 4 * R * K * s.fanIn * s.fanOut,
+  };
+}
+
+/** The cheaper rule of each layer for tiles of t samples. */
+export function chooseRules(shapes: LayerShape[], t: number, K: number): LayerRule[] {
+  return shapes.map((s) => {
+    const f = ruleFlops(s, t, K);
+    return f.explicit < f.outer ? 'explicit' : 'outer';
+  });
+}
+
+/** Shapes of the linear layers for the first samples (one tapped forward pass, no gradients). */
+export function layerShapes(model: Model, params: tf.Tensor[], probe: Samples): LayerShape[] {
+  return scoped(() => {
+    const fw = model.applyTapped(params, model.batch(probe), null);
+    return fw.linear.map((r) => ({ fanIn: r.input.shape[1], fanOut: r.outShape[1], rows: r.outShape[0] / probe.n, wScale: r.wScale, bScale: r.bScale }));
+  });
+}
+
+/** Features of an 'outer' layer: inputs [R, fanIn] and cotangents [R, K, fanOut] in JS memory. */
+export interface OuterFeatures {
+  input: Float32Array;
   cot: Float32Array;
+  segments: Int32Array | null;
+  rows: number;
+  fanIn: number;
   fanOut: number;
   wScale: number;
   bScale: number;
 }
 
-/**
- * Layer inputs and output cotangents of every dense layer for a batch of n samples. The cotangents come
- * from K reverse passes over the whole batch with zero "taps" added to each layer's output: since z(x_i)
- * depends on x_i alone, the gradient of Σ_i f_k(x_i) with respect to the tap row i is exactly the per-sample
- * cotangent ∂f_k(x_i)/∂z(x_i). No [n, K, P] Jacobian is ever formed.
- */
-export function denseFeatures(model: Model, params: tf.Tensor[], x: Float32Array, n: number): DenseFeatures[] {
-  const K = model.outputSize;
-  return scoped(() => {
-    const xt = tf.tensor2d(x, [n, model.inputSize]);
-    const fw = model.applyTapped(params, xt, null);
-    const shapes = model.tapShapes(n);
-    const feats: DenseFeatures[] = fw.dense.map((r, l) => ({
-      input: r.input.dataSync() as Float32Array,
-      fanIn: r.input.shape[1],
-      cot: new Float32Array(n * K * shapes[l][1]),
-      fanOut: shapes[l][1],
-      wScale: r.wScale,
-      bScale: r.bScale,
-    }));
-    const taps = shapes.map((s) => tf.zeros(s));
-    const g = tf.grads((...ts: tf.Tensor[]) => model.applyTapped(params, xt, ts).out);
-    for (let k = 0; k < K; k++) {
-      scoped(() => {
-        const sel = new Float32Array(n * K);
-        for (let i = 0; i < n; i++) sel[i * K + k] = 1;
-        const dy = tf.tensor2d(sel, [n, K]);
-        const cots = g(taps, dy);
-        cots.forEach((c, l) => {
-          const v = c.dataSync();
-          const m = feats[l].fanOut;
-          const dst = feats[l].cot;
-          for (let i = 0; i < n; i++) dst.set(v.subarray(i * m, (i + 1) * m), (i * K + k) * m);
-        });
-      });
-    }
-    return feats;
-  });
+/** What the tiles of a block of n samples are built from. */
+export interface TileFeatures {
+  n: number;
+  outer: OuterFeatures[];
+  /** Explicit per-sample gradients of all 'explicit' layers, concatenated: [n, K, P_explicit]. */
+  explicit: Float32Array | null;
+  pExplicit: number;
 }
 
-/** Rows [r0, r0+nr) of a row-major matrix with `cols` columns, as a tensor. */
-const rowsOf = (a: Float32Array, r0: number, nr: number, cols: number) => tf.tensor2d(a.subarray(r0 * cols, (r0 + nr) * cols), [nr, cols]);
+/**
+ * Per-sample gradient block [n, K, fanIn·fanOut + fanOut] of one layer from its input rows X [R, fanIn] and
+ * the K cotangent tensors [R, fanOut]: J[i,k] = [w·vec(Σ_{r∈i} x_r g_rkᵀ), b·Σ_{r∈i} g_rk]. Samples with the
+ * same number of rows use one batched matMul; ragged segments (graphs) a JS loop.
+ */
+function explicitGradients(rec: LinearRecord, cots: tf.Tensor2D[], n: number): tf.Tensor3D {
+  const K = cots.length;
+  const [R, fanIn] = rec.input.shape;
+  const fanOut = rec.outShape[1];
+  const C = tf.stack(cots, 1) as tf.Tensor3D; // [R, K, fanOut]
+  const seg = rec.segments;
+  const uniform = !seg || seg.every((v, i) => v === i * (R / n));
+  let W: tf.Tensor3D; // [n, K, fanIn·fanOut]
+  let B: tf.Tensor3D; // [n, K, fanOut]
+  if (uniform) {
+    const pos = R / n;
+    const Xt = tf.transpose(tf.reshape(rec.input, [n, pos, fanIn]), [0, 2, 1]);
+    const prod = tf.matMul(Xt, tf.reshape(C, [n, pos, K * fanOut])) as tf.Tensor3D; // [n, fanIn, K·fanOut]
+    W = tf.reshape(tf.transpose(tf.reshape(prod, [n, fanIn, K, fanOut]), [0, 2, 1, 3]), [n, K, fanIn * fanOut]);
+    B = tf.sum(tf.reshape(C, [n, pos, K, fanOut]), 1) as tf.Tensor3D;
+  } else {
+    const X = tensorView(rec.input).slice();
+    const Cv = tensorView(C).slice();
+    const w = new Float32Array(n * K * fanIn * fanOut);
+    const bb = new Float32Array(n * K * fanOut);
+    for (let i = 0; i < n; i++) {
+      for (let r = seg[i]; r < seg[i + 1]; r++) {
+        for (let k = 0; k < K; k++) {
+          const cr = (r * K + k) * fanOut;
+          const bo = (i * K + k) * fanOut;
+          for (let c = 0; c < fanOut; c++) bb[bo + c] += Cv[cr + c];
+          const wo = (i * K + k) * fanIn * fanOut;
+          for (let f = 0; f < fanIn; f++) {
+            const x = X[r * fanIn + f];
+            if (x === 0) continue;
+            const o = wo + f * fanOut;
+            for (let c = 0; c < fanOut; c++) w[o + c] += x * Cv[cr + c];
+          }
+        }
+      }
+    }
+    W = tf.tensor3d(w, [n, K, fanIn * fanOut]);
+    B = tf.tensor3d(bb, [n, K, fanOut]);
+  }
+  const parts = [tf.mul(W, rec.wScale)];
+  if (rec.bScale !== 0) parts.push(tf.mul(B, rec.bScale));
+  return (parts.length === 1 ? parts[0] : tf.concat(parts, 2)) as tf.Tensor3D;
+}
 
-/** Rows of output k only, [ns, m], from cotangents laid out [n, K, m]. */
-function outputRows(a: Float32Array, s0: number, ns: number, K: number, k: number, m: number): tf.Tensor2D {
-  const buf = new Float32Array(ns * m);
-  for (let i = 0; i < ns; i++) buf.set(a.subarray(((s0 + i) * K + k) * m, ((s0 + i) * K + k + 1) * m), i * m);
-  return tf.tensor2d(buf, [ns, m]);
+/**
+ * Features of a block of samples for the structured rules. The cotangents g = ∂f_k/∂z of every linear layer
+ * come from K reverse passes over the whole block with zero "taps" added to each layer's output: since
+ * z(x_i) depends on x_i alone, the gradient of Σ_i f_k(x_i) with respect to the tap rows of sample i is exactly
+ * that sample's cotangent. No [n, K, P] Jacobian of the whole network is ever formed.
+ */
+export function tileFeatures(model: Model, params: tf.Tensor[], s: Samples, rules: LayerRule[]): TileFeatures {
+  const K = model.outputSize;
+  const n = s.n;
+  return scoped(() => {
+    const b = model.batch(s);
+    const fw = model.applyTapped(params, b, null);
+    const recs = fw.linear;
+    if (recs.length !== rules.length) throw new Error(`structured: the model has ${recs.length} linear layers, ${rules.length} rules`);
+    const taps = recs.map((r) => tf.zeros(r.outShape));
+    const g = tf.grads((...ts: tf.Tensor[]) => model.applyTapped(params, b, ts).out);
+    const cots: tf.Tensor2D[][] = recs.map(() => []);
+    for (let k = 0; k < K; k++) {
+      const sel = new Float32Array(n * K);
+      for (let i = 0; i < n; i++) sel[i * K + k] = 1;
+      g(taps, tf.tensor2d(sel, [n, K])).forEach((c, l) => cots[l].push(c as tf.Tensor2D));
+    }
+    const outer: OuterFeatures[] = [];
+    const explicit: tf.Tensor3D[] = [];
+    recs.forEach((r, l) => {
+      if (rules[l] === 'explicit') {
+        explicit.push(explicitGradients(r, cots[l], n));
+        return;
+      }
+      const R = r.outShape[0];
+      const m = r.outShape[1];
+      const cot = new Float32Array(R * K * m);
+      cots[l].forEach((c, k) => {
+        const v = tensorView(c);
+        for (let i = 0; i < R; i++) cot.set(v.subarray(i * m, (i + 1) * m), (i * K + k) * m);
+      });
+      outer.push({ input: tensorView(r.input).slice(), cot, segments: r.segments, rows: R, fanIn: r.input.shape[1], fanOut: m, wScale: r.wScale, bScale: r.bScale });
+    });
+    let ex: Float32Array | null = null;
+    let pExplicit = 0;
+    if (explicit.length) {
+      const J = explicit.length === 1 ? explicit[0] : tf.concat(explicit, 2);
+      pExplicit = J.shape[2];
+      ex = tensorView(J).slice();
+    }
+    return { n, outer, explicit: ex, pExplicit };
+  });
 }
 
 /** a bᵀ with b transposed explicitly: wasm's matMul with transposeB is ~10× slower. */
 const gram = (a: tf.Tensor2D, b: tf.Tensor2D) => tf.matMul(a, tf.transpose(b));
+const mat = (a: Float32Array, rows: number, cols: number) => tf.tensor2d(a, [rows, cols]);
+
+/** Rows of output k only, [n, m], from an array laid out [n, K, m]. */
+function outputRows(a: Float32Array, n: number, K: number, k: number, m: number): tf.Tensor2D {
+  const buf = new Float32Array(n * m);
+  for (let i = 0; i < n; i++) buf.set(a.subarray((i * K + k) * m, (i * K + k + 1) * m), i * m);
+  return tf.tensor2d(buf, [n, m]);
+}
 
 /** Seconds spent per stage of a kernel computation, accumulated over tiles. */
 export type StageTiming = Record<'features' | 'products' | 'combine' | 'mirror', number>;
@@ -91,89 +202,115 @@ export interface TileTarget {
   c0: number;
 }
 
-/**
- * One kernel tile from dense-layer features, by the per-layer rule
- *   Θ[(i,k),(j,k')] = Σ_l (wScale_l² a_l(x_i)·a_l(x_j) + bScale_l²) · g_l(x_i,k)·g_l(x_j,k'),
- * i over the nr samples of f1, j over the nc samples of f2, written into `t.out` at sample offsets
- * (t.r0, t.c0) in the layout of the output mode. The products a·a and g·g are tf.matMul; the Hadamard
- * combination of all layers is one fused JS pass over views of the products (each output entry is written
- * once, instead of one broadcast tfjs op per layer, each allocating a tile-sized tensor). trace uses one
- * product per layer with cotangents flattened to [n, K·fanOut] (Σ_k g_ik·g_jk), K× fewer FLOPs than full.
- */
-export function structuredTile(f1: DenseFeatures[], nr: number, f2: DenseFeatures[], nc: number, K: number, mode: OutputMode, t: TileTarget, timing?: StageTiming): void {
-  const clock = stageClock(timing);
-  scoped(() => {
-    const L = f1.length;
-    const w2 = f1.map((f) => f.wScale * f.wScale);
-    const b2 = f1.map((f) => f.bScale * f.bScale);
-    const At = f1.map((f, l) => gram(rowsOf(f.input, 0, nr, f.fanIn), rowsOf(f2[l].input, 0, nc, f.fanIn)));
-    const s = new Float64Array(L);
-    if (mode === 'full') {
-      const Gt = f1.map((f, l) => gram(rowsOf(f.cot, 0, nr * K, f.fanOut), rowsOf(f2[l].cot, 0, nc * K, f.fanOut)));
-      const A = At.map(tensorView);
-      const G = Gt.map(tensorView);
-      clock('products');
-      const ld = t.n2 * K;
-      const gl = nc * K;
-      for (let i = 0; i < nr; i++) {
-        for (let k = 0; k < K; k++) {
-          const orow = (t.r0 * K + i * K + k) * ld + t.c0 * K;
-          const grow = (i * K + k) * gl;
-          for (let j = 0; j < nc; j++) {
-            for (let l = 0; l < L; l++) s[l] = w2[l] * A[l][i * nc + j] + b2[l];
-            const o = orow + j * K;
-            const g = grow + j * K;
-            for (let kk = 0; kk < K; kk++) {
-              let v = 0;
-              for (let l = 0; l < L; l++) v += s[l] * G[l][g + kk];
-              t.out[o + kk] = v;
-            }
-          }
-        }
-      }
-      clock('combine');
-      return;
-    }
-    if (mode === 'trace') {
-      const Gt = f1.map((f, l) => gram(rowsOf(f.cot, 0, nr, K * f.fanOut), rowsOf(f2[l].cot, 0, nc, K * f.fanOut)));
-      const A = At.map(tensorView);
-      const G = Gt.map(tensorView);
-      clock('products');
-      for (let i = 0; i < nr; i++) {
-        for (let j = 0; j < nc; j++) {
-          let v = 0;
-          for (let l = 0; l < L; l++) v += (w2[l] * A[l][i * nc + j] + b2[l]) * G[l][i * nc + j];
-          t.out[(t.r0 + i) * t.n2 + t.c0 + j] = v / K;
-        }
-      }
-      clock('combine');
-      return;
-    }
-    for (let k = 0; k < K; k++) {
-      const Gt = f1.map((f, l) => gram(outputRows(f.cot, 0, nr, K, k, f.fanOut), outputRows(f2[l].cot, 0, nc, K, k, f.fanOut)));
-      const A = At.map(tensorView);
-      const G = Gt.map(tensorView);
-      clock('products');
-      for (let i = 0; i < nr; i++) {
-        for (let j = 0; j < nc; j++) {
-          let v = 0;
-          for (let l = 0; l < L; l++) v += (w2[l] * A[l][i * nc + j] + b2[l]) * G[l][i * nc + j];
-          t.out[((t.r0 + i) * t.n2 + t.c0 + j) * K + k] = v;
-        }
-      }
-      Gt.forEach((g) => g.dispose());
-      clock('combine');
-    }
-  });
+/** Index of the output entry for samples (i, j) of the tile and outputs (k, k') in the given mode. */
+function indexer(mode: OutputMode, t: TileTarget, K: number): (i: number, j: number, k: number, kk: number) => number {
+  if (mode === 'full') return (i, j, k, kk) => (t.r0 * K + i * K + k) * t.n2 * K + t.c0 * K + j * K + kk;
+  if (mode === 'trace') return (i, j) => (t.r0 + i) * t.n2 + t.c0 + j;
+  return (i, j, k) => ((t.r0 + i) * t.n2 + t.c0 + j) * K + k;
 }
 
 /**
- * Conjugate-kernel (empirical NNGP) tile: CK(x_i, x_j) = scale²·h(x_i)·h(x_j) + offset², h the last
- * hidden layer, given as [nr, nc]; the caller expands it to the output mode (full: CK ⊗ I_K).
+ * One kernel tile between blocks f1 (nr samples) and f2 (nc samples), written into `t.out` at sample offsets
+ * (t.r0, t.c0) in the layout of the output mode:
+ *   Θ = J_e,1 J_e,2ᵀ  (explicit layers, one Gram over their concatenated gradients)
+ *     + Σ_outer layers Σ_{r∈i,s∈j} (w² a_r·a_s + b²)(g_rk·g_sk').
+ * Products are tf.matMul on pre-transposed operands; for one-row-per-sample layers the Hadamard combination
+ * of all layers is one fused JS pass over views of the products (each output entry written once). trace uses
+ * cotangents flattened to [R, K·fanOut] (Σ_k g_rk·g_sk), K× fewer FLOPs than full.
  */
-export function ckFeatures(model: Model, params: tf.Tensor[], x: Float32Array, n: number): { h: Float32Array; width: number; scale: number; offset: number } {
+export function structuredTile(f1: TileFeatures, f2: TileFeatures, K: number, mode: OutputMode, t: TileTarget, timing?: StageTiming): void {
+  const clock = stageClock(timing);
+  const nr = f1.n, nc = f2.n;
+  const at = indexer(mode, t, K);
+  const single = f1.outer.map((f, l) => f.segments === null && f2.outer[l].segments === null);
+  const passes = mode === 'diagonal' ? K : 1;
+  for (let pass = 0; pass < passes; pass++) {
+    scoped(() => {
+      // Gram of explicit gradients, in the output mode's shape: full [nr·K, nc·K], trace/diagonal [nr, nc].
+      let Et: tf.Tensor | null = null;
+      if (f1.explicit && f2.explicit) {
+        const P = f1.pExplicit;
+        if (mode === 'full') Et = gram(mat(f1.explicit, nr * K, P), mat(f2.explicit, nc * K, P));
+        else if (mode === 'trace') Et = tf.div(gram(mat(f1.explicit, nr, K * P), mat(f2.explicit, nc, K * P)), K);
+        else Et = gram(outputRows(f1.explicit, nr, K, pass, P), outputRows(f2.explicit, nc, K, pass, P));
+      }
+      const cotOf = (f: OuterFeatures, n: number) =>
+        mode === 'full' ? mat(f.cot, n * K, f.fanOut) : mode === 'trace' ? mat(f.cot, n, K * f.fanOut) : outputRows(f.cot, n, K, pass, f.fanOut);
+      const At = f1.outer.map((f, l) => gram(mat(f.input, f.rows, f.fanIn), mat(f2.outer[l].input, f2.outer[l].rows, f.fanIn)));
+      const Gt = f1.outer.map((f, l) => gram(cotOf(f, f.rows), cotOf(f2.outer[l], f2.outer[l].rows)));
+      const E = Et ? tensorView(Et) : null;
+      const A = At.map(tensorView);
+      const G = Gt.map(tensorView);
+      clock('products');
+      const fused = f1.outer.map((_, l) => l).filter((l) => single[l]);
+      const w2 = f1.outer.map((f) => f.wScale * f.wScale);
+      const b2 = f1.outer.map((f) => f.bScale * f.bScale);
+      const s = new Float64Array(f1.outer.length);
+      if (mode === 'full') {
+        const gl = nc * K;
+        for (let i = 0; i < nr; i++) {
+          for (let k = 0; k < K; k++) {
+            const grow = (i * K + k) * gl;
+            for (let j = 0; j < nc; j++) {
+              for (const l of fused) s[l] = w2[l] * A[l][i * nc + j] + b2[l];
+              const g = grow + j * K;
+              const o = at(i, j, k, 0);
+              for (let kk = 0; kk < K; kk++) {
+                let v = E ? E[g + kk] : 0;
+                for (const l of fused) v += s[l] * G[l][g + kk];
+                t.out[o + kk] = v;
+              }
+            }
+          }
+        }
+      } else {
+        for (let i = 0; i < nr; i++) {
+          for (let j = 0; j < nc; j++) {
+            let v = E ? E[i * nc + j] : 0;
+            for (const l of fused) v += ((w2[l] * A[l][i * nc + j] + b2[l]) * G[l][i * nc + j]) / (mode === 'trace' ? K : 1);
+            t.out[at(i, j, pass, 0)] = v;
+          }
+        }
+      }
+      // Layers with several rows per sample: sum the Hadamard product over each pair of row segments.
+      f1.outer.forEach((f, l) => {
+        if (single[l]) return;
+        const g2 = f2.outer[l];
+        const seg1 = f.segments ?? identitySegments(nr);
+        const seg2 = g2.segments ?? identitySegments(nc);
+        const R2 = g2.rows;
+        const Kc = mode === 'full' ? K : 1;
+        const scale = mode === 'trace' ? 1 / K : 1;
+        for (let i = 0; i < nr; i++) {
+          for (let j = 0; j < nc; j++) {
+            for (let k = 0; k < Kc; k++) {
+              for (let kk = 0; kk < Kc; kk++) {
+                let v = 0;
+                for (let r = seg1[i]; r < seg1[i + 1]; r++) {
+                  for (let q = seg2[j]; q < seg2[j + 1]; q++) {
+                    v += (w2[l] * A[l][r * R2 + q] + b2[l]) * G[l][(r * Kc + k) * R2 * Kc + q * Kc + kk];
+                  }
+                }
+                t.out[at(i, j, mode === 'full' ? k : pass, kk)] += v * scale;
+              }
+            }
+          }
+        }
+      });
+      clock('combine');
+    });
+  }
+}
+
+const identitySegments = (n: number) => Int32Array.from({ length: n + 1 }, (_, i) => i);
+
+/**
+ * Conjugate-kernel features of samples: CK(x_i, x_j) = scale²·h(x_i)·h(x_j) + offset², h the input of the
+ * network's output layer; the caller builds the kernel and expands it to the output mode (full: CK ⊗ I_K).
+ */
+export function ckFeatures(model: Model, params: tf.Tensor[], s: Samples): { h: Float32Array; width: number; scale: number; offset: number } {
   return scoped(() => {
-    const fw = model.applyTapped(params, tf.tensor2d(x, [n, model.inputSize]), null);
-    return { h: fw.ck.features.dataSync() as Float32Array, width: fw.ck.features.shape[1], scale: fw.ck.scale, offset: fw.ck.offset };
+    const fw = model.applyTapped(params, model.batch(s), null);
+    return { h: tensorView(fw.ck.features).slice(), width: fw.ck.features.shape[1], scale: fw.ck.scale, offset: fw.ck.offset };
   });
 }

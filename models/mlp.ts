@@ -1,54 +1,38 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../lib/errors.js';
-import { NormalRng } from '../lib/rng.js';
-import type { DenseRecord, Model, TappedForward } from './model.js';
+import { type Samples, sampleSize } from '../lib/samples.js';
+import { type Activation, type CommonConfig, Forward, type Parameterization, activate, checkCommon, initParams, linearScales, linearSpecs } from './layers.js';
+import type { Batch, Model, TappedForward } from './model.js';
 import type { Param, ParamSpec } from './params.js';
 
-export type Activation = 'relu' | 'erf' | 'tanh' | 'identity';
-export const ACTIVATIONS: readonly Activation[] = ['relu', 'erf', 'tanh', 'identity'];
-export type Parameterization = 'ntk' | 'standard';
+export { ACTIVATIONS, type Activation, type Parameterization } from './layers.js';
 
 /** Configuration of a fully-connected network; this object is stored verbatim in params files. */
-export interface MlpConfig {
+export interface MlpConfig extends CommonConfig {
   model: 'mlp';
   /** [n0 (input), n1, ..., nL (hidden), K (outputs)]. */
   widths: number[];
   activation: Activation;
   parameterization: Parameterization;
-  wStd: number;
-  bStd: number;
-  bias: boolean;
 }
 
-export const DEFAULT_MLP: Omit<MlpConfig, 'widths'> = {
-  model: 'mlp',
-  activation: 'relu',
-  parameterization: 'ntk',
-  wStd: Math.SQRT2,
-  bStd: 0.1,
-  bias: true,
-};
+export const DEFAULT_COMMON: CommonConfig = { activation: 'relu', parameterization: 'ntk', wStd: Math.SQRT2, bStd: 0.1, bias: true };
+export const DEFAULT_MLP: Omit<MlpConfig, 'widths'> = { model: 'mlp', ...DEFAULT_COMMON };
 
 /** Validate an MLP config; every problem is a UserError naming the flag. */
 export function checkMlpConfig(c: MlpConfig): MlpConfig {
   if (!Array.isArray(c.widths) || c.widths.length < 2 || !c.widths.every((w) => Number.isInteger(w) && w >= 1)) {
     throw new UserError(`--widths: expected at least two positive integers (input,...,outputs), e.g. 784,100,10; got ${JSON.stringify(c.widths)}`);
   }
-  if (!ACTIVATIONS.includes(c.activation)) throw new UserError(`--activation: expected one of ${ACTIVATIONS.join(', ')}; got '${c.activation}'`);
-  if (c.parameterization !== 'ntk' && c.parameterization !== 'standard') {
-    throw new UserError(`--parameterization: expected ntk or standard; got '${c.parameterization}'`);
-  }
-  if (!(Number.isFinite(c.wStd) && c.wStd > 0)) throw new UserError(`--w-std: expected a positive number; got ${c.wStd}`);
-  if (!(Number.isFinite(c.bStd) && c.bStd >= 0)) throw new UserError(`--b-std: expected a non-negative number; got ${c.bStd}`);
+  checkCommon(c);
   return c;
 }
 
-export function activate(a: Activation, z: tf.Tensor): tf.Tensor {
-  switch (a) {
-    case 'relu': return tf.relu(z);
-    case 'erf': return tf.erf(z);
-    case 'tanh': return tf.tanh(z);
-    case 'identity': return z;
+/** Throw a UserError unless vector samples of `size` features each are given. */
+export function checkVectorSamples(s: Samples, size: number, flag: string, what: string): void {
+  if (s.kind !== 'vectors') throw new UserError(`${flag}: ${what} takes vectors or images, not graphs`);
+  if (sampleSize(s) !== size) {
+    throw new UserError(`${flag}: ${s.source ?? 'the data'} has ${sampleSize(s)} features per sample but ${what} expects ${size}`);
   }
 }
 
@@ -71,64 +55,41 @@ export class Mlp implements Model {
     this.inputSize = w[0];
     this.outputSize = w[w.length - 1];
     this.paramSpecs = [];
-    for (let l = 0; l + 1 < w.length; l++) {
-      this.paramSpecs.push({ name: `dense_${l}/kernel`, shape: [w[l], w[l + 1]] });
-      if (this.config.bias) this.paramSpecs.push({ name: `dense_${l}/bias`, shape: [w[l + 1]] });
-    }
-  }
-
-  get depth(): number {
-    return this.config.widths.length - 2;
-  }
-
-  /** wScale and bScale of layer l (see the class comment). */
-  scales(l: number): { wScale: number; bScale: number } {
-    const c = this.config;
-    if (c.parameterization === 'standard') return { wScale: 1, bScale: c.bias ? 1 : 0 };
-    return { wScale: c.wStd / Math.sqrt(c.widths[l]), bScale: c.bias ? c.bStd : 0 };
+    for (let l = 0; l + 1 < w.length; l++) this.paramSpecs.push(...linearSpecs(`dense_${l}`, [w[l], w[l + 1]], this.config.bias));
   }
 
   init(seed: string | number): Param[] {
-    const rng = new NormalRng(seed);
+    return initParams(this.paramSpecs, this.config, seed);
+  }
+
+  checkSamples(s: Samples, flag: string): void {
+    checkVectorSamples(s, this.inputSize, flag, `the mlp (first of --widths)`);
+  }
+
+  batch(s: Samples): Batch {
+    if (s.kind !== 'vectors') throw new UserError('the mlp takes vectors, not graphs');
+    return { n: s.n, x: tf.tensor2d(s.x, [s.n, this.inputSize]) };
+  }
+
+  apply(params: tf.Tensor[], b: Batch): tf.Tensor2D {
+    return this.run(new Forward(params, null, false), b).out;
+  }
+
+  applyTapped(params: tf.Tensor[], b: Batch, taps: tf.Tensor[] | null): TappedForward {
+    return this.run(new Forward(params, taps, true), b);
+  }
+
+  private run(fw: Forward, b: Batch): TappedForward {
     const c = this.config;
-    return this.paramSpecs.map((s) => {
-      const size = s.shape.reduce((a, b) => a * b, 1);
-      const isKernel = s.name.endsWith('/kernel');
-      let std = 1;
-      if (c.parameterization === 'standard') std = isKernel ? c.wStd / Math.sqrt(s.shape[0]) : c.bStd;
-      return { name: s.name, shape: s.shape, values: rng.normals(size, std) };
-    });
-  }
-
-  apply(params: tf.Tensor[], x: tf.Tensor2D): tf.Tensor2D {
-    return this.applyTapped(params, x, null).out;
-  }
-
-  tapShapes(n: number): number[][] {
-    return this.config.widths.slice(1).map((w) => [n, w]);
-  }
-
-  applyTapped(params: tf.Tensor[], x: tf.Tensor2D, taps: tf.Tensor[] | null): TappedForward {
-    const c = this.config;
-    const layers = c.widths.length - 1;
-    const dense: DenseRecord[] = [];
-    let a: tf.Tensor2D = x;
-    let h: tf.Tensor2D = x;
-    let p = 0;
-    for (let l = 0; l < layers; l++) {
-      const { wScale, bScale } = this.scales(l);
-      const W = params[p++] as tf.Tensor2D;
-      dense.push({ input: a, wScale, bScale });
-      let z: tf.Tensor2D = tf.mul(tf.matMul(a, W), wScale);
-      if (c.bias) z = tf.add(z, tf.mul(params[p++], bScale));
-      if (taps) z = tf.add(z, taps[l]);
-      if (l + 1 < layers) {
-        h = activate(c.activation, z) as tf.Tensor2D;
-        a = h;
-      } else {
-        const ckScale = c.wStd / Math.sqrt(c.widths[l]);
-        return { out: z, dense, ck: { features: h, scale: ckScale, offset: c.bias ? c.bStd : 0 } };
+    const L = c.widths.length - 1;
+    let a = b.x as tf.Tensor2D;
+    for (let l = 0; l < L; l++) {
+      const z = fw.dense(a, linearScales(c, c.widths[l]), c.bias, null);
+      if (l + 1 === L) {
+        fw.done();
+        return { out: z, linear: fw.linear, ck: { features: a, scale: c.wStd / Math.sqrt(c.widths[l]), offset: c.bias ? c.bStd : 0 } };
       }
+      a = activate(c.activation, z) as tf.Tensor2D;
     }
     throw new Error('unreachable: an MLP has at least one layer');
   }

@@ -1,47 +1,76 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { Samples } from '../lib/samples.js';
 import type { Param, ParamSpec } from './params.js';
 
+/** Graph batch: node rows of all graphs stacked, edges re-indexed into the stack. */
+export interface GraphBatch {
+  /** Directed edges (both directions of every undirected edge) as source and destination rows. */
+  src: tf.Tensor1D;
+  dst: tf.Tensor1D;
+  /** Graph index of every node row [R]. */
+  nodeGraph: tf.Tensor1D;
+  /** Row offsets: graph g owns rows [segments[g], segments[g+1]). */
+  segments: Int32Array;
+  /** 1/(degree+1) per row [R, 1], for mean aggregation. */
+  invDeg: tf.Tensor2D;
+}
+
+/** The model's input tensors for n samples. */
+export interface Batch {
+  n: number;
+  /** Vector models: [n, ...sampleShape]; graph models: node features [R, F]. */
+  x: tf.Tensor;
+  graph?: GraphBatch;
+}
+
 /**
- * What the structured NTK path needs of one dense layer z = wScale·(a W) + bScale·b (+ tap): the layer's
- * input a [N, fanIn] and the two scales. The contribution of the layer to the NTK between samples i, j and
- * outputs k, k' is (wScale²·a_i·a_j + bScale²)·(g_ik·g_jk'), g = ∂f/∂z the output cotangent.
+ * What the structured NTK rules need of one weight-sharing linear layer z_r = wScale·(a_r W) + bScale·b,
+ * applied to every row r of its input: a dense layer has one row per sample; a convolution one row per output
+ * position (its input patch); a graph layer one row per node. Rows of sample i are
+ * [segments[i], segments[i+1]) (segments null: row i is sample i). The layer's NTK contribution is
+ *   Θ_l[(i,k),(j,k')] = Σ_{r∈i, s∈j} (wScale² a_r·a_s + bScale²)·(g_rk·g_sk'),  g_rk = ∂f_k(x_i)/∂z_r.
  */
-export interface DenseRecord {
+export interface LinearRecord {
   input: tf.Tensor2D;
+  segments: Int32Array | null;
   wScale: number;
   /** 0 when the layer has no bias. */
   bScale: number;
+  /** [R, fanOut]: the shape of the layer's output, and of its tap. */
+  outShape: [number, number];
 }
 
 /** Result of a tapped forward pass. */
 export interface TappedForward {
-  /** Network outputs [N, K]. */
+  /** Network outputs [n, K]. */
   out: tf.Tensor2D;
-  /** One record per dense layer, in forward order, matching the taps. */
-  dense: DenseRecord[];
-  /**
-   * Conjugate-kernel features: CK(x, x') = ckScale²·h(x)·h(x') + ckOffset², h the last hidden layer [N, n_L].
-   */
+  /** One record per linear layer, in forward order, matching the taps. */
+  linear: LinearRecord[];
+  /** Conjugate-kernel features per sample: CK(x, x') = scale²·h(x)·h(x') + offset². */
   ck: { features: tf.Tensor2D; scale: number; offset: number };
 }
 
 /**
  * A network as pure functions of its parameters (a flat ordered list of named tensors): the neural-tangents
- * "init/apply" idea. `applyTapped` exposes what the structured kernel rules need, without knowing about kernels.
+ * "init/apply" idea. `applyTapped` exposes what the structured kernel rules need (each linear layer's input
+ * rows and an additive tap on its output), without knowing about kernels.
  */
 export interface Model {
   readonly config: { model: string };
-  /** Per-sample input size (flattened). */
-  readonly inputSize: number;
   /** Number of outputs K. */
   readonly outputSize: number;
   readonly paramSpecs: ParamSpec[];
   /** Seeded initialisation: the same seed gives the same values bit for bit. */
   init(seed: string | number): Param[];
-  /** f(params, x): [N, inputSize] → [N, K]. */
-  apply(params: tf.Tensor[], x: tf.Tensor2D): tf.Tensor2D;
-  /** Shapes of the taps for a batch of n samples: one per dense layer, the shape of its output. */
-  tapShapes(n: number): number[][];
-  /** Forward pass that adds taps[l] to dense layer l's output (null: no taps) and records layer inputs. */
-  applyTapped(params: tf.Tensor[], x: tf.Tensor2D, taps: tf.Tensor[] | null): TappedForward;
+  /** Throw a UserError naming `flag` unless the samples fit the model's input. */
+  checkSamples(s: Samples, flag: string): void;
+  /** Tensors of the given samples (created in the caller's tfjs scope). */
+  batch(s: Samples): Batch;
+  /** f(params, x): [n, K]. */
+  apply(params: tf.Tensor[], b: Batch): tf.Tensor2D;
+  /**
+   * The same function computed as a sequence of recorded linear layers; taps[l] (shape outShape of record l)
+   * is added to linear layer l's output (null: no taps).
+   */
+  applyTapped(params: tf.Tensor[], b: Batch, taps: tf.Tensor[] | null): TappedForward;
 }

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { vectors } from '../lib/samples.js';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -41,7 +42,7 @@ describe('ntk command line', function () {
     expect(meta.shape).to.deep.equal([18, 18]);
     expect(meta.config).to.include({ model: 'mlp', activation: 'relu', parameterization: 'ntk' });
     const m = new Mlp({ model: 'mlp', widths: [5, 16, 16, 3], activation: 'relu', parameterization: 'ntk', wStd: Math.SQRT2, bStd: 0.1, bias: true });
-    const lib = empiricalKernel(m, m.init(4), { x, n: 6 }, null).kernel.data;
+    const lib = empiricalKernel(m, m.init(4), vectors(x, 6), null).kernel.data;
     expect(Buffer.from(k.data.buffer).equals(Buffer.from(lib.buffer))).to.equal(true);
   });
 

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { vectors } from '../lib/samples.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { empiricalKernel } from '../jacobian/empirical.js';
 import { reduceFull } from '../jacobian/kernel-types.js';
@@ -23,7 +24,7 @@ describe('empirical NTK of an MLP', function () {
         const n = 3, d = 6, K = 4;
         const x = randomInputs(n, d, 'fd');
         const ps = paramTensors(params);
-        const J = perSampleJacobians((p, xx) => m.apply(p, xx), ps, x, n, d, K);
+        const J = perSampleJacobians(m, ps, vectors(x, n));
         ps.forEach((t) => t.dispose());
         const P = J.length / (n * K);
         const p64 = toFloat64(params);
@@ -62,9 +63,9 @@ describe('empirical NTK of an MLP', function () {
           const m = new Mlp({ ...base, activation, parameterization, bias });
           const params = m.init(`s/${activation}`);
           for (const mode of ['full', 'trace', 'diagonal'] as const) {
-            for (const second of [null, { x: x2, n: 5 }]) {
-              const a = empiricalKernel(m, params, { x: x1, n: 7 }, second, { mode, implementation: 'jacobian' }).kernel;
-              const b = empiricalKernel(m, params, { x: x1, n: 7 }, second, { mode, implementation: 'structured', tile: 3 }).kernel;
+            for (const second of [null, vectors(x2, 5)]) {
+              const a = empiricalKernel(m, params, vectors(x1, 7), second, { mode, implementation: 'jacobian' }).kernel;
+              const b = empiricalKernel(m, params, vectors(x1, 7), second, { mode, implementation: 'structured', tile: 3 }).kernel;
               expect(b.shape).to.deep.equal(a.shape);
               const { diff, scale } = maxAbsDiff(b.data, a.data);
               expect(diff / scale, `${activation}/${parameterization}/${bias}/${mode}`).to.be.below(2e-6);
@@ -81,7 +82,7 @@ describe('empirical NTK of an MLP', function () {
     const n = 5, d = 6, K = 4;
     const x = randomInputs(n, d, 'c');
     const ps = paramTensors(params);
-    const J = perSampleJacobians((p, xx) => m.apply(p, xx), ps, x, n, d, K);
+    const J = perSampleJacobians(m, ps, vectors(x, n));
     ps.forEach((t) => t.dispose());
     const P = J.length / (n * K);
     const ref = new Float64Array(n * K * n * K);
@@ -90,11 +91,11 @@ describe('empirical NTK of an MLP', function () {
       for (let p = 0; p < P; p++) s += J[r * P + p] * J[c * P + p];
       ref[r * n * K + c] = s;
     }
-    const full = empiricalKernel(m, params, { x, n }, null, { mode: 'full', tile: 2 }).kernel;
+    const full = empiricalKernel(m, params, vectors(x, n), null, { mode: 'full', tile: 2 }).kernel;
     const d1 = maxAbsDiff(full.data, ref);
     expect(d1.diff / d1.scale).to.be.below(1e-6);
     for (const mode of ['trace', 'diagonal'] as const) {
-      const k = empiricalKernel(m, params, { x, n }, null, { mode }).kernel;
+      const k = empiricalKernel(m, params, vectors(x, n), null, { mode }).kernel;
       const dd = maxAbsDiff(k.data, reduceFull(full.data, n, n, K, mode));
       expect(dd.diff / dd.scale, mode).to.be.below(1e-6);
     }
@@ -107,14 +108,14 @@ describe('empirical NTK of an MLP', function () {
     const m = new Mlp(cfg);
     const params = m.init(3);
     const x = randomInputs(4, 6, 'd');
-    const k = empiricalKernel(m, params, { x, n: 4 }, null, { kind: 'nngp', mode: 'trace' }).kernel;
+    const k = empiricalKernel(m, params, vectors(x, 4), null, { kind: 'nngp', mode: 'trace' }).kernel;
     const nL = cfg.widths[cfg.widths.length - 2];
     const hs = [0, 1, 2, 3].map((i) => referenceForward(cfg, toFloat64(params), x.subarray(i * 6, (i + 1) * 6)).hidden);
     for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) {
       const dot = hs[i].reduce((s, v, t) => s + v * hs[j][t], 0);
       expect(k.data[i * 4 + j]).to.be.closeTo((cfg.wStd ** 2 / nL) * dot + cfg.bStd ** 2, 1e-5);
     }
-    const full = empiricalKernel(m, params, { x, n: 4 }, null, { kind: 'nngp', mode: 'full' }).kernel;
+    const full = empiricalKernel(m, params, vectors(x, 4), null, { kind: 'nngp', mode: 'full' }).kernel;
     expect(full.data[(1 * 4 + 2) * 16 + 3 * 4 + 2]).to.equal(k.data[1 * 4 + 3]);
     expect(full.data[(1 * 4 + 2) * 16 + 3 * 4 + 1]).to.equal(0);
   });
@@ -122,9 +123,9 @@ describe('empirical NTK of an MLP', function () {
   it('is deterministic: same seed and inputs give the same kernel bit for bit; another seed does not', () => {
     const m = new Mlp(base);
     const x = randomInputs(6, 6, 'e');
-    const a = empiricalKernel(m, m.init(11), { x, n: 6 }, null).kernel.data;
-    const b = empiricalKernel(m, m.init(11), { x, n: 6 }, null).kernel.data;
-    const c = empiricalKernel(m, m.init(12), { x, n: 6 }, null).kernel.data;
+    const a = empiricalKernel(m, m.init(11), vectors(x, 6), null).kernel.data;
+    const b = empiricalKernel(m, m.init(11), vectors(x, 6), null).kernel.data;
+    const c = empiricalKernel(m, m.init(12), vectors(x, 6), null).kernel.data;
     expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).to.equal(true);
     expect(Buffer.from(a.buffer).equals(Buffer.from(c.buffer))).to.equal(false);
   });
@@ -133,9 +134,9 @@ describe('empirical NTK of an MLP', function () {
     const m = new Mlp(base);
     const params = m.init(5);
     const x = randomInputs(11, 6, 'f');
-    const ref = empiricalKernel(m, params, { x, n: 11 }, null, { tile: 11 }).kernel.data;
+    const ref = empiricalKernel(m, params, vectors(x, 11), null, { tile: 11 }).kernel.data;
     for (const tile of [1, 2, 4, 5, 10]) {
-      const k = empiricalKernel(m, params, { x, n: 11 }, null, { tile }).kernel.data;
+      const k = empiricalKernel(m, params, vectors(x, 11), null, { tile }).kernel.data;
       const { diff, scale } = maxAbsDiff(k, ref);
       expect(diff / scale, `tile ${tile}`).to.be.below(1e-6);
     }

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { vectors } from '../lib/samples.js';
 import { Welford, monteCarloKernel } from '../jacobian/monte-carlo.js';
 import { analyticMlpKernel } from '../models/mlp-analytic.js';
 import { Mlp } from '../models/mlp.js';
@@ -39,7 +40,7 @@ describe('Monte-Carlo NTK∞', function () {
     const oracle = analyticMlpKernel(cfg, x, n, x, n, d).ntk;
     const run = (width: number) => {
       const m = new Mlp({ model: 'mlp', widths: [d, width, width, 1], activation: 'relu', parameterization: 'ntk', wStd: cfg.wStd, bStd: cfg.bStd, bias: true });
-      const r = monteCarloKernel(m, { x, n }, null, { seeds: 24, seed: 1, mode: 'trace' });
+      const r = monteCarloKernel(m, vectors(x, n), null, { seeds: 24, seed: 1, mode: 'trace' });
       let e2 = 0, o2 = 0, zMax = 0, se2 = 0;
       r.mean.forEach((v, i) => {
         e2 += (v - oracle[i]) ** 2;
@@ -67,9 +68,9 @@ describe('Monte-Carlo NTK∞', function () {
     const m = new Mlp({ model: 'mlp', widths: [3, 8, 2], activation: 'erf', parameterization: 'ntk', wStd: 1, bStd: 0.1, bias: true });
     const x = new NormalRng('r').normals(6);
     const seen: number[] = [];
-    const r = monteCarloKernel(m, { x, n: 2 }, null, { seeds: 6, seed: 0, reportAt: [2, 4], onReport: (rep) => seen.push(rep.seeds) });
+    const r = monteCarloKernel(m, vectors(x, 2), null, { seeds: 6, seed: 0, reportAt: [2, 4], onReport: (rep) => seen.push(rep.seeds) });
     expect(seen).to.deep.equal([2, 4, 6]);
     expect(r.seeds).to.equal(6);
-    expect(() => monteCarloKernel(m, { x, n: 2 }, null, { seeds: 1, seed: 0 })).to.throw(/--seeds/);
+    expect(() => monteCarloKernel(m, vectors(x, 2), null, { seeds: 1, seed: 0 })).to.throw(/--seeds/);
   });
 });

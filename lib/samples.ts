@@ -1,0 +1,51 @@
+/**
+ * Inputs of a kernel computation. Vector and image models take `vectors` (n samples of a fixed shape,
+ * row-major in one Float32Array); graph models take `graphs` (n graphs of different sizes).
+ */
+export interface VectorSamples {
+  kind: 'vectors';
+  x: Float32Array;
+  n: number;
+  /** Shape of one sample, e.g. [784] or [28, 28, 1]. */
+  sampleShape: number[];
+  labels?: Int32Array;
+  source?: string;
+}
+
+/**
+ * One graph: node features [nodes, featureDim] row-major and an undirected edge list stored as directed
+ * pairs in both directions (u0, v0, u1, v1, ...), no self loops (models add the self term themselves).
+ */
+export interface Graph {
+  nodes: number;
+  features: Float32Array;
+  edges: Int32Array;
+  label: number;
+}
+
+export interface GraphSamples {
+  kind: 'graphs';
+  graphs: Graph[];
+  n: number;
+  featureDim: number;
+  labels?: Int32Array;
+  source?: string;
+}
+
+export type Samples = VectorSamples | GraphSamples;
+
+/** Vector samples from a flat array (the common case in library use and tests). */
+export const vectors = (x: Float32Array, n: number, sampleShape?: number[]): VectorSamples => ({
+  kind: 'vectors', x, n, sampleShape: sampleShape ?? [x.length / Math.max(n, 1)],
+});
+
+export const sampleSize = (s: VectorSamples): number => s.sampleShape.reduce((p, d) => p * d, 1);
+
+/** Samples [start, start + count), sharing memory where possible. */
+export function sliceSamples<S extends Samples>(s: S, start: number, count: number): S {
+  if (s.kind === 'vectors') {
+    const d = sampleSize(s);
+    return { ...s, x: s.x.subarray(start * d, (start + count) * d), n: count, labels: s.labels?.subarray(start, start + count) };
+  }
+  return { ...s, graphs: s.graphs.slice(start, start + count), n: count, labels: s.labels?.subarray(start, start + count) };
+}

@@ -1,0 +1,173 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { UserError } from '../lib/errors.js';
+import { NormalRng } from '../lib/rng.js';
+import type { LinearRecord } from './model.js';
+import type { Param, ParamSpec } from './params.js';
+
+export type Activation = 'relu' | 'erf' | 'tanh' | 'identity';
+export const ACTIVATIONS: readonly Activation[] = ['relu', 'erf', 'tanh', 'identity'];
+export type Parameterization = 'ntk' | 'standard';
+
+export function activate(a: Activation, z: tf.Tensor): tf.Tensor {
+  switch (a) {
+    case 'relu': return tf.relu(z);
+    case 'erf': return tf.erf(z);
+    case 'tanh': return tf.tanh(z);
+    case 'identity': return z;
+  }
+}
+
+/** Settings shared by every architecture. */
+export interface CommonConfig {
+  activation: Activation;
+  parameterization: Parameterization;
+  wStd: number;
+  bStd: number;
+  bias: boolean;
+}
+
+export function checkCommon(c: CommonConfig): void {
+  if (!ACTIVATIONS.includes(c.activation)) throw new UserError(`--activation: expected one of ${ACTIVATIONS.join(', ')}; got '${c.activation}'`);
+  if (c.parameterization !== 'ntk' && c.parameterization !== 'standard') {
+    throw new UserError(`--parameterization: expected ntk or standard; got '${c.parameterization}'`);
+  }
+  if (!(Number.isFinite(c.wStd) && c.wStd > 0)) throw new UserError(`--w-std: expected a positive number; got ${c.wStd}`);
+  if (!(Number.isFinite(c.bStd) && c.bStd >= 0)) throw new UserError(`--b-std: expected a non-negative number; got ${c.bStd}`);
+}
+
+/**
+ * Scales of a linear layer with fan-in n: NTK parameterisation wScale = σ_w/√n, bScale = σ_b (W, b ~ N(0,1));
+ * standard parameterisation wScale = bScale = 1 (W ~ N(0, σ_w²/n), b ~ N(0, σ_b²)).
+ */
+export function linearScales(c: CommonConfig, fanIn: number, wStd = c.wStd): { wScale: number; bScale: number } {
+  if (c.parameterization === 'standard') return { wScale: 1, bScale: c.bias ? 1 : 0 };
+  return { wScale: wStd / Math.sqrt(fanIn), bScale: c.bias ? c.bStd : 0 };
+}
+
+/** Parameter specs of one linear layer: kernel (shape given, fan-in = product of all but the last dim) and bias. */
+export function linearSpecs(name: string, kernelShape: number[], bias: boolean): ParamSpec[] {
+  const s: ParamSpec[] = [{ name: `${name}/kernel`, shape: kernelShape }];
+  if (bias) s.push({ name: `${name}/bias`, shape: [kernelShape[kernelShape.length - 1]] });
+  return s;
+}
+
+/**
+ * Seeded initialisation of parameter specs: kernels and biases in order from one normal stream. NTK
+ * parameterisation: N(0, 1); standard: kernels N(0, σ_w²/fan_in) and biases N(0, σ_b²), fan_in = product of
+ * the kernel's leading dims. `wStdOf(name)` may give a layer its own σ_w (e.g. residual branches).
+ */
+export function initParams(specs: ParamSpec[], c: CommonConfig, seed: string | number, wStdOf: (name: string) => number = () => c.wStd): Param[] {
+  const rng = new NormalRng(seed);
+  return specs.map((s) => {
+    const size = s.shape.reduce((a, b) => a * b, 1);
+    let std = 1;
+    if (c.parameterization === 'standard') {
+      const fanIn = s.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+      std = s.name.endsWith('/kernel') ? wStdOf(s.name) / Math.sqrt(fanIn) : c.bStd;
+    }
+    return { name: s.name, shape: s.shape, values: rng.normals(size, std) };
+  });
+}
+
+export type Padding = 'valid' | 'same';
+
+/** Output size and the padding before/after of a convolution along one axis (TensorFlow's 'same' rule). */
+export function convGeometry(size: number, k: number, stride: number, padding: Padding): { out: number; before: number; after: number } {
+  if (padding === 'valid') {
+    const out = Math.floor((size - k) / stride) + 1;
+    return { out, before: 0, after: 0 };
+  }
+  const out = Math.ceil(size / stride);
+  const total = Math.max((out - 1) * stride + k - size, 0);
+  return { out, before: Math.floor(total / 2), after: total - Math.floor(total / 2) };
+}
+
+/**
+ * im2col: x [n, H, W, C] → patches [n·Ho·Wo, kh·kw·C], feature index (dy·kw + dx)·C + c, which matches a kernel
+ * [kh, kw, C, Cout] reshaped row-major to [kh·kw·C, Cout]. Built from pad/slice/reshape/concat only, all of
+ * which have tfjs gradients (strided slices do not: a stride s is taken by reshaping into s×s blocks).
+ */
+export function im2col(x: tf.Tensor4D, kh: number, kw: number, stride: number, padding: Padding): { patches: tf.Tensor2D; ho: number; wo: number } {
+  const [n, H, W, C] = x.shape;
+  const gh = convGeometry(H, kh, stride, padding);
+  const gw = convGeometry(W, kw, stride, padding);
+  const ho = gh.out, wo = gw.out;
+  if (ho < 1 || wo < 1) throw new UserError(`convolution ${kh}×${kw} stride ${stride} does not fit a ${H}×${W} input`);
+  if (padding === 'valid' && kh === H && kw === W) return { patches: tf.reshape(x, [n, H * W * C]) as tf.Tensor2D, ho: 1, wo: 1 };
+  // Pad so that every slice of span ho·stride (resp. wo·stride) fits.
+  const needH = (kh - 1) + ho * stride, needW = (kw - 1) + wo * stride;
+  const padH = Math.max(needH - (H + gh.before + gh.after), 0), padW = Math.max(needW - (W + gw.before + gw.after), 0);
+  const xp = gh.before + gh.after + padH + gw.before + gw.after + padW > 0
+    ? tf.pad(x, [[0, 0], [gh.before, gh.after + padH], [gw.before, gw.after + padW], [0, 0]])
+    : x;
+  const cols: tf.Tensor[] = [];
+  for (let dy = 0; dy < kh; dy++) {
+    for (let dx = 0; dx < kw; dx++) {
+      let s = tf.slice(xp, [0, dy, dx, 0], [n, ho * stride, wo * stride, C]);
+      if (stride > 1) {
+        s = tf.reshape(tf.slice(tf.reshape(s, [n, ho, stride, wo, stride, C]), [0, 0, 0, 0, 0, 0], [n, ho, 1, wo, 1, C]), [n, ho, wo, C]);
+      }
+      cols.push(s);
+    }
+  }
+  const p = cols.length === 1 ? cols[0] : tf.concat(cols, 3);
+  return { patches: tf.reshape(p, [n * ho * wo, kh * kw * C]) as tf.Tensor2D, ho, wo };
+}
+
+/** Row offsets for n samples of `rows` rows each. */
+export function uniformSegments(n: number, rows: number): Int32Array {
+  const s = new Int32Array(n + 1);
+  for (let i = 0; i <= n; i++) s[i] = i * rows;
+  return s;
+}
+
+/**
+ * A forward pass that consumes the parameter list in order. With `tapped` set, every linear layer is computed
+ * as rows × matrix (convolutions through im2col), recorded, and gets taps[l] added to its output; without it,
+ * convolutions use tf.conv2d (the fast path for training and the generic Jacobian oracle).
+ */
+export class Forward {
+  private p = 0;
+  readonly linear: LinearRecord[] = [];
+
+  constructor(private readonly params: tf.Tensor[], private readonly taps: tf.Tensor[] | null, readonly tapped: boolean) {}
+
+  private next(): tf.Tensor {
+    if (this.p >= this.params.length) throw new Error('Forward: the model consumed more parameters than it declared');
+    return this.params[this.p++];
+  }
+
+  /** z = wScale·(a W) + bScale·b (+ tap) for rows a [R, fanIn]; W [fanIn, fanOut] (or any shape reshaped so). */
+  dense(a: tf.Tensor2D, s: { wScale: number; bScale: number }, bias: boolean, segments: Int32Array | null): tf.Tensor2D {
+    const Wt = this.next();
+    const fanOut = Wt.shape[Wt.shape.length - 1];
+    const W = Wt.rank === 2 ? (Wt as tf.Tensor2D) : (tf.reshape(Wt, [a.shape[1], fanOut]) as tf.Tensor2D);
+    let z: tf.Tensor2D = tf.mul(tf.matMul(a, W), s.wScale);
+    if (bias) z = tf.add(z, tf.mul(this.next(), s.bScale));
+    if (this.tapped) {
+      const l = this.linear.length;
+      this.linear.push({ input: a, segments, wScale: s.wScale, bScale: bias ? s.bScale : 0, outShape: [a.shape[0], fanOut] });
+      if (this.taps) z = tf.add(z, this.taps[l]);
+    }
+    return z;
+  }
+
+  /** Convolution of x [n, H, W, C] with the next kernel [kh, kw, C, Cout]; output [n, Ho, Wo, Cout]. */
+  conv(x: tf.Tensor4D, kh: number, kw: number, stride: number, padding: Padding, s: { wScale: number; bScale: number }, bias: boolean): tf.Tensor4D {
+    const n = x.shape[0];
+    if (this.tapped) {
+      const { patches, ho, wo } = im2col(x, kh, kw, stride, padding);
+      const z = this.dense(patches, s, bias, uniformSegments(n, ho * wo));
+      return tf.reshape(z, [n, ho, wo, z.shape[1]]) as tf.Tensor4D;
+    }
+    const W = this.next() as tf.Tensor4D;
+    let z: tf.Tensor4D = tf.mul(tf.conv2d(x, W, stride, padding), s.wScale);
+    if (bias) z = tf.add(z, tf.mul(this.next(), s.bScale));
+    return z;
+  }
+
+  /** Check that every parameter was used exactly once (a model bug otherwise). */
+  done(): void {
+    if (this.p !== this.params.length) throw new Error(`Forward: the model used ${this.p} of ${this.params.length} parameters`);
+  }
+}
