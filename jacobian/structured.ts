@@ -70,53 +70,62 @@ export interface TileFeatures {
   pExplicit: number;
 }
 
+/** Size of a layer's explicit gradient block: fanOut·fanIn weights, plus fanOut biases when it has a bias. */
+const explicitSize = (r: LinearRecord) => r.outShape[1] * r.input.shape[1] + (r.bScale !== 0 ? r.outShape[1] : 0);
+
 /**
- * Per-sample gradient block [n, K, fanIn·fanOut + fanOut] of one layer from its input rows X [R, fanIn] and
- * the K cotangent tensors [R, fanOut]: J[i,k] = [w·vec(Σ_{r∈i} x_r g_rkᵀ), b·Σ_{r∈i} g_rk]. Samples with the
- * same number of rows use one batched matMul; ragged segments (graphs) a JS loop.
+ * Write the per-sample gradients of one layer into J [n, K, P] at column offset `off`:
+ *   J[i, k, off + c·fanIn + f] = w·Σ_{r∈i} g_rk[c]·a_r[f],   J[i, k, off + fanOut·fanIn + c] = b·Σ_{r∈i} g_rk[c]
+ * (fanOut-major: any fixed order of the parameters gives the same Gram). For samples with equal numbers of
+ * rows (convolutions) each sample is one 2-D tf.matMul [K·fanOut, rows] × [rows, fanIn] (wasm's batched
+ * matMul is ~10× slower than a loop of 2-D ones); ragged rows (graphs) use a JS loop.
  */
-function explicitGradients(rec: LinearRecord, cots: tf.Tensor2D[], n: number): tf.Tensor3D {
+function explicitGradients(rec: LinearRecord, cots: tf.Tensor2D[], n: number, J: Float32Array, P: number, off: number): void {
   const K = cots.length;
   const [R, fanIn] = rec.input.shape;
   const fanOut = rec.outShape[1];
-  const C = tf.stack(cots, 1) as tf.Tensor3D; // [R, K, fanOut]
-  const seg = rec.segments;
-  const uniform = !seg || seg.every((v, i) => v === i * (R / n));
-  let W: tf.Tensor3D; // [n, K, fanIn·fanOut]
-  let B: tf.Tensor3D; // [n, K, fanOut]
-  if (uniform) {
-    const pos = R / n;
-    const Xt = tf.transpose(tf.reshape(rec.input, [n, pos, fanIn]), [0, 2, 1]);
-    const prod = tf.matMul(Xt, tf.reshape(C, [n, pos, K * fanOut])) as tf.Tensor3D; // [n, fanIn, K·fanOut]
-    W = tf.reshape(tf.transpose(tf.reshape(prod, [n, fanIn, K, fanOut]), [0, 2, 1, 3]), [n, K, fanIn * fanOut]);
-    B = tf.sum(tf.reshape(C, [n, pos, K, fanOut]), 1) as tf.Tensor3D;
-  } else {
-    const X = tensorView(rec.input).slice();
-    const Cv = tensorView(C).slice();
-    const w = new Float32Array(n * K * fanIn * fanOut);
-    const bb = new Float32Array(n * K * fanOut);
-    for (let i = 0; i < n; i++) {
-      for (let r = seg[i]; r < seg[i + 1]; r++) {
+  const seg = rec.segments ?? identitySegments(n);
+  const X = tensorView(rec.input).slice();
+  const C = cots.map((c) => tensorView(c).slice());
+  const w = rec.wScale, b = rec.bScale;
+  const uniform = seg.every((v, i) => v === i * (R / n));
+  for (let i = 0; i < n; i++) {
+    const r0 = seg[i], rows = seg[i + 1] - seg[i];
+    for (let k = 0; k < K; k++) {
+      if (b === 0) continue;
+      const o = (i * K + k) * P + off + fanOut * fanIn;
+      for (let r = r0; r < r0 + rows; r++) for (let c = 0; c < fanOut; c++) J[o + c] += b * C[k][r * fanOut + c];
+    }
+    if (uniform && rows * fanIn * fanOut * K > 4096) {
+      const CT = new Float32Array(K * fanOut * rows);
+      for (let k = 0; k < K; k++) {
+        for (let p = 0; p < rows; p++) {
+          const src = (r0 + p) * fanOut;
+          for (let c = 0; c < fanOut; c++) CT[(k * fanOut + c) * rows + p] = C[k][src + c];
+        }
+      }
+      scoped(() => {
+        const prod = tensorView(tf.matMul(tf.tensor2d(CT, [K * fanOut, rows]), tf.tensor2d(X.subarray(r0 * fanIn, (r0 + rows) * fanIn), [rows, fanIn])));
         for (let k = 0; k < K; k++) {
-          const cr = (r * K + k) * fanOut;
-          const bo = (i * K + k) * fanOut;
-          for (let c = 0; c < fanOut; c++) bb[bo + c] += Cv[cr + c];
-          const wo = (i * K + k) * fanIn * fanOut;
-          for (let f = 0; f < fanIn; f++) {
-            const x = X[r * fanIn + f];
-            if (x === 0) continue;
-            const o = wo + f * fanOut;
-            for (let c = 0; c < fanOut; c++) w[o + c] += x * Cv[cr + c];
-          }
+          const o = (i * K + k) * P + off;
+          const src = k * fanOut * fanIn;
+          for (let t = 0; t < fanOut * fanIn; t++) J[o + t] = w * prod[src + t];
+        }
+      });
+      continue;
+    }
+    for (let k = 0; k < K; k++) {
+      const o = (i * K + k) * P + off;
+      for (let r = r0; r < r0 + rows; r++) {
+        for (let c = 0; c < fanOut; c++) {
+          const g = w * C[k][r * fanOut + c];
+          if (g === 0) continue;
+          const oc = o + c * fanIn;
+          for (let f = 0; f < fanIn; f++) J[oc + f] += g * X[r * fanIn + f];
         }
       }
     }
-    W = tf.tensor3d(w, [n, K, fanIn * fanOut]);
-    B = tf.tensor3d(bb, [n, K, fanOut]);
   }
-  const parts = [tf.mul(W, rec.wScale)];
-  if (rec.bScale !== 0) parts.push(tf.mul(B, rec.bScale));
-  return (parts.length === 1 ? parts[0] : tf.concat(parts, 2)) as tf.Tensor3D;
 }
 
 /**
@@ -142,10 +151,13 @@ export function tileFeatures(model: Model, params: tf.Tensor[], s: Samples, rule
       g(taps, tf.tensor2d(sel, [n, K])).forEach((c, l) => cots[l].push(c as tf.Tensor2D));
     }
     const outer: OuterFeatures[] = [];
-    const explicit: tf.Tensor3D[] = [];
+    const pExplicit = recs.reduce((acc, r, l) => acc + (rules[l] === 'explicit' ? explicitSize(r) : 0), 0);
+    const ex = pExplicit > 0 ? new Float32Array(n * K * pExplicit) : null;
+    let off = 0;
     recs.forEach((r, l) => {
       if (rules[l] === 'explicit') {
-        explicit.push(explicitGradients(r, cots[l], n));
+        explicitGradients(r, cots[l], n, ex!, pExplicit, off);
+        off += explicitSize(r);
         return;
       }
       const R = r.outShape[0];
@@ -157,13 +169,6 @@ export function tileFeatures(model: Model, params: tf.Tensor[], s: Samples, rule
       });
       outer.push({ input: tensorView(r.input).slice(), cot, segments: r.segments, rows: R, fanIn: r.input.shape[1], fanOut: m, wScale: r.wScale, bScale: r.bScale });
     });
-    let ex: Float32Array | null = null;
-    let pExplicit = 0;
-    if (explicit.length) {
-      const J = explicit.length === 1 ? explicit[0] : tf.concat(explicit, 2);
-      pExplicit = J.shape[2];
-      ex = tensorView(J).slice();
-    }
     return { n, outer, explicit: ex, pExplicit };
   });
 }
@@ -242,23 +247,32 @@ export function structuredTile(f1: TileFeatures, f2: TileFeatures, K: number, mo
       const A = At.map(tensorView);
       const G = Gt.map(tensorView);
       clock('products');
-      const fused = f1.outer.map((_, l) => l).filter((l) => single[l]);
+      const fused = Int32Array.from(f1.outer.map((_, l) => l).filter((l) => single[l]));
+      const nf = fused.length;
       const w2 = f1.outer.map((f) => f.wScale * f.wScale);
       const b2 = f1.outer.map((f) => f.bScale * f.bScale);
       const s = new Float64Array(f1.outer.length);
       if (mode === 'full') {
         const gl = nc * K;
+        const ld = t.n2 * K;
+        const Af = Array.from(fused, (l) => A[l]);
+        const Gf = Array.from(fused, (l) => G[l]);
+        const w2f = Float64Array.from(fused, (l) => w2[l]);
+        const b2f = Float64Array.from(fused, (l) => b2[l]);
+        const out = t.out;
         for (let i = 0; i < nr; i++) {
           for (let k = 0; k < K; k++) {
             const grow = (i * K + k) * gl;
+            const orow = (t.r0 * K + i * K + k) * ld + t.c0 * K;
             for (let j = 0; j < nc; j++) {
-              for (const l of fused) s[l] = w2[l] * A[l][i * nc + j] + b2[l];
+              const aij = i * nc + j;
+              for (let q = 0; q < nf; q++) s[q] = w2f[q] * Af[q][aij] + b2f[q];
               const g = grow + j * K;
-              const o = at(i, j, k, 0);
+              const o = orow + j * K;
               for (let kk = 0; kk < K; kk++) {
                 let v = E ? E[g + kk] : 0;
-                for (const l of fused) v += s[l] * G[l][g + kk];
-                t.out[o + kk] = v;
+                for (let q = 0; q < nf; q++) v += s[q] * Gf[q][g + kk];
+                out[o + kk] = v;
               }
             }
           }
@@ -267,7 +281,10 @@ export function structuredTile(f1: TileFeatures, f2: TileFeatures, K: number, mo
         for (let i = 0; i < nr; i++) {
           for (let j = 0; j < nc; j++) {
             let v = E ? E[i * nc + j] : 0;
-            for (const l of fused) v += ((w2[l] * A[l][i * nc + j] + b2[l]) * G[l][i * nc + j]) / (mode === 'trace' ? K : 1);
+            for (let q = 0; q < nf; q++) {
+              const l = fused[q];
+              v += ((w2[l] * A[l][i * nc + j] + b2[l]) * G[l][i * nc + j]) / (mode === 'trace' ? K : 1);
+            }
             t.out[at(i, j, pass, 0)] = v;
           }
         }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../lib/errors.js';
 import { NormalRng } from '../lib/rng.js';
+import { tensorView } from '../lib/backend.js';
 import type { LinearRecord } from './model.js';
 import type { Param, ParamSpec } from './params.js';
 
@@ -83,9 +84,18 @@ export function convGeometry(size: number, k: number, stride: number, padding: P
 }
 
 /**
+ * tf.customGrad with plain tensor arguments. Tensors the gradient needs must pass through `save` (tfjs keeps
+ * only those alive for the backward pass) and come back as `saved`.
+ */
+type CustomFn = (...xs: tf.Tensor[]) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] };
+const customOp = (nInputs: number, f: (xs: tf.Tensor[], save: (ts: tf.Tensor[]) => void) => ReturnType<CustomFn>) =>
+  tf.customGrad(((...args: unknown[]) => f(args.slice(0, nInputs) as tf.Tensor[], args[nInputs] as (ts: tf.Tensor[]) => void)) as unknown as Parameters<typeof tf.customGrad>[0]);
+
+/**
  * im2col: x [n, H, W, C] → patches [n·Ho·Wo, kh·kw·C], feature index (dy·kw + dx)·C + c, which matches a kernel
- * [kh, kw, C, Cout] reshaped row-major to [kh·kw·C, Cout]. Built from pad/slice/reshape/concat only, all of
- * which have tfjs gradients (strided slices do not: a stride s is taken by reshaping into s×s blocks).
+ * [kh, kw, C, Cout] reshaped row-major to [kh·kw·C, Cout]. A custom op: the copy (and its adjoint, the
+ * scatter-add col2im) run as JS loops, several times faster on wasm than a chain of kh·kw slice/concat ops
+ * and their gradients, each of which allocates an activation-sized tensor.
  */
 export function im2col(x: tf.Tensor4D, kh: number, kw: number, stride: number, padding: Padding): { patches: tf.Tensor2D; ho: number; wo: number } {
   const [n, H, W, C] = x.shape;
@@ -94,24 +104,70 @@ export function im2col(x: tf.Tensor4D, kh: number, kw: number, stride: number, p
   const ho = gh.out, wo = gw.out;
   if (ho < 1 || wo < 1) throw new UserError(`convolution ${kh}×${kw} stride ${stride} does not fit a ${H}×${W} input`);
   if (padding === 'valid' && kh === H && kw === W) return { patches: tf.reshape(x, [n, H * W * C]) as tf.Tensor2D, ho: 1, wo: 1 };
-  // Pad so that every slice of span ho·stride (resp. wo·stride) fits.
-  const needH = (kh - 1) + ho * stride, needW = (kw - 1) + wo * stride;
-  const padH = Math.max(needH - (H + gh.before + gh.after), 0), padW = Math.max(needW - (W + gw.before + gw.after), 0);
-  const xp = gh.before + gh.after + padH + gw.before + gw.after + padW > 0
-    ? tf.pad(x, [[0, 0], [gh.before, gh.after + padH], [gw.before, gw.after + padW], [0, 0]])
-    : x;
-  const cols: tf.Tensor[] = [];
-  for (let dy = 0; dy < kh; dy++) {
-    for (let dx = 0; dx < kw; dx++) {
-      let s = tf.slice(xp, [0, dy, dx, 0], [n, ho * stride, wo * stride, C]);
-      if (stride > 1) {
-        s = tf.reshape(tf.slice(tf.reshape(s, [n, ho, stride, wo, stride, C]), [0, 0, 0, 0, 0, 0], [n, ho, 1, wo, 1, C]), [n, ho, wo, C]);
+  const F = kh * kw * C;
+  const rows = n * ho * wo;
+  // For every (row, dy, dx): source offset in x or -1 (padding).
+  const walk = (fn: (dst: number, src: number) => void) => {
+    for (let i = 0; i < n; i++) {
+      for (let oy = 0; oy < ho; oy++) {
+        for (let ox = 0; ox < wo; ox++) {
+          const r = (i * ho + oy) * wo + ox;
+          for (let dy = 0; dy < kh; dy++) {
+            const y = oy * stride + dy - gh.before;
+            if (y < 0 || y >= H) continue;
+            for (let dx = 0; dx < kw; dx++) {
+              const xx = ox * stride + dx - gw.before;
+              if (xx < 0 || xx >= W) continue;
+              fn(r * F + (dy * kw + dx) * C, ((i * H + y) * W + xx) * C);
+            }
+          }
+        }
       }
-      cols.push(s);
     }
+  };
+  const op = customOp(1, ([xt]) => {
+    const xv = tensorView(xt);
+    const out = new Float32Array(rows * F);
+    walk((d, s0) => {
+      for (let c = 0; c < C; c++) out[d + c] = xv[s0 + c];
+    });
+    return {
+      value: tf.tensor2d(out, [rows, F]),
+      gradFunc: (dy: tf.Tensor) => {
+        const dv = tensorView(dy).slice();
+        const dx = new Float32Array(n * H * W * C);
+        walk((d, s0) => {
+          for (let c = 0; c < C; c++) dx[s0 + c] += dv[d + c];
+        });
+        return [tf.tensor4d(dx, [n, H, W, C])];
+      },
+    };
+  });
+  return { patches: op(x) as tf.Tensor2D, ho, wo };
+}
+
+/**
+ * a·W for rows a [R, fanIn], W [fanIn, fanOut], with gradients that transpose explicitly: tfjs's own
+ * gradient of matMul calls matMul(dy, W, false, true), which runs ~10× slower on wasm. With `paramGrad`
+ * false, W is treated as a constant (only ∂/∂a is formed), which is all that cotangent passes need.
+ */
+export function linearOp(a: tf.Tensor2D, W: tf.Tensor2D, paramGrad: boolean): tf.Tensor2D {
+  if (!paramGrad) {
+    const WT = tf.transpose(W);
+    const op = customOp(1, ([at], save) => {
+      save([WT]);
+      return { value: tf.matMul(at as tf.Tensor2D, W), gradFunc: (dy, [wt]) => [tf.matMul(dy as tf.Tensor2D, wt as tf.Tensor2D)] };
+    });
+    return op(a) as tf.Tensor2D;
   }
-  const p = cols.length === 1 ? cols[0] : tf.concat(cols, 3);
-  return { patches: tf.reshape(p, [n * ho * wo, kh * kw * C]) as tf.Tensor2D, ho, wo };
+  const op = customOp(2, ([at, Wt], save) => {
+    save([at, Wt]);
+    return {
+      value: tf.matMul(at as tf.Tensor2D, Wt as tf.Tensor2D),
+      gradFunc: (dy, [as, ws]) => [tf.matMul(dy as tf.Tensor2D, tf.transpose(ws)), tf.matMul(tf.transpose(as), dy as tf.Tensor2D)],
+    };
+  });
+  return op(a, W) as tf.Tensor2D;
 }
 
 /** Row offsets for n samples of `rows` rows each. */
@@ -123,8 +179,9 @@ export function uniformSegments(n: number, rows: number): Int32Array {
 
 /**
  * A forward pass that consumes the parameter list in order. With `tapped` set, every linear layer is computed
- * as rows × matrix (convolutions through im2col), recorded, and gets taps[l] added to its output; without it,
- * convolutions use tf.conv2d (the fast path for training and the generic Jacobian oracle).
+ * as rows × matrix (convolutions through im2col), recorded, and gets taps[l] added to its output, and the
+ * parameters are constants (no ∂/∂W is formed); without it, parameters get gradients and convolutions use
+ * tf.conv2d where the backend can differentiate it (not on wasm: there im2col).
  */
 export class Forward {
   private p = 0;
@@ -142,7 +199,7 @@ export class Forward {
     const Wt = this.next();
     const fanOut = Wt.shape[Wt.shape.length - 1];
     const W = Wt.rank === 2 ? (Wt as tf.Tensor2D) : (tf.reshape(Wt, [a.shape[1], fanOut]) as tf.Tensor2D);
-    let z: tf.Tensor2D = tf.mul(tf.matMul(a, W), s.wScale);
+    let z: tf.Tensor2D = tf.mul(linearOp(a, W, !this.tapped), s.wScale);
     if (bias) z = tf.add(z, tf.mul(this.next(), s.bScale));
     if (this.tapped) {
       const l = this.linear.length;
@@ -155,7 +212,8 @@ export class Forward {
   /** Convolution of x [n, H, W, C] with the next kernel [kh, kw, C, Cout]; output [n, Ho, Wo, Cout]. */
   conv(x: tf.Tensor4D, kh: number, kw: number, stride: number, padding: Padding, s: { wScale: number; bScale: number }, bias: boolean): tf.Tensor4D {
     const n = x.shape[0];
-    if (this.tapped) {
+    // tfjs-wasm has no Conv2DBackpropFilter kernel: there the convolution is im2col + linear too.
+    if (this.tapped || tf.getBackend() === 'wasm') {
       const { patches, ho, wo } = im2col(x, kh, kw, stride, padding);
       const z = this.dense(patches, s, bias, uniformSegments(n, ho * wo));
       return tf.reshape(z, [n, ho, wo, z.shape[1]]) as tf.Tensor4D;
