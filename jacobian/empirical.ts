@@ -15,6 +15,8 @@ export interface KernelOptions {
   implementation?: Implementation;
   /** Samples per tile (rows and columns). Default: chosen from the memory each path needs. */
   tile?: number;
+  /** Structured path: use this rule for every layer instead of the cheaper one per layer (for tests and studies). */
+  rule?: LayerRule;
   progress?: ProgressFactory;
 }
 
@@ -106,7 +108,8 @@ export function empiricalKernel(model: Model, params: Param[], x1: Samples, x2: 
     } else if (impl === 'structured') {
       const clock = stageClock(timing);
       const probe = sliceSamples(x1, 0, Math.min(tile, x1.n));
-      rules = chooseRules(layerShapes(model, ps, probe), Math.min(tile, x1.n), K);
+      const shapes = layerShapes(model, ps, probe);
+      rules = opts.rule ? shapes.map(() => opts.rule!) : chooseRules(shapes, Math.min(tile, x1.n), K);
       const feats = (s: Samples): TileFeatures[] =>
         Array.from({ length: Math.ceil(s.n / tile) }, (_, t) => tileFeatures(model, ps, part(s, t), rules!));
       const f1 = feats(x1);

@@ -37,6 +37,8 @@ export async function initBackend(requested: string = 'auto'): Promise<BackendNa
   if (requested !== 'auto' && !BACKENDS.includes(requested as BackendName)) {
     throw new UserError(`--backend: expected one of auto, ${BACKENDS.join(', ')}; got '${requested}'`);
   }
+  // PROD silences tfjs's console banners (e.g. the cpu backend's advice to install tfjs-node) on stderr.
+  tf.env().set('PROD', true);
   const order: BackendName[] = requested === 'auto' ? [...BACKENDS] : [requested as BackendName];
   for (const b of order) {
     const ok = b === 'tensorflow' ? await tryTensorflow() : b === 'wasm' ? await tryWasm() : await tf.setBackend('cpu');

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../lib/errors.js';
 import type { GraphSamples, Samples } from '../lib/samples.js';
-import { type CommonConfig, Forward, activate, checkCommon, initParams, linearScales, linearSpecs } from './layers.js';
+import { type CommonConfig, Forward, activate, aggregateNeighbours, checkCommon, initParams, linearScales, linearSpecs, segmentSum } from './layers.js';
 import type { Batch, GraphBatch, Model, TappedForward } from './model.js';
 import type { Param, ParamSpec } from './params.js';
 
@@ -11,7 +11,7 @@ import type { Param, ParamSpec } from './params.js';
  *   then R dense layers, each followed by φ:  h^l_u = φ(z_R),  z_r = wScale·(h W_r) + bScale·b_r;
  *   readout r_G = Σ_u h^B_u, or with jumping knowledge the concatenation [Σ_u h^1_u, …, Σ_u h^B_u];
  *   f(G) = wScale·(r_G W_out) + bScale·b_out  (K outputs).
- * Aggregation runs on the edge list (gather + unsorted segment sum): no dense N_total² adjacency.
+ * Aggregation runs on the edge list (custom sparse ops): no dense N_total² adjacency.
  */
 export interface GnnConfig extends CommonConfig {
   model: 'gnn';
@@ -31,7 +31,6 @@ export function graphBatch(s: GraphSamples): Batch & { graph: GraphBatch } {
   const R = segments[s.n];
   const F = s.featureDim;
   const x = new Float32Array(R * F);
-  const nodeGraph = new Int32Array(R);
   let E = 0;
   for (const g of s.graphs) E += g.edges.length / 2;
   const src = new Int32Array(E), dst = new Int32Array(E);
@@ -40,7 +39,6 @@ export function graphBatch(s: GraphSamples): Batch & { graph: GraphBatch } {
   s.graphs.forEach((g, i) => {
     const o = segments[i];
     x.set(g.features, o * F);
-    nodeGraph.fill(i, o, o + g.nodes);
     for (let t = 0; t < g.edges.length; t += 2) {
       src[e] = o + g.edges[t];
       dst[e] = o + g.edges[t + 1];
@@ -52,7 +50,7 @@ export function graphBatch(s: GraphSamples): Batch & { graph: GraphBatch } {
   return {
     n: s.n,
     x: tf.tensor2d(x, [R, F]),
-    graph: { src: tf.tensor1d(src, 'int32'), dst: tf.tensor1d(dst, 'int32'), nodeGraph: tf.tensor1d(nodeGraph, 'int32'), segments, invDeg: tf.tensor2d(invDeg, [R, 1]) },
+    graph: { src, dst, segments, invDeg: tf.tensor2d(invDeg, [R, 1]) },
   };
 }
 
@@ -105,12 +103,11 @@ export class Gnn implements Model {
     const c = this.config;
     const g = b.graph;
     if (!g) throw new Error('gnn: batch without graph structure');
-    const R = b.x.shape[0];
     const aggregate = (h: tf.Tensor2D): tf.Tensor2D => {
-      const summed = g.src.size > 0 ? tf.add(h, tf.unsortedSegmentSum(tf.gather(h, g.src), g.dst, R)) : h;
+      const summed = aggregateNeighbours(h, g.src, g.dst);
       return (c.aggregation === 'mean' ? tf.mul(summed, g.invDeg) : summed) as tf.Tensor2D;
     };
-    const readout = (h: tf.Tensor2D) => tf.unsortedSegmentSum(h, g.nodeGraph, b.n) as tf.Tensor2D;
+    const readout = (h: tf.Tensor2D) => segmentSum(h, g.segments);
     let h = b.x as tf.Tensor2D;
     const readouts: tf.Tensor2D[] = [];
     for (let l = 0; l < c.blocks; l++) {

@@ -170,6 +170,61 @@ export function linearOp(a: tf.Tensor2D, W: tf.Tensor2D, paramGrad: boolean): tf
   return op(a, W) as tf.Tensor2D;
 }
 
+/**
+ * Sparse aggregation out[u] = h[u] + Σ_{(v→u) ∈ edges} h[v] for node rows h [R, F], edges as source and
+ * destination rows: a product with (A + I) that never forms the dense R×R adjacency. Custom op with JS loops
+ * (tfjs-wasm has no UnsortedSegmentSum kernel); its adjoint sends dy[u] back along the reversed edges.
+ */
+export function aggregateNeighbours(h: tf.Tensor2D, src: Int32Array, dst: Int32Array): tf.Tensor2D {
+  const [R, F] = h.shape;
+  const op = customOp(1, ([ht]) => {
+    const hv = tensorView(ht);
+    const out = hv.slice();
+    for (let e = 0; e < src.length; e++) {
+      const a = src[e] * F, b = dst[e] * F;
+      for (let f = 0; f < F; f++) out[b + f] += hv[a + f];
+    }
+    return {
+      value: tf.tensor2d(out, [R, F]),
+      gradFunc: (dy) => {
+        const dv = tensorView(dy);
+        const dh = dv.slice();
+        for (let e = 0; e < src.length; e++) {
+          const a = src[e] * F, b = dst[e] * F;
+          for (let f = 0; f < F; f++) dh[a + f] += dv[b + f];
+        }
+        return [tf.tensor2d(dh, [R, F])];
+      },
+    };
+  });
+  return op(h) as tf.Tensor2D;
+}
+
+/** Sum of the rows of each segment: h [R, F] → [n, F], rows of segment i = [segments[i], segments[i+1]). */
+export function segmentSum(h: tf.Tensor2D, segments: Int32Array): tf.Tensor2D {
+  const F = h.shape[1];
+  const n = segments.length - 1;
+  const op = customOp(1, ([ht]) => {
+    const hv = tensorView(ht);
+    const out = new Float32Array(n * F);
+    for (let i = 0; i < n; i++) {
+      for (let r = segments[i]; r < segments[i + 1]; r++) for (let f = 0; f < F; f++) out[i * F + f] += hv[r * F + f];
+    }
+    return {
+      value: tf.tensor2d(out, [n, F]),
+      gradFunc: (dy) => {
+        const dv = tensorView(dy);
+        const dh = new Float32Array(h.shape[0] * F);
+        for (let i = 0; i < n; i++) {
+          for (let r = segments[i]; r < segments[i + 1]; r++) for (let f = 0; f < F; f++) dh[r * F + f] = dv[i * F + f];
+        }
+        return [tf.tensor2d(dh, [h.shape[0], F])];
+      },
+    };
+  });
+  return op(h) as tf.Tensor2D;
+}
+
 /** Row offsets for n samples of `rows` rows each. */
 export function uniformSegments(n: number, rows: number): Int32Array {
   const s = new Int32Array(n + 1);

@@ -5,10 +5,8 @@ import type { Param, ParamSpec } from './params.js';
 /** Graph batch: node rows of all graphs stacked, edges re-indexed into the stack. */
 export interface GraphBatch {
   /** Directed edges (both directions of every undirected edge) as source and destination rows. */
-  src: tf.Tensor1D;
-  dst: tf.Tensor1D;
-  /** Graph index of every node row [R]. */
-  nodeGraph: tf.Tensor1D;
+  src: Int32Array;
+  dst: Int32Array;
   /** Row offsets: graph g owns rows [segments[g], segments[g+1]). */
   segments: Int32Array;
   /** 1/(degree+1) per row [R, 1], for mean aggregation. */

@@ -1,0 +1,106 @@
+import { expect } from 'chai';
+import * as tf from '@tensorflow/tfjs-core';
+import { vectors } from '../lib/samples.js';
+import { syntheticGraphs } from '../lib/graphs.js';
+import { empiricalKernel } from '../jacobian/empirical.js';
+import { contractJacobians, perSampleJacobians } from '../jacobian/per-sample.js';
+import { Cnn, seedCnnConfig } from '../models/cnn.js';
+import { Gnn } from '../models/gnn.js';
+import type { CommonConfig } from '../models/layers.js';
+import type { Model } from '../models/model.js';
+import { paramTensors } from '../models/params.js';
+import { ResNet } from '../models/resnet.js';
+import { maxAbsDiff, randomInputs, testBackend } from './helpers.js';
+import type { Samples } from '../lib/samples.js';
+
+const common: CommonConfig = { activation: 'relu', parameterization: 'ntk', wStd: 1.4, bStd: 0.2, bias: true };
+
+/** Full NTK by the generic per-sample Jacobian path, computed on the pure-JS cpu backend (where convolutions
+ * use tf.conv2d and its own gradient, not our im2col): an oracle independent of the structured code. */
+async function cpuJacobianKernel(model: Model, seed: number, s: Samples): Promise<Float32Array> {
+  const prev = tf.getBackend();
+  await tf.setBackend('cpu');
+  try {
+    const ps = paramTensors(model.init(seed));
+    const J = perSampleJacobians(model, ps, s);
+    ps.forEach((p) => p.dispose());
+    const P = J.length / (s.n * model.outputSize);
+    return contractJacobians(J, s.n, J, s.n, model.outputSize, P, 'full');
+  } finally {
+    await tf.setBackend(prev);
+  }
+}
+
+/** The structured path, with the rule chosen per layer and with each rule forced on every layer, two tilings. */
+function expectStructuredMatches(model: Model, seed: number, s: Samples, oracle: Float32Array, tol = 3e-6): void {
+  for (const rule of [undefined, 'outer', 'explicit'] as const) {
+    for (const tile of [s.n, 2]) {
+      const k = empiricalKernel(model, model.init(seed), s, null, { implementation: 'structured', tile, rule }).kernel.data;
+      const { diff, scale } = maxAbsDiff(k, oracle);
+      expect(diff / scale, `${model.config.model} tile ${tile} rule ${rule ?? 'auto'}`).to.be.below(tol);
+    }
+  }
+}
+
+describe('architectures: structured rules equal the generic Jacobian path', function () {
+  before(async () => {
+    await testBackend();
+  });
+
+  it('CNN (valid and same padding, stride 2, gap and flatten heads) against tf.conv2d Jacobians on cpu', async () => {
+    const x = randomInputs(3, 8 * 8 * 2, 'cnn');
+    for (const [head, padding, stride] of [['gap', 'same', 1], ['flatten', 'valid', 2], ['gap', 'same', 2]] as const) {
+      const m = new Cnn({ model: 'cnn', ...common, imageShape: [8, 8, 2], head, outputs: 3, convs: [{ kernel: 3, channels: 4, stride, padding }, { kernel: 3, channels: 5, stride: 1, padding }] });
+      const s = vectors(x, 3, [8, 8, 2]);
+      expectStructuredMatches(m, 1, s, await cpuJacobianKernel(m, 1, s));
+    }
+  });
+
+  it('the seeds/003 CNN (28×28×1, 5×5, 5×5, 20×20 valid) with 4 channels, in every output mode', async () => {
+    const m = new Cnn(seedCnnConfig([4, 3], common));
+    expect(m.paramSpecs.map((p) => p.shape.join('x'))).to.deep.equal(['5x5x1x4', '4', '5x5x4x3', '3', '20x20x3x10', '10']);
+    const x = randomInputs(3, 784, 'seed-cnn');
+    const s = vectors(x, 3, [784]);
+    const oracle = await cpuJacobianKernel(m, 2, s);
+    expectStructuredMatches(m, 2, s, oracle);
+    const full = empiricalKernel(m, m.init(2), s, null).kernel;
+    const trace = empiricalKernel(m, m.init(2), s, null, { mode: 'trace' }).kernel;
+    const d = trace.data.map((_, t) => {
+      const i = Math.floor(t / 3), j = t % 3;
+      let acc = 0;
+      for (let k = 0; k < 10; k++) acc += full.data[(i * 10 + k) * 30 + j * 10 + k];
+      return acc / 10;
+    });
+    expect(maxAbsDiff(trace.data, d).diff / maxAbsDiff(trace.data, d).scale).to.be.below(1e-5);
+  });
+
+  it('the full-size seeds/003 CNN (20, 20 channels: 90,550 parameters) gives a symmetric positive definite kernel', () => {
+    const m = new Cnn(seedCnnConfig([20, 20], common));
+    expect(m.paramSpecs.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0)).to.equal(90550);
+    const s = vectors(randomInputs(4, 784, 'big-cnn'), 4, [784]);
+    const r = empiricalKernel(m, m.init(0), s, null, { tile: 2 });
+    expect(r.info.rules).to.deep.equal(['explicit', 'explicit', 'outer']);
+    const k = r.kernel.data;
+    for (let a = 0; a < 40; a++) for (let b = 0; b < 40; b++) expect(k[a * 40 + b]).to.equal(k[b * 40 + a]);
+    for (let a = 0; a < 40; a++) expect(k[a * 40 + a]).to.be.above(0);
+  });
+
+  it('residual MLP and convolutional ResNet', async () => {
+    const rm = new ResNet({ model: 'resnet', ...common, variant: 'mlp', inputSize: 5, width: 7, branches: 3, branchDepth: 2, alpha: 1 / Math.sqrt(3), outputs: 2 });
+    const xs = vectors(randomInputs(4, 5, 'res'), 4);
+    expectStructuredMatches(rm, 3, xs, await cpuJacobianKernel(rm, 3, xs));
+    const cm = new ResNet({ model: 'resnet', ...common, variant: 'conv', inputSize: 0, imageShape: [6, 6, 1], width: 3, branches: 2, branchDepth: 2, alpha: 0.7, outputs: 2 });
+    const xi = vectors(randomInputs(3, 36, 'cres'), 3, [6, 6, 1]);
+    expectStructuredMatches(cm, 4, xi, await cpuJacobianKernel(cm, 4, xi));
+  });
+
+  it('GNN with sum and mean aggregation, with and without jumping knowledge, on graphs of different sizes', async () => {
+    const g = syntheticGraphs(5, 3);
+    expect(new Set(g.graphs.map((q) => q.nodes)).size).to.be.above(1);
+    for (const [aggregation, jk] of [['sum', false], ['mean', true]] as const) {
+      const m = new Gnn({ model: 'gnn', ...common, featureDim: 8, hidden: 6, blocks: 2, mlpLayers: 2, aggregation, jk, outputs: 2 });
+      const oracle = await cpuJacobianKernel(m, 5, g);
+      expectStructuredMatches(m, 5, g, oracle);
+    }
+  });
+});
