@@ -79,6 +79,29 @@ describe('ntk command line', function () {
     expect(Math.sqrt(e2 / a2)).to.be.closeTo(meta.reports[2].relativeErrorToAnalytic, 1e-6);
   });
 
+  it('kernel, infinite and analytic work for the cnn, resnet and gnn models', () => {
+    const cnn = path.join(dir, 'cnn.npy');
+    let r = ntk(['kernel', '--model', 'cnn', '--preset', 'seed-cnn', '--channels', '3,3', '--data', 'mnist', '--n', '3', '--outputs', 'trace', '--out', cnn]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(readNpy(cnn).shape).to.deep.equal([3, 3]);
+    const meta = JSON.parse(fs.readFileSync(path.join(dir, 'cnn.json'), 'utf8'));
+    expect(meta.config).to.include({ model: 'cnn', preset: 'seed-cnn', head: 'conv' });
+    const res = path.join(dir, 'res.npy');
+    r = ntk(['kernel', '--model', 'resnet', '--width', '8', '--branches', '3', '--k', '2', '--data', `npy:${xfile}`, '--out', res]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(readNpy(res).shape).to.deep.equal([12, 12]);
+    const gk = path.join(dir, 'g.npy');
+    r = ntk(['infinite', '--model', 'gnn', '--hidden', '64', '--data', 'synthetic-graphs:6', '--seeds', '4', '--outputs', 'trace', '--out', gk]);
+    expect(r.code, r.stderr).to.equal(0);
+    const gmeta = JSON.parse(fs.readFileSync(path.join(dir, 'g.json'), 'utf8'));
+    expect(gmeta.analyticOracle).to.match(/GNTK/);
+    expect(gmeta.reports[0].relativeErrorToAnalytic).to.be.below(0.5);
+    const ga = path.join(dir, 'ga.npy');
+    r = ntk(['analytic', '--model', 'gnn', '--data', 'synthetic-graphs:6', '--out', ga]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(readNpy(ga).shape).to.deep.equal([6, 6]);
+  });
+
   describe('bad input: one line on stderr, exit code 2, no output file', () => {
     const bad = (name: string, args: (d: string, x: string) => string[], pattern: RegExp) =>
       it(name, () => {
@@ -112,6 +135,17 @@ describe('ntk command line', function () {
     bad('too few seeds', (_d, f) => ['infinite', '--widths', '5,3', '--data', `npy:${f}`, '--seeds', '1'], /--seeds/);
     bad('unknown flag', (_d, f) => ['kernel', '--widths', '5,3', '--data', `npy:${f}`, '--wdiths', '3'], /wdiths/);
     bad('too many samples', (_d, f) => ['kernel', '--widths', '5,3', '--data', `npy:${f}`, '--n', '60'], /--n.*60.*only 6/);
+    bad('malformed graph file', (d) => {
+      fs.writeFileSync(`${d}/g.txt`, '2\n3 1\n0 1 1\n0 2 0 2\n1 1 7\n');
+      return ['kernel', '--model', 'gnn', '--data', `graphs:${d}/g.txt`];
+    }, /g\.txt line 5: neighbour index out of range/);
+    bad('truncated graph file', (d) => {
+      fs.writeFileSync(`${d}/t.txt`, '2\n2 0\n0 1 1\n0 1 0\n');
+      return ['kernel', '--model', 'gnn', '--data', `graphs:${d}/t.txt`];
+    }, /t\.txt: unexpected end of file/);
+    bad('graphs for an mlp', () => ['kernel', '--widths', '8,3', '--data', 'synthetic-graphs:4'], /--data.*not graphs/);
+    bad('vectors for a gnn', (_d, f) => ['kernel', '--model', 'gnn', '--data', `npy:${f}`], /--data.*gnn takes graphs/);
+    bad('cnn head that does not fit', () => ['kernel', '--model', 'cnn', '--channels', '4', '--kernel-sizes', '3', '--head', 'conv', '--n', '2'], /--head conv/);
     bad('params of another shape', (d, f) => {
       fs.writeFileSync(`${d}/p.json`, JSON.stringify({ config: { model: 'mlp', widths: [5, 3] }, params: [{ name: 'dense_0/kernel', shape: [5, 4], values: new Array(20).fill(0) }] }));
       return ['kernel', '--load-params', `${d}/p.json`, '--data', `npy:${f}`];
