@@ -6,6 +6,7 @@ import { metadataPath, writeFilesAtomically, writeNpyWithMetadata } from '../lib
 import { npyChunks } from '../lib/npy.js';
 import { noProgress, stderrProgress } from '../lib/progress.js';
 import { toolVersion } from '../lib/version.js';
+import { runResnetVsFfnet } from '../experiments/resnet-vs-ffnet.js';
 import { analyticMlpKernel } from '../models/mlp-analytic.js';
 import { analyticGntk } from '../models/gnn-analytic.js';
 import type { Gnn } from '../models/gnn.js';
@@ -364,4 +365,31 @@ export function summarise(r: MonteCarloReport, oracle: { data: Float64Array } | 
   return s;
 }
 
-export const commands: Command[] = [kernelCommand, infiniteCommand, analyticCommand];
+const experimentCommand: Command = (y) =>
+  y.command(
+    'experiment <name>',
+    'run a study and write its report into results/<name>/ (resnet-vs-ffnet)',
+    (c) =>
+      c
+        .positional('name', { type: 'string', describe: 'resnet-vs-ffnet' })
+        .option('seeds', { type: 'number', describe: 'initialisations per net (default 200; --quick 40)' })
+        .option('width', { type: 'number', default: 64, describe: 'hidden width n of both nets' })
+        .option('seed', { type: 'number', default: 0 })
+        .option('quick', { type: 'boolean', default: false, describe: 'small smoke-test run' })
+        .option('out-dir', { type: 'string', describe: 'output folder (default results/<name>)' })
+        .option('backend', { type: 'string', default: 'auto' })
+        .option('quiet', { type: 'boolean', default: false }),
+    async (a: Args) => {
+      const name = str(a, 'name');
+      if (name !== 'resnet-vs-ffnet') throw new UserError(`experiment: unknown experiment '${name}'; expected resnet-vs-ffnet`);
+      const seeds = num(a, 'seeds') ?? (a.quick ? 40 : 200);
+      checkInteger(seeds, '--seeds', 3);
+      checkInteger(num(a, 'width'), '--width', 1);
+      const backend = await initBackend(str(a, 'backend'));
+      const outDir = (a['out-dir'] as string | undefined) ?? `results/${name}`;
+      const r = runResnetVsFfnet({ seeds, width: num(a, 'width')!, depth: 100, branches: 20, branchDepth: 5, seed: num(a, 'seed') ?? 0, outDir, backend, progress: progressFor(a) });
+      if (!a.quiet) process.stderr.write(`wrote ${r.files.join(', ')}\n`);
+    },
+  );
+
+export const commands: Command[] = [kernelCommand, infiniteCommand, analyticCommand, experimentCommand];
