@@ -6,7 +6,7 @@ import type { Model } from '../models/model.js';
 import { type Param, paramTensors } from '../models/params.js';
 import { type Implementation, type Kernel, type KernelKind, type OutputMode, kernelShape, mirrorTile, placeTile } from './kernel-types.js';
 import { contractJacobians, perSampleJacobians } from './per-sample.js';
-import { type LayerRule, type StageTiming, type TileFeatures, chooseRules, ckFeatures, layerShapes, newTiming, stageClock, structuredTile, tileFeatures } from './structured.js';
+import { type LayerRule, type StageTiming, type TileFeatures, chooseRules, ckFeatures, disposeTileFeatures, layerShapes, newTiming, stageClock, structuredTile, tileFeatures } from './structured.js';
 import { type Samples, sliceSamples } from '../lib/samples.js';
 
 export interface KernelOptions {
@@ -115,13 +115,19 @@ export function empiricalKernel(model: Model, params: Param[], x1: Samples, x2: 
       const f1 = feats(x1);
       const f2 = symmetric ? f1 : feats(b);
       clock('features');
-      pairs.forEach(([r, c], t) => {
-        structuredTile(f1[r], f2[c], K, mode, { out, n2: b.n, r0: r * tile, c0: c * tile }, timing);
-        const m0 = performance.now();
-        if (symmetric && r !== c) mirrorTile(out, mode, b.n, K, r * tile, f1[r].n, c * tile, f2[c].n);
-        timing.mirror += (performance.now() - m0) / 1000;
-        bar.update(t + 1);
-      });
+      try {
+        pairs.forEach(([r, c], t) => {
+          structuredTile(f1[r], f2[c], K, mode, { out, n2: b.n, r0: r * tile, c0: c * tile }, timing);
+          const m0 = performance.now();
+          if (symmetric && r !== c) mirrorTile(out, mode, b.n, K, r * tile, f1[r].n, c * tile, f2[c].n);
+          timing.mirror += (performance.now() - m0) / 1000;
+          // A row block's cached tensors are not needed once its last tile pair is done.
+          if (c === colTiles - 1 && !symmetric) disposeTileFeatures(f1[r]);
+          bar.update(t + 1);
+        });
+      } finally {
+        [...f1, ...f2].forEach(disposeTileFeatures);
+      }
     } else {
       let cachedRow = -1;
       let J1: Float32Array = new Float32Array(0);

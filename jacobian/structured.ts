@@ -68,6 +68,24 @@ export interface TileFeatures {
   /** Explicit per-sample gradients of all 'explicit' layers, concatenated: [n, K, P_explicit]. */
   explicit: Float32Array | null;
   pExplicit: number;
+  /** Full mode: the explicit block as a tensor [n·K, P] and transposed [P, n·K], uploaded once and kept
+   * (tf.keep) across the tile pairs that use this block; released by disposeTileFeatures. */
+  cache?: { J?: tf.Tensor2D; JT?: tf.Tensor2D };
+}
+
+/** Release the tensors a block keeps for its tile pairs. */
+export function disposeTileFeatures(f: TileFeatures): void {
+  f.cache?.J?.dispose();
+  f.cache?.JT?.dispose();
+  f.cache = undefined;
+}
+
+/** The cached [n·K, P] (or transposed) tensor of a block's explicit gradients. */
+function explicitTensor(f: TileFeatures, K: number, transposed: boolean): tf.Tensor2D {
+  f.cache ??= {};
+  if (!f.cache.J) f.cache.J = tf.keep(tf.tensor2d(f.explicit!, [f.n * K, f.pExplicit]));
+  if (transposed && !f.cache.JT) f.cache.JT = tf.keep(tf.transpose(f.cache.J));
+  return transposed ? f.cache.JT! : f.cache.J;
 }
 
 /** Size of a layer's explicit gradient block: fanOut·fanIn weights, plus fanOut biases when it has a bias. */
@@ -235,7 +253,7 @@ export function structuredTile(f1: TileFeatures, f2: TileFeatures, K: number, mo
       let Et: tf.Tensor | null = null;
       if (f1.explicit && f2.explicit) {
         const P = f1.pExplicit;
-        if (mode === 'full') Et = gram(mat(f1.explicit, nr * K, P), mat(f2.explicit, nc * K, P));
+        if (mode === 'full') Et = tf.matMul(explicitTensor(f1, K, false), explicitTensor(f2, K, true));
         else if (mode === 'trace') Et = tf.div(gram(mat(f1.explicit, nr, K * P), mat(f2.explicit, nc, K * P)), K);
         else Et = gram(outputRows(f1.explicit, nr, K, pass, P), outputRows(f2.explicit, nc, K, pass, P));
       }
