@@ -177,7 +177,7 @@ const kernelCommand: Command = (y) =>
       if (saveParams) files.push({ path: saveParams, data: paramsToJson(model.config, params) });
       const meta = {
         tool: toolVersion(), command: 'kernel', kind, outputs: mode, config: model.config, params: paramsFrom, seed: num(a, 'seed'),
-        backend, implementation: info.implementation, tile: info.tile, tiles: info.tiles, symmetric: info.symmetric,
+        backend, implementation: info.implementation, tile: info.tile, tiles: info.tiles, symmetric: info.symmetric, rules: info.rules ?? null,
         stageSeconds: Object.fromEntries(Object.entries(info.timing).map(([k, v]) => [k, round(v)])),
         data: dataMeta(d1), data2: dataMeta(d2), K: kernel.K, shape: kernel.shape, dtype: 'float32', layout: layoutOf(mode),
         computeSeconds: round(computeSeconds), totalSeconds: round((performance.now() - t0) / 1000),

@@ -1,9 +1,9 @@
 /**
- * `npm run bench`: whole-process timings of the full multi-output NTK [5000, 5000] of the MNIST MLP
- * 784-100-100-100-10 (N = 500 real digits, K = 10) by this tool and by the PyTorch peer
+ * `npm run bench`: whole-process timings of the full multi-output NTK [5000, 5000] (N = 500 real MNIST
+ * digits, K = 10) of the MLP 784-100-100-100-10 and of the seeds/003 CNN, by this tool and by the PyTorch peer
  * (../shared/bench/torch_ntk.py, all its methods), in the same run on the same machine, with the ratio, and
- * the achieved GFLOP/s of the structured contraction against the backend's best measured matMul rate.
- * Options: --n N, --repeats R, --peer PATH, --backends wasm,cpu, --skip-peer, --out results/bench.
+ * the achieved GFLOP/s of the products against the backend's best measured matMul rate.
+ * Options: --models mlp,cnn, --n N, --repeats R, --peer PATH, --backends wasm,cpu, --skip-peer, --out DIR.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -30,7 +30,24 @@ function timed(cmd: string, args: string[]): { seconds: number; code: number; st
   return { seconds: (performance.now() - t) / 1000, code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? (r.error ? String(r.error) : '') };
 }
 
-/** FLOPs of the structured full-kernel contraction: per computed tile pair and dense layer 2·nr·nc·fanIn + 2·(nr·K)(nc·K)·fanOut. */
+/**
+ * FLOPs of the products of the structured full kernel (matMuls only): per computed tile pair, for a
+ * one-row-per-sample ('outer') layer 2·nr·nc·fanIn + 2·(nr·K)(nc·K)·fanOut, for an 'explicit' layer with P_l
+ * parameters 2·(nr·K)(nc·K)·P_l; layers are (fanIn, fanOut, rule, P_l).
+ */
+function productFlops(layers: { fanIn: number; fanOut: number; rule: string; p: number }[], K: number, n: number, tile: number): number {
+  let flops = 0;
+  const tiles = Math.ceil(n / tile);
+  for (let r = 0; r < tiles; r++) {
+    for (let c = r; c < tiles; c++) {
+      const nr = Math.min(tile, n - r * tile), nc = Math.min(tile, n - c * tile);
+      for (const l of layers) flops += l.rule === 'explicit' ? 2 * nr * K * nc * K * l.p : 2 * nr * nc * l.fanIn + 2 * nr * K * nc * K * l.fanOut;
+    }
+  }
+  return flops;
+}
+
+/** FLOPs of the structured full-kernel contraction of an MLP (all layers 'outer'). */
 function structuredFlops(widths: number[], n: number, tile: number): number {
   const K = widths[widths.length - 1];
   let flops = 0;
@@ -66,85 +83,119 @@ async function peakMatMul(backend: string): Promise<{ shape: string; gflops: num
   });
 }
 
+interface BenchModel {
+  name: string;
+  title: string;
+  ntkArgs: string[];
+  torchArgs: string[];
+  torchMethods: string[];
+  /** Product FLOPs given the run's metadata (tile, rules). */
+  flops: (meta: Record<string, unknown>, n: number) => number;
+}
+
+const MODELS: Record<string, BenchModel> = {
+  mlp: {
+    name: 'mlp', title: 'MLP 784-100-100-100-10 (99,710 parameters)',
+    ntkArgs: ['--model', 'mlp', '--widths', '784,100,100,100,10'], torchArgs: ['--model', 'mlp', '--widths', '784,100,100,100,10'],
+    torchMethods: ['loop', 'vmap', 'ntkvp'],
+    flops: (meta, n) => structuredFlops([784, 100, 100, 100, 10], n, meta.tile as number),
+  },
+  cnn: {
+    name: 'cnn', title: 'seeds/003 CNN 1-20-20-10, 5×5, 5×5, 20×20 valid (90,550 parameters)',
+    ntkArgs: ['--model', 'cnn', '--preset', 'seed-cnn', '--channels', '20,20'], torchArgs: ['--model', 'cnn'],
+    torchMethods: ['loop', 'vmap', 'ntkvp'],
+    flops: (meta, n) => {
+      const rules = meta.rules as string[];
+      const layers = [
+        { fanIn: 25, fanOut: 20, p: 520 },
+        { fanIn: 500, fanOut: 20, p: 10020 },
+        { fanIn: 8000, fanOut: 10, p: 80010 },
+      ].map((l, i) => ({ ...l, rule: rules[i] }));
+      return productFlops(layers, 10, n, meta.tile as number);
+    },
+  },
+};
+
 async function main(): Promise<void> {
   const n = Number(arg('n', '500'));
   const repeats = Number(arg('repeats', '3'));
   const backends = arg('backends', 'wasm').split(',');
+  const models = arg('models', 'mlp,cnn').split(',').map((m) => {
+    if (!MODELS[m]) throw new Error(`--models: unknown model ${m}; expected mlp, cnn`);
+    return MODELS[m];
+  });
   const peer = path.resolve(arg('peer', path.join(root, '..', 'shared', 'bench', 'torch_ntk.py')));
   const outDir = path.resolve(arg('out', path.join(root, 'results', 'bench')));
-  const widths = [784, 100, 100, 100, 10];
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ntk-bench-'));
   const xfile = path.join(tmp, 'x.npy');
   const ds = loadMnist('train', n, 0);
   fs.writeFileSync(xfile, encodeNpy({ data: ds.x, shape: [n, 784] }));
-  console.log(`# ntk-ts benchmark: full NTK [${n * 10}, ${n * 10}] of MLP ${widths.join('-')} on ${n} MNIST digits (${os.cpus().length} cores, ${os.cpus()[0]?.model ?? 'cpu'})`);
-
-  const ours: Record<string, unknown>[] = [];
-  for (const backend of backends) {
-    const runs: number[] = [];
-    let meta: Record<string, unknown> = {};
-    for (let r = 0; r < repeats; r++) {
-      const out = path.join(tmp, `k-${backend}.npy`);
-      const res = timed(process.execPath, [cli, 'kernel', '--widths', widths.join(','), '--data', `npy:${xfile}`, '--outputs', 'full', '--backend', backend, '--quiet', '--out', out]);
-      if (res.code !== 0) {
-        console.log(`ntk on ${backend}: failed (${res.stderr.trim().split('\n').pop()})`);
-        break;
-      }
-      // Keep the metadata (compute and stage seconds) of the fastest whole-process run.
-      if (runs.length === 0 || res.seconds < Math.min(...runs)) meta = JSON.parse(fs.readFileSync(out.replace(/\.npy$/, '.json'), 'utf8'));
-      runs.push(res.seconds);
-    }
-    if (runs.length === 0) continue;
-    const flops = structuredFlops(widths, n, meta.tile as number);
-    const peak = await peakMatMul(backend);
-    const best = Math.max(...peak.map((p) => p.gflops));
-    ours.push({
-      tool: `ntk-ts (${backend}, ${meta.implementation}, tile ${meta.tile})`, backend, seconds: Math.min(...runs), runs,
-      computeSeconds: meta.computeSeconds, stageSeconds: meta.stageSeconds, contractionGflop: flops / 1e9,
-      achievedGflops: flops / 1e9 / (meta.computeSeconds as number),
-      productGflops: flops / 1e9 / (meta.stageSeconds as Record<string, number>).products,
-      peakMatMul: peak, bestMatMulGflops: best,
-    });
-  }
-
-  const peers: Record<string, unknown>[] = [];
   const torchOk = !arg('skip-peer', '') && fs.existsSync(peer) && timed('/usr/bin/python3', ['-c', 'import torch, functorch']).code === 0;
-  if (!torchOk) {
-    console.log(`PyTorch peer skipped: ${arg('skip-peer', '') ? '--skip-peer given' : fs.existsSync(peer) ? 'python3-torch (with functorch) is not importable by /usr/bin/python3; apt-get install python3-torch libopenblas0-pthread' : `${peer} not found`}`);
-  } else {
-    for (const method of ['loop', 'vmap', 'ntkvp']) {
-      const res = timed('/usr/bin/python3', [peer, '--model', 'mlp', '--n', String(n), '--widths', widths.join(','), '--x', xfile, '--method', method, '--threads', String(os.cpus().length)]);
-      const line = res.stdout.trim().split('\n').pop() ?? '';
-      if (res.code !== 0 || !line.startsWith('{')) {
-        peers.push({ tool: `PyTorch ${method}`, failed: (res.stderr.trim().split('\n').pop() ?? 'no output').slice(0, 200), seconds: res.seconds });
-        continue;
+  const peaks: Record<string, { shape: string; gflops: number }[]> = {};
+  for (const backend of backends) peaks[backend] = await peakMatMul(backend);
+  const report: Record<string, unknown> = { date: new Date().toISOString(), machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version }, n, peakMatMul: peaks, models: {} };
+  for (const bm of models) {
+    console.log(`\n# full NTK [${n * 10}, ${n * 10}] of the ${bm.title} on ${n} MNIST digits (${os.cpus().length} cores, ${os.cpus()[0]?.model ?? 'cpu'})`);
+    const ours: Record<string, unknown>[] = [];
+    for (const backend of backends) {
+      const runs: number[] = [];
+      let meta: Record<string, unknown> = {};
+      for (let r = 0; r < repeats; r++) {
+        const out = path.join(tmp, `k-${bm.name}-${backend}.npy`);
+        const res = timed(process.execPath, [cli, 'kernel', ...bm.ntkArgs, '--data', `npy:${xfile}`, '--outputs', 'full', '--backend', backend, '--quiet', '--out', out]);
+        if (res.code !== 0) {
+          console.log(`ntk on ${backend}: failed (${res.stderr.trim().split('\n').pop()})`);
+          break;
+        }
+        // Keep the metadata (compute and stage seconds) of the fastest whole-process run.
+        if (runs.length === 0 || res.seconds < Math.min(...runs)) meta = JSON.parse(fs.readFileSync(out.replace(/\.npy$/, '.json'), 'utf8'));
+        runs.push(res.seconds);
       }
-      const j = JSON.parse(line);
-      peers.push({ tool: `PyTorch ${method}`, seconds: res.seconds, innerSeconds: j.seconds });
+      if (runs.length === 0) continue;
+      const flops = bm.flops(meta, n);
+      const st = meta.stageSeconds as Record<string, number>;
+      ours.push({
+        tool: `ntk-ts (${backend}, ${meta.implementation}, tile ${meta.tile}${meta.rules ? `, rules ${(meta.rules as string[]).join('/')}` : ''})`, backend,
+        seconds: Math.min(...runs), runs, computeSeconds: meta.computeSeconds, stageSeconds: st, productGflop: flops / 1e9,
+        productGflops: flops / 1e9 / st.products, bestMatMulGflops: Math.max(...peaks[backend].map((p) => p.gflops)),
+      });
     }
+    const peers: Record<string, unknown>[] = [];
+    if (!torchOk) {
+      console.log(`PyTorch peer skipped: ${arg('skip-peer', '') ? '--skip-peer given' : fs.existsSync(peer) ? 'python3-torch (with functorch) is not importable by /usr/bin/python3; apt-get install python3-torch libopenblas0-pthread' : `${peer} not found`}`);
+    } else {
+      for (const method of bm.torchMethods) {
+        // A 20 GB address-space cap turns the peer's out-of-memory cases into a clean failure instead of swapping.
+        const cmd = `ulimit -v 20000000; exec /usr/bin/python3 ${peer} ${bm.torchArgs.join(' ')} --n ${n} --x ${xfile} --method ${method} --threads ${os.cpus().length}`;
+        const res = timed('/bin/bash', ['-c', cmd]);
+        const line = res.stdout.trim().split('\n').pop() ?? '';
+        if (res.code !== 0 || !line.startsWith('{')) {
+          peers.push({ tool: `PyTorch ${method}`, failed: (res.stderr.trim().split('\n').pop() ?? 'no output').slice(0, 160), seconds: res.seconds });
+          continue;
+        }
+        peers.push({ tool: `PyTorch ${method}`, seconds: res.seconds, innerSeconds: JSON.parse(line).seconds });
+      }
+    }
+    const okPeers = peers.filter((p) => !p.failed);
+    const bestPeer = okPeers.length ? okPeers.reduce((a, b) => ((a.seconds as number) <= (b.seconds as number) ? a : b)) : null;
+    console.log('\n| tool | whole process (s) | compute (s) | ratio vs best PyTorch |');
+    console.log('|---|---|---|---|');
+    for (const o of ours) {
+      const q = bestPeer ? (bestPeer.seconds as number) / (o.seconds as number) : NaN;
+      const ratio = bestPeer ? (q >= 1 ? `${q.toFixed(1)}× faster` : `${(1 / q).toFixed(1)}× slower`) : 'n/a';
+      console.log(`| ${o.tool} | ${(o.seconds as number).toFixed(2)} (runs ${(o.runs as number[]).map((r) => r.toFixed(2)).join(', ')}) | ${o.computeSeconds} | ${ratio} |`);
+    }
+    for (const p of peers) console.log(`| ${p.tool} | ${p.failed ? `failed after ${(p.seconds as number).toFixed(1)} s: ${p.failed}` : (p.seconds as number).toFixed(2)} | ${p.innerSeconds ?? ''} | ${p === bestPeer ? 'best peer' : ''} |`);
+    for (const o of ours) {
+      const st = o.stageSeconds as Record<string, number>;
+      console.log(`\n${o.tool}: products ${(o.productGflop as number).toFixed(1)} GFLOP in ${st.products} s = ${(o.productGflops as number).toFixed(1)} GFLOP/s against the backend's best matMul ${(o.bestMatMulGflops as number).toFixed(1)} GFLOP/s; ` +
+        `stages: features ${st.features} s, products ${st.products} s, combine ${st.combine} s, mirror ${st.mirror} s`);
+    }
+    (report.models as Record<string, unknown>)[bm.name] = { title: bm.title, ours, peers };
   }
-
-  const okPeers = peers.filter((p) => !p.failed);
-  const bestPeer = okPeers.length ? okPeers.reduce((a, b) => ((a.seconds as number) <= (b.seconds as number) ? a : b)) : null;
-  console.log('\n| tool | whole process (s) | compute (s) | ratio vs best PyTorch |');
-  console.log('|---|---|---|---|');
-  for (const o of ours) {
-    const ratio = bestPeer ? ((bestPeer.seconds as number) / (o.seconds as number)).toFixed(1) + '× faster' : 'n/a';
-    console.log(`| ${o.tool} | ${(o.seconds as number).toFixed(2)} (runs ${(o.runs as number[]).map((r) => r.toFixed(2)).join(', ')}) | ${o.computeSeconds} | ${ratio} |`);
-  }
-  for (const p of peers) {
-    console.log(`| ${p.tool} | ${p.failed ? `failed: ${p.failed}` : (p.seconds as number).toFixed(2)} | ${p.innerSeconds ?? ''} | ${p === bestPeer ? 'best peer' : ''} |`);
-  }
-  for (const o of ours) {
-    const st = o.stageSeconds as Record<string, number>;
-    console.log(`\n${o.tool}: contraction ${(o.contractionGflop as number).toFixed(1)} GFLOP; products (matMul) ${st.products} s = ${(o.productGflops as number).toFixed(1)} GFLOP/s; ` +
-      `whole kernel computation ${o.computeSeconds} s = ${(o.achievedGflops as number).toFixed(1)} GFLOP/s (features ${st.features} s, combine ${st.combine} s, mirror ${st.mirror} s); ` +
-      `backend matMul best ${(o.bestMatMulGflops as number).toFixed(1)} GFLOP/s ` +
-      `(${(o.peakMatMul as { shape: string; gflops: number }[]).map((p) => `${p.shape} ${p.gflops.toFixed(1)}`).join('; ')})`);
-  }
-  const report = { date: new Date().toISOString(), machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version }, n, widths, ours, peers };
-  writeFilesAtomically([{ path: path.join(outDir, 'mlp-full-kernel.json'), data: JSON.stringify(report, null, 2) + '\n' }]);
-  console.log(`\nwrote ${path.join(outDir, 'mlp-full-kernel.json')}`);
+  console.log(`\nbackend matMul rates: ${Object.entries(peaks).map(([b, ps]) => `${b}: ${ps.map((p) => `${p.shape} ${p.gflops.toFixed(1)}`).join('; ')}`).join(' | ')} GFLOP/s`);
+  writeFilesAtomically([{ path: path.join(outDir, 'bench.json'), data: JSON.stringify(report, null, 2) + '\n' }]);
+  console.log(`wrote ${path.join(outDir, 'bench.json')}`);
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 

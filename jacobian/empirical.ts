@@ -107,7 +107,8 @@ export function empiricalKernel(model: Model, params: Param[], x1: Samples, x2: 
       });
     } else if (impl === 'structured') {
       const clock = stageClock(timing);
-      const probe = sliceSamples(x1, 0, Math.min(tile, x1.n));
+      // Rows per sample from a few samples (a whole tile would cost one more forward pass of the block).
+      const probe = sliceSamples(x1, 0, Math.min(tile, x1.n, 8));
       const shapes = layerShapes(model, ps, probe);
       rules = opts.rule ? shapes.map(() => opts.rule!) : chooseRules(shapes, Math.min(tile, x1.n), K);
       const feats = (s: Samples): TileFeatures[] =>

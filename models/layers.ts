@@ -106,39 +106,44 @@ export function im2col(x: tf.Tensor4D, kh: number, kw: number, stride: number, p
   if (padding === 'valid' && kh === H && kw === W) return { patches: tf.reshape(x, [n, H * W * C]) as tf.Tensor2D, ho: 1, wo: 1 };
   const F = kh * kw * C;
   const rows = n * ho * wo;
-  // For every (row, dy, dx): source offset in x or -1 (padding).
-  const walk = (fn: (dst: number, src: number) => void) => {
-    for (let i = 0; i < n; i++) {
-      for (let oy = 0; oy < ho; oy++) {
-        for (let ox = 0; ox < wo; ox++) {
-          const r = (i * ho + oy) * wo + ox;
-          for (let dy = 0; dy < kh; dy++) {
-            const y = oy * stride + dy - gh.before;
-            if (y < 0 || y >= H) continue;
-            for (let dx = 0; dx < kw; dx++) {
-              const xx = ox * stride + dx - gw.before;
-              if (xx < 0 || xx >= W) continue;
-              fn(r * F + (dy * kw + dx) * C, ((i * H + y) * W + xx) * C);
-            }
+  const taps = kh * kw;
+  // Source offset in x of every (row, dy, dx) block of C values, or -1 where it falls in the padding; computed
+  // once and shared by the copy and its adjoint (tight loops instead of a callback per block).
+  const src = new Int32Array(rows * taps);
+  for (let i = 0; i < n; i++) {
+    for (let oy = 0; oy < ho; oy++) {
+      for (let ox = 0; ox < wo; ox++) {
+        const r = (i * ho + oy) * wo + ox;
+        for (let dy = 0; dy < kh; dy++) {
+          const y = oy * stride + dy - gh.before;
+          for (let dx = 0; dx < kw; dx++) {
+            const xx = ox * stride + dx - gw.before;
+            src[r * taps + dy * kw + dx] = y < 0 || y >= H || xx < 0 || xx >= W ? -1 : ((i * H + y) * W + xx) * C;
           }
         }
       }
     }
-  };
+  }
   const op = customOp(1, ([xt]) => {
     const xv = tensorView(xt);
     const out = new Float32Array(rows * F);
-    walk((d, s0) => {
+    for (let t = 0; t < src.length; t++) {
+      const s0 = src[t];
+      if (s0 < 0) continue;
+      const d = t * C;
       for (let c = 0; c < C; c++) out[d + c] = xv[s0 + c];
-    });
+    }
     return {
       value: tf.tensor2d(out, [rows, F]),
       gradFunc: (dy: tf.Tensor) => {
-        const dv = tensorView(dy).slice();
+        const dv = tensorView(dy);
         const dx = new Float32Array(n * H * W * C);
-        walk((d, s0) => {
+        for (let t = 0; t < src.length; t++) {
+          const s0 = src[t];
+          if (s0 < 0) continue;
+          const d = t * C;
           for (let c = 0; c < C; c++) dx[s0 + c] += dv[d + c];
-        });
+        }
         return [tf.tensor4d(dx, [n, H, W, C])];
       },
     };

@@ -1,0 +1,81 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/** The parts of tfjs-core's engine (4.x) that a shared-forward reverse pass needs; not public API. */
+interface TapeNode {
+  id: number;
+  kernelName: string;
+  inputs: Record<string, tf.Tensor>;
+  outputs: tf.Tensor[];
+  gradient?: (dys: (tf.Tensor | null)[]) => Record<string, () => tf.Tensor>;
+  saved?: tf.Tensor[];
+}
+interface EngineInternals {
+  state: { activeTape: TapeNode[] | null; gradientDepth: number };
+  startTape(): void;
+  endTape(): void;
+  scopedRun<R>(start: () => void, end: () => void, f: () => R): R;
+  tidy<R extends tf.TensorContainer>(name: string, f: () => R): R;
+}
+
+/**
+ * Reverse-mode products vᵀ·∂y/∂x for several cotangents v_k of one function y = f(), recording the forward
+ * pass once and walking the recorded tape once per cotangent (tf.grads would re-run the forward pass for
+ * every v_k). This mirrors tfjs-core's own backpropagation (engine.gradients) on its tape, restricted to the
+ * nodes between xs and y; `use(k, grads)` receives the gradients with respect to xs for cotangent k (valid
+ * only during the call). Falls back to one tf.grads call per cotangent if the engine's layout is not the
+ * expected one.
+ */
+export function sharedForwardVjps(f: () => tf.Tensor, xs: tf.Tensor[], cotangents: (() => tf.Tensor)[], use: (k: number, grads: tf.Tensor[]) => void): void {
+  const engine = tf.engine() as unknown as EngineInternals;
+  if (engine.state?.gradientDepth !== 0 || typeof engine.startTape !== 'function' || typeof engine.scopedRun !== 'function') {
+    const g = tf.grads(() => f());
+    cotangents.forEach((dy, k) => {
+      engine.tidy('vjp', () => {
+        use(k, g(xs, dy()));
+        return [];
+      });
+    });
+    return;
+  }
+  let y: tf.Tensor | null = null;
+  engine.scopedRun(() => engine.startTape(), () => engine.endTape(), () => {
+    y = engine.tidy('forward', f);
+  });
+  const tape = engine.state.activeTape ?? [];
+  try {
+    // Nodes reachable from xs (forward) and inputs on that path, as tfjs's getFilteredNodesXToY does.
+    const fromX = new Set<number>(xs.map((x) => x.id));
+    const onPath: { node: TapeNode; inputs: string[] }[] = [];
+    for (const node of tape) {
+      const ins = Object.keys(node.inputs).filter((name) => fromX.has(node.inputs[name].id));
+      if (ins.length === 0) continue;
+      node.outputs.forEach((o) => fromX.add(o.id));
+      onPath.push({ node, inputs: ins });
+    }
+    cotangents.forEach((dy, k) => {
+      engine.tidy('vjp', () => {
+        const acc = new Map<number, tf.Tensor>();
+        acc.set(y!.id, dy());
+        for (let i = onPath.length - 1; i >= 0; i--) {
+          const { node, inputs } = onPath[i];
+          const dys = node.outputs.map((o) => acc.get(o.id) ?? null);
+          if (dys.every((d) => d === null)) continue;
+          if (!node.gradient) throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
+          const grads = node.gradient(dys);
+          for (const name of inputs) {
+            const x = node.inputs[name];
+            const dx = engine.tidy('dx', () => grads[name]());
+            const prev = acc.get(x.id);
+            acc.set(x.id, prev ? tf.add(prev, dx) : dx);
+          }
+        }
+        use(k, xs.map((x) => acc.get(x.id) ?? tf.zerosLike(x)));
+        return [];
+      });
+    });
+  } finally {
+    for (const node of tape) node.saved?.forEach((t) => t.dispose());
+    engine.state.activeTape = null;
+    (y as tf.Tensor | null)?.dispose();
+  }
+}
