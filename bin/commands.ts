@@ -160,7 +160,7 @@ const kernelCommand: Command = (y) =>
     async (a: Args) => {
       const t0 = performance.now();
       const out = str(a, 'out');
-      if (!/\.npy$/i.test(out)) throw new UserError(`--out: expected a path ending in .npy; got '${out}'`);
+      checkNpyPath(out, '--out');
       const mode = checkMode(str(a, 'outputs'));
       const kind = checkKind(str(a, 'kind'));
       const { d1, d2 } = loadInputs(a);
@@ -205,9 +205,8 @@ const infiniteCommand: Command = (y) =>
       const t0 = performance.now();
       const out = str(a, 'out');
       const seOut = a['stderr-out'] as string | undefined;
-      for (const [p, flag] of [[out, '--out'], [seOut, '--stderr-out']] as const) {
-        if (p !== undefined && !/\.npy$/i.test(p)) throw new UserError(`${flag}: expected a path ending in .npy; got '${p}'`);
-      }
+      checkNpyPath(out, '--out');
+      if (seOut !== undefined) checkNpyPath(seOut, '--stderr-out');
       const mode = checkMode(str(a, 'outputs'));
       const kind = checkKind(str(a, 'kind'));
       checkInteger(num(a, 'seed'), '--seed', 0);
@@ -255,7 +254,7 @@ const analyticCommand: Command = (y) =>
     async (a: Args) => {
       const t0 = performance.now();
       const out = str(a, 'out');
-      if (!/\.npy$/i.test(out)) throw new UserError(`--out: expected a path ending in .npy; got '${out}'`);
+      checkNpyPath(out, '--out');
       const mode = checkMode(str(a, 'outputs'));
       const kind = checkKind(str(a, 'kind'));
       const { d1, d2 } = loadInputs(a);
@@ -301,6 +300,10 @@ const analyticCommand: Command = (y) =>
       if (!a.quiet) process.stderr.write(`wrote ${out} [${shape}]\n`);
     },
   );
+
+function checkNpyPath(p: string, flag: string): void {
+  if (!/\.npy$/i.test(p)) throw new UserError(`${flag}: expected a path ending in .npy; got '${p}'`);
+}
 
 function checkKind(k: string): KernelKind {
   if (k !== 'ntk' && k !== 'nngp') throw new UserError(`--kind: expected ntk or nngp; got '${k}'`);

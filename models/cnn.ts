@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../lib/errors.js';
 import type { Samples } from '../lib/samples.js';
-import { type CommonConfig, Forward, type Padding, activate, checkCommon, convGeometry, initParams, linearScales, linearSpecs } from './layers.js';
-import type { Batch, Model, TappedForward } from './model.js';
+import { type CommonConfig, Forward, type Padding, activate, checkCommon, convGeometry, linearScales, linearSpecs } from './layers.js';
+import type { Batch, TappedForward } from './model.js';
+import { LayeredModel } from './layered.js';
 import { checkVectorSamples } from './mlp.js';
-import type { Param, ParamSpec } from './params.js';
 
 /** One convolution: square kernel, output channels, stride, padding. */
 export interface ConvSpec {
@@ -43,14 +43,14 @@ export function seedCnnConfig(channels: [number, number] = [20, 20], common: Com
   };
 }
 
-export class Cnn implements Model {
+export class Cnn extends LayeredModel {
   readonly config: CnnConfig;
   readonly outputSize: number;
-  readonly paramSpecs: ParamSpec[] = [];
   /** Feature-map shape after each convolution. */
   readonly maps: [number, number, number][] = [];
 
   constructor(config: CnnConfig) {
+    super();
     const c = (this.config = { ...config });
     checkCommon(c);
     const [H, W, C] = c.imageShape ?? [];
@@ -85,10 +85,6 @@ export class Cnn implements Model {
     return this.config.imageShape.reduce((a, b) => a * b, 1);
   }
 
-  init(seed: string | number): Param[] {
-    return initParams(this.paramSpecs, this.config, seed);
-  }
-
   checkSamples(s: Samples, flag: string): void {
     checkVectorSamples(s, this.inputSize, flag, `the cnn (image ${this.config.imageShape.join('×')})`);
   }
@@ -98,15 +94,7 @@ export class Cnn implements Model {
     return { n: s.n, x: tf.tensor4d(s.x, [s.n, ...this.config.imageShape]) };
   }
 
-  apply(params: tf.Tensor[], b: Batch): tf.Tensor2D {
-    return this.run(new Forward(params, null, false), b).out;
-  }
-
-  applyTapped(params: tf.Tensor[], b: Batch, taps: tf.Tensor[] | null): TappedForward {
-    return this.run(new Forward(params, taps, true), b);
-  }
-
-  private run(fw: Forward, b: Batch): TappedForward {
+  protected run(fw: Forward, b: Batch): TappedForward {
     const c = this.config;
     const n = b.n;
     let h = b.x as tf.Tensor4D;

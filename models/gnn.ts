@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../lib/errors.js';
 import type { GraphSamples, Samples } from '../lib/samples.js';
-import { type CommonConfig, Forward, activate, aggregateNeighbours, checkCommon, initParams, linearScales, linearSpecs, segmentSum } from './layers.js';
-import type { Batch, GraphBatch, Model, TappedForward } from './model.js';
-import type { Param, ParamSpec } from './params.js';
+import { type CommonConfig, Forward, activate, aggregateNeighbours, checkCommon, linearScales, linearSpecs, segmentSum } from './layers.js';
+import type { Batch, GraphBatch, TappedForward } from './model.js';
+import { LayeredModel } from './layered.js';
 
 /**
  * GIN-style graph network (Xu et al. 2019; the finite net behind the GNTK of Du et al. 2019, seeds/000).
@@ -54,12 +54,12 @@ export function graphBatch(s: GraphSamples): Batch & { graph: GraphBatch } {
   };
 }
 
-export class Gnn implements Model {
+export class Gnn extends LayeredModel {
   readonly config: GnnConfig;
   readonly outputSize: number;
-  readonly paramSpecs: ParamSpec[] = [];
 
   constructor(config: GnnConfig) {
+    super();
     const c = (this.config = { ...config });
     checkCommon(c);
     for (const [v, flag] of [[c.featureDim, '--feature-dim'], [c.hidden, '--hidden'], [c.blocks, '--blocks'], [c.mlpLayers, '--mlp-layers'], [c.outputs, '--k']] as const) {
@@ -75,10 +75,6 @@ export class Gnn implements Model {
     this.outputSize = c.outputs;
   }
 
-  init(seed: string | number): Param[] {
-    return initParams(this.paramSpecs, this.config, seed);
-  }
-
   checkSamples(s: Samples, flag: string): void {
     if (s.kind !== 'graphs') throw new UserError(`${flag}: the gnn takes graphs (graphs:PATH or synthetic-graphs), not vectors`);
     if (s.featureDim !== this.config.featureDim) {
@@ -91,15 +87,7 @@ export class Gnn implements Model {
     return graphBatch(s);
   }
 
-  apply(params: tf.Tensor[], b: Batch): tf.Tensor2D {
-    return this.run(new Forward(params, null, false), b).out;
-  }
-
-  applyTapped(params: tf.Tensor[], b: Batch, taps: tf.Tensor[] | null): TappedForward {
-    return this.run(new Forward(params, taps, true), b);
-  }
-
-  private run(fw: Forward, b: Batch): TappedForward {
+  protected run(fw: Forward, b: Batch): TappedForward {
     const c = this.config;
     const g = b.graph;
     if (!g) throw new Error('gnn: batch without graph structure');

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../lib/errors.js';
 import { type Samples, sampleSize } from '../lib/samples.js';
-import { type Activation, type CommonConfig, Forward, type Parameterization, activate, checkCommon, initParams, linearScales, linearSpecs } from './layers.js';
-import type { Batch, Model, TappedForward } from './model.js';
-import type { Param, ParamSpec } from './params.js';
+import { type Activation, type CommonConfig, Forward, type Parameterization, activate, checkCommon, linearScales, linearSpecs } from './layers.js';
+import type { Batch, TappedForward } from './model.js';
+import { LayeredModel } from './layered.js';
 
 export { ACTIVATIONS, type Activation, type Parameterization } from './layers.js';
 
@@ -43,23 +43,18 @@ export function checkVectorSamples(s: Samples, size: number, flag: string, what:
  * wScale = σ_w/√n_l, bScale = σ_b. Standard parameterisation: W ~ N(0, σ_w²/n_l), b ~ N(0, σ_b²),
  * wScale = bScale = 1. Both give the same function distribution at init; their NTKs differ.
  */
-export class Mlp implements Model {
+export class Mlp extends LayeredModel {
   readonly config: MlpConfig;
   readonly inputSize: number;
   readonly outputSize: number;
-  readonly paramSpecs: ParamSpec[];
 
   constructor(config: MlpConfig) {
+    super();
     this.config = checkMlpConfig({ ...config });
     const w = this.config.widths;
     this.inputSize = w[0];
     this.outputSize = w[w.length - 1];
-    this.paramSpecs = [];
     for (let l = 0; l + 1 < w.length; l++) this.paramSpecs.push(...linearSpecs(`dense_${l}`, [w[l], w[l + 1]], this.config.bias));
-  }
-
-  init(seed: string | number): Param[] {
-    return initParams(this.paramSpecs, this.config, seed);
   }
 
   checkSamples(s: Samples, flag: string): void {
@@ -71,15 +66,7 @@ export class Mlp implements Model {
     return { n: s.n, x: tf.tensor2d(s.x, [s.n, this.inputSize]) };
   }
 
-  apply(params: tf.Tensor[], b: Batch): tf.Tensor2D {
-    return this.run(new Forward(params, null, false), b).out;
-  }
-
-  applyTapped(params: tf.Tensor[], b: Batch, taps: tf.Tensor[] | null): TappedForward {
-    return this.run(new Forward(params, taps, true), b);
-  }
-
-  private run(fw: Forward, b: Batch): TappedForward {
+  protected run(fw: Forward, b: Batch): TappedForward {
     const c = this.config;
     const L = c.widths.length - 1;
     let a = b.x as tf.Tensor2D;

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../lib/errors.js';
 import type { Samples } from '../lib/samples.js';
-import { type CommonConfig, Forward, activate, checkCommon, initParams, linearScales, linearSpecs } from './layers.js';
-import type { Batch, Model, TappedForward } from './model.js';
+import { type CommonConfig, Forward, activate, checkCommon, linearScales, linearSpecs } from './layers.js';
+import type { Batch, TappedForward } from './model.js';
+import { LayeredModel } from './layered.js';
 import { checkVectorSamples } from './mlp.js';
-import type { Param, ParamSpec } from './params.js';
 
 /**
  * Residual networks (seeds/002: m branches, each of depth d, width n).
@@ -27,12 +27,12 @@ export interface ResNetConfig extends CommonConfig {
   outputs: number;
 }
 
-export class ResNet implements Model {
+export class ResNet extends LayeredModel {
   readonly config: ResNetConfig;
   readonly outputSize: number;
-  readonly paramSpecs: ParamSpec[] = [];
 
   constructor(config: ResNetConfig) {
+    super();
     const c = (this.config = { ...config });
     checkCommon(c);
     const pos = (v: number, flag: string) => {
@@ -69,10 +69,6 @@ export class ResNet implements Model {
     return this.config.variant === 'mlp' ? this.config.inputSize : this.config.imageShape!.reduce((a, b) => a * b, 1);
   }
 
-  init(seed: string | number): Param[] {
-    return initParams(this.paramSpecs, this.config, seed);
-  }
-
   checkSamples(s: Samples, flag: string): void {
     checkVectorSamples(s, this.sampleSize, flag, `the ${this.config.variant} resnet`);
   }
@@ -83,15 +79,7 @@ export class ResNet implements Model {
     return { n: s.n, x: c.variant === 'mlp' ? tf.tensor2d(s.x, [s.n, c.inputSize]) : tf.tensor4d(s.x, [s.n, ...c.imageShape!]) };
   }
 
-  apply(params: tf.Tensor[], b: Batch): tf.Tensor2D {
-    return this.run(new Forward(params, null, false), b).out;
-  }
-
-  applyTapped(params: tf.Tensor[], b: Batch, taps: tf.Tensor[] | null): TappedForward {
-    return this.run(new Forward(params, taps, true), b);
-  }
-
-  private run(fw: Forward, b: Batch): TappedForward {
+  protected run(fw: Forward, b: Batch): TappedForward {
     const c = this.config;
     const phi = (t: tf.Tensor) => activate(c.activation, t);
     const s = linearScales(c, c.width);

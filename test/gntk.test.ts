@@ -5,7 +5,7 @@ import { analyticGntk } from '../models/gnn-analytic.js';
 import { Gnn } from '../models/gnn.js';
 import { analyticMlpKernel } from '../models/mlp-analytic.js';
 import type { Graph } from '../lib/samples.js';
-import { testBackend } from './helpers.js';
+import { compareToOracle, testBackend } from './helpers.js';
 
 describe('analytic GNTK', function () {
   before(async () => {
@@ -38,14 +38,7 @@ describe('analytic GNTK', function () {
       const run = (hidden: number) => {
         const m = new Gnn({ model: 'gnn', activation: 'relu', parameterization: 'ntk', wStd: cfg.wStd, bStd: cfg.bStd, bias: true, featureDim: 8, hidden, blocks: 2, mlpLayers: 2, aggregation, jk, outputs: 1 });
         const r = monteCarloKernel(m, g, null, { seeds: 24, seed: 1, mode: 'trace' });
-        let e2 = 0, o2 = 0, se2 = 0, zMax = 0;
-        r.mean.forEach((v, i) => {
-          e2 += (v - oracle[i]) ** 2;
-          o2 += oracle[i] ** 2;
-          se2 += r.stderr[i] ** 2;
-          zMax = Math.max(zMax, Math.abs(v - oracle[i]) / r.stderr[i]);
-        });
-        return { rel: Math.sqrt(e2 / o2), relSe: Math.sqrt(se2 / o2), zMax };
+        return compareToOracle(r, oracle);
       };
       const narrow = run(16), wide = run(512);
       if (process.env.NTK_TEST_VERBOSE) console.log(aggregation, jk, { narrow, wide });

@@ -94,3 +94,18 @@ export function erf(x: number): number {
 
 /** Params as float64 copies, so finite differences are not limited by float32 rounding. */
 export const toFloat64 = (params: Param[]) => params.map((p) => ({ name: p.name, shape: p.shape, values: Float64Array.from(p.values) }));
+
+/**
+ * How a Monte-Carlo estimate compares with an oracle: relative Frobenius error, relative size of the
+ * standard errors, and the largest |estimate − oracle| in standard errors.
+ */
+export function compareToOracle(r: { mean: ArrayLike<number>; stderr: ArrayLike<number> }, oracle: ArrayLike<number>): { rel: number; relSe: number; zMax: number } {
+  let e2 = 0, o2 = 0, se2 = 0, zMax = 0;
+  for (let i = 0; i < oracle.length; i++) {
+    e2 += (r.mean[i] - oracle[i]) ** 2;
+    o2 += oracle[i] ** 2;
+    se2 += r.stderr[i] ** 2;
+    zMax = Math.max(zMax, Math.abs(r.mean[i] - oracle[i]) / r.stderr[i]);
+  }
+  return { rel: Math.sqrt(e2 / o2), relSe: Math.sqrt(se2 / o2), zMax };
+}

@@ -4,7 +4,7 @@ import { Welford, monteCarloKernel } from '../jacobian/monte-carlo.js';
 import { analyticMlpKernel } from '../models/mlp-analytic.js';
 import { Mlp } from '../models/mlp.js';
 import { NormalRng } from '../lib/rng.js';
-import { testBackend } from './helpers.js';
+import { compareToOracle, testBackend } from './helpers.js';
 
 describe('Monte-Carlo NTK∞', function () {
   before(async () => {
@@ -41,14 +41,7 @@ describe('Monte-Carlo NTK∞', function () {
     const run = (width: number) => {
       const m = new Mlp({ model: 'mlp', widths: [d, width, width, 1], activation: 'relu', parameterization: 'ntk', wStd: cfg.wStd, bStd: cfg.bStd, bias: true });
       const r = monteCarloKernel(m, vectors(x, n), null, { seeds: 24, seed: 1, mode: 'trace' });
-      let e2 = 0, o2 = 0, zMax = 0, se2 = 0;
-      r.mean.forEach((v, i) => {
-        e2 += (v - oracle[i]) ** 2;
-        o2 += oracle[i] ** 2;
-        se2 += r.stderr[i] ** 2;
-        zMax = Math.max(zMax, Math.abs(v - oracle[i]) / r.stderr[i]);
-      });
-      return { rel: Math.sqrt(e2 / o2), relSe: Math.sqrt(se2 / o2), zMax };
+      return compareToOracle(r, oracle);
     };
     const narrow = run(16);
     const wide = run(1024);
