@@ -14,7 +14,8 @@ import type { GraphSamples } from '../lib/samples.js';
 import type { Model } from '../models/model.js';
 import { type Param, checkParams, paramsToJson, parseParamsFile } from '../models/params.js';
 import { type ModelFlags, modelFromConfig, modelFromFlags, parseWidths } from '../models/registry.js';
-import { empiricalKernel, expandPerOutput } from '../jacobian/empirical.js';
+import { empiricalKernel, expandPerOutput, resolveImplementation } from '../jacobian/empirical.js';
+import { parallelStructuredKernel } from '../jacobian/parallel.js';
 import { type Implementation, type KernelKind, checkMode } from '../jacobian/kernel-types.js';
 import { type MonteCarloReport, monteCarloKernel } from '../jacobian/monte-carlo.js';
 
@@ -64,7 +65,8 @@ const kernelOptions = (y: Argv) =>
     .option('kind', { type: 'string', default: 'ntk', describe: 'ntk | nngp (conjugate kernel of the last hidden layer)' })
     .option('outputs', { type: 'string', default: 'full', describe: 'full [N1·K, N2·K] | trace [N1, N2] | diagonal [N1, N2, K]' })
     .option('implementation', { type: 'string', default: 'auto', describe: 'auto | jacobian (per-sample Jacobians) | structured (per-layer rule)' })
-    .option('tile', { type: 'number', describe: 'samples per tile (bounds memory); default from a memory budget' });
+    .option('tile', { type: 'number', describe: 'samples per tile (bounds memory); default from a memory budget' })
+    .option('workers', { type: 'number', default: 1, describe: 'threads for the structured ntk (each with its own backend); same kernel bit for bit' });
 
 const commonOptions = (y: Argv) =>
   y
@@ -168,16 +170,19 @@ const kernelCommand: Command = (y) =>
       checkFit(model, d1, d2);
       const backend = await initBackend(str(a, 'backend'));
       const tc = performance.now();
-      const { kernel, info } = empiricalKernel(model, params, d1, d2, {
-        kind, mode, implementation: str(a, 'implementation') as Implementation, tile: num(a, 'tile'), progress: progressFor(a),
-      });
+      checkInteger(num(a, 'workers'), '--workers', 1);
+      const kopts = { kind, mode, implementation: str(a, 'implementation') as Implementation, tile: num(a, 'tile'), progress: progressFor(a) };
+      const parallel = num(a, 'workers')! > 1 && kind === 'ntk' && resolveImplementation(kopts.implementation, model) === 'structured';
+      const { kernel, info } = parallel
+        ? await parallelStructuredKernel(model, params, d1, d2, { ...kopts, workers: num(a, 'workers')!, backend })
+        : empiricalKernel(model, params, d1, d2, kopts);
       const computeSeconds = (performance.now() - tc) / 1000;
       const files: { path: string; data: Buffer | string | Buffer[] }[] = [];
       const saveParams = a['save-params'] as string | undefined;
       if (saveParams) files.push({ path: saveParams, data: paramsToJson(model.config, params) });
       const meta = {
         tool: toolVersion(), command: 'kernel', kind, outputs: mode, config: model.config, params: paramsFrom, seed: num(a, 'seed'),
-        backend, implementation: info.implementation, tile: info.tile, tiles: info.tiles, symmetric: info.symmetric, rules: info.rules ?? null,
+        backend, implementation: info.implementation, tile: info.tile, tiles: info.tiles, symmetric: info.symmetric, rules: info.rules ?? null, workers: info.workers ?? 1,
         stageSeconds: Object.fromEntries(Object.entries(info.timing).map(([k, v]) => [k, round(v)])),
         data: dataMeta(d1), data2: dataMeta(d2), K: kernel.K, shape: kernel.shape, dtype: 'float32', layout: layoutOf(mode),
         computeSeconds: round(computeSeconds), totalSeconds: round((performance.now() - t0) / 1000),

@@ -3,7 +3,7 @@
  * digits, K = 10) of the MLP 784-100-100-100-10 and of the seeds/003 CNN, by this tool and by the PyTorch peer
  * (../shared/bench/torch_ntk.py, all its methods), in the same run on the same machine, with the ratio, and
  * the achieved GFLOP/s of the products against the backend's best measured matMul rate.
- * Options: --models mlp,cnn, --n N, --repeats R, --peer PATH, --backends wasm,cpu, --skip-peer, --out DIR.
+ * Options: --models mlp,cnn, --n N, --repeats R, --peer PATH, --backends wasm,cpu, --workers 1,2, --skip-peer, --out DIR.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -120,6 +120,7 @@ async function main(): Promise<void> {
   const n = Number(arg('n', '500'));
   const repeats = Number(arg('repeats', '3'));
   const backends = arg('backends', 'wasm').split(',');
+  const workerCounts = arg('workers', `1,${os.cpus().length}`).split(',').map(Number).filter((v, i, a) => v >= 1 && a.indexOf(v) === i);
   const models = arg('models', 'mlp,cnn').split(',').map((m) => {
     if (!MODELS[m]) throw new Error(`--models: unknown model ${m}; expected mlp, cnn`);
     return MODELS[m];
@@ -137,12 +138,12 @@ async function main(): Promise<void> {
   for (const bm of models) {
     console.log(`\n# full NTK [${n * 10}, ${n * 10}] of the ${bm.title} on ${n} MNIST digits (${os.cpus().length} cores, ${os.cpus()[0]?.model ?? 'cpu'})`);
     const ours: Record<string, unknown>[] = [];
-    for (const backend of backends) {
+    for (const backend of backends) for (const workers of workerCounts) {
       const runs: number[] = [];
       let meta: Record<string, unknown> = {};
       for (let r = 0; r < repeats; r++) {
-        const out = path.join(tmp, `k-${bm.name}-${backend}.npy`);
-        const res = timed(process.execPath, [cli, 'kernel', ...bm.ntkArgs, '--data', `npy:${xfile}`, '--outputs', 'full', '--backend', backend, '--quiet', '--out', out]);
+        const out = path.join(tmp, `k-${bm.name}-${backend}-${workers}.npy`);
+        const res = timed(process.execPath, [cli, 'kernel', ...bm.ntkArgs, '--data', `npy:${xfile}`, '--outputs', 'full', '--backend', backend, '--workers', String(workers), '--quiet', '--out', out]);
         if (res.code !== 0) {
           console.log(`ntk on ${backend}: failed (${res.stderr.trim().split('\n').pop()})`);
           break;
@@ -155,8 +156,9 @@ async function main(): Promise<void> {
       const flops = bm.flops(meta, n);
       const st = meta.stageSeconds as Record<string, number>;
       ours.push({
-        tool: `ntk-ts (${backend}, ${meta.implementation}, tile ${meta.tile}${meta.rules ? `, rules ${(meta.rules as string[]).join('/')}` : ''})`, backend,
+        tool: `ntk-ts (${backend}, ${workers} thread${workers > 1 ? 's' : ''}, ${meta.implementation}, tile ${meta.tile}${meta.rules ? `, rules ${(meta.rules as string[]).join('/')}` : ''})`, backend, workers,
         seconds: Math.min(...runs), runs, computeSeconds: meta.computeSeconds, stageSeconds: st, productGflop: flops / 1e9,
+        // With workers, st.products is summed over threads: this is the per-thread rate.
         productGflops: flops / 1e9 / st.products, bestMatMulGflops: Math.max(...peaks[backend].map((p) => p.gflops)),
       });
     }

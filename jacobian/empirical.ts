@@ -28,8 +28,11 @@ export interface KernelInfo {
   symmetric: boolean;
   /** Rule of each linear layer (structured path). */
   rules?: LayerRule[];
-  /** Seconds per stage (structured path): features, products (matMul), combine (fused Hadamard sum), mirror. */
+  /** Seconds per stage (structured path): features, products (matMul), combine (fused Hadamard sum), mirror;
+   * with workers, features is wall time and products/combine are summed over the threads. */
   timing: StageTiming;
+  /** Worker threads used (1: the calling thread). */
+  workers?: number;
 }
 
 /** Bytes a tile may use for its largest intermediate, used for the default tile size. */
