@@ -72,7 +72,22 @@ export function defaultTile(impl: 'jacobian' | 'structured', n: number, K: numbe
  * Output modes as in `Kernel`. Memory is bounded by the tile size: only [tile·K, tile·K] blocks and
  * per-sample layer features (structured) or one Jacobian tile per side (jacobian) are held besides the output.
  */
-export function empiricalKernel(model: Model, params: Param[], x1: Samples, x2: Samples | null, opts: KernelOptions = {}): { kernel: Kernel; info: KernelInfo } {
+/** What every kernel computation settles first: checked inputs, implementation, tiles and tile pairs. */
+export interface KernelPlan {
+  mode: OutputMode;
+  K: number;
+  symmetric: boolean;
+  /** x2, or x1 for a kernel of x1 with itself. */
+  b: Samples;
+  impl: 'jacobian' | 'structured';
+  tile: number;
+  rowTiles: number;
+  colTiles: number;
+  /** Tile pairs (row, column) to compute: the upper triangle when symmetric. */
+  pairs: [number, number][];
+}
+
+export function planKernel(model: Model, x1: Samples, x2: Samples | null, opts: KernelOptions): KernelPlan {
   const kind = opts.kind ?? 'ntk';
   const mode = opts.mode ?? 'full';
   const K = model.outputSize;
@@ -84,11 +99,34 @@ export function empiricalKernel(model: Model, params: Param[], x1: Samples, x2: 
   const impl = kind === 'nngp' ? 'structured' : resolveImplementation(opts.implementation ?? 'auto', model);
   const tile = opts.tile ?? defaultTile(impl, Math.max(x1.n, b.n), K, P, symmetric);
   if (!(Number.isInteger(tile) && tile >= 1)) throw new UserError(`--tile: expected a positive integer; got ${tile}`);
-  const out = new Float32Array(kernelShape(mode, x1.n, b.n, K).reduce((p, s) => p * s, 1));
   const rowTiles = Math.ceil(x1.n / tile);
   const colTiles = Math.ceil(b.n / tile);
   const pairs: [number, number][] = [];
   for (let r = 0; r < rowTiles; r++) for (let c = symmetric ? r : 0; c < colTiles; c++) pairs.push([r, c]);
+  return { mode, K, symmetric, b, impl, tile, rowTiles, colTiles, pairs };
+}
+
+/**
+ * Rule of each linear layer: `rule` for all when given, else the cheaper per layer for tiles of `tile`
+ * samples, with the rows per sample read off a tapped forward pass of a few samples (a whole tile would cost
+ * one more forward pass of the block).
+ */
+export function planRules(model: Model, ps: tf.Tensor[], x1: Samples, tile: number, rule?: LayerRule): LayerRule[] {
+  const shapes = layerShapes(model, ps, sliceSamples(x1, 0, Math.min(tile, x1.n, 8)));
+  return rule ? shapes.map(() => rule) : chooseRules(shapes, Math.min(tile, x1.n), model.outputSize);
+}
+
+/** A UserError at the first non-finite kernel entry: no silent NaN leaves the tool. */
+export function checkFiniteKernel(out: Float32Array, kind: string): void {
+  for (let i = 0; i < out.length; i++) {
+    if (!Number.isFinite(out[i])) throw new UserError(`the ${kind} kernel has a non-finite entry (${out[i]}) at flat index ${i}: inputs or parameters overflow float32`);
+  }
+}
+
+export function empiricalKernel(model: Model, params: Param[], x1: Samples, x2: Samples | null, opts: KernelOptions = {}): { kernel: Kernel; info: KernelInfo } {
+  const kind = opts.kind ?? 'ntk';
+  const { mode, K, symmetric, b, impl, tile, colTiles, pairs } = planKernel(model, x1, x2, opts);
+  const out = new Float32Array(kernelShape(mode, x1.n, b.n, K).reduce((p, s) => p * s, 1));
   const bar = (opts.progress ?? noProgress)(`${kind} kernel [${impl}]`, pairs.length);
   const ps = paramTensors(params);
   const timing = newTiming();
@@ -110,10 +148,7 @@ export function empiricalKernel(model: Model, params: Param[], x1: Samples, x2: 
       });
     } else if (impl === 'structured') {
       const clock = stageClock(timing);
-      // Rows per sample from a few samples (a whole tile would cost one more forward pass of the block).
-      const probe = sliceSamples(x1, 0, Math.min(tile, x1.n, 8));
-      const shapes = layerShapes(model, ps, probe);
-      rules = opts.rule ? shapes.map(() => opts.rule!) : chooseRules(shapes, Math.min(tile, x1.n), K);
+      rules = planRules(model, ps, x1, tile, opts.rule);
       const feats = (s: Samples): TileFeatures[] =>
         Array.from({ length: Math.ceil(s.n / tile) }, (_, t) => tileFeatures(model, ps, part(s, t), rules!));
       const f1 = feats(x1);
@@ -142,7 +177,7 @@ export function empiricalKernel(model: Model, params: Param[], x1: Samples, x2: 
           cachedRow = r;
         }
         const J2 = symmetric && r === c ? J1 : perSampleJacobians(model, ps, s2);
-        placeTile(out, mode, b.n, K, contractJacobians(J1, s1.n, J2, s2.n, K, P, mode), r * tile, s1.n, c * tile, s2.n, symmetric && r !== c);
+        placeTile(out, mode, b.n, K, contractJacobians(J1, s1.n, J2, s2.n, K, J1.length / (s1.n * K), mode), r * tile, s1.n, c * tile, s2.n, symmetric && r !== c);
         bar.update(t + 1);
       });
     }
@@ -150,9 +185,7 @@ export function empiricalKernel(model: Model, params: Param[], x1: Samples, x2: 
     ps.forEach((p) => p.dispose());
     bar.stop();
   }
-  for (let i = 0; i < out.length; i++) {
-    if (!Number.isFinite(out[i])) throw new UserError(`the ${kind} kernel has a non-finite entry (${out[i]}) at flat index ${i}: inputs or parameters overflow float32`);
-  }
+  checkFiniteKernel(out, kind);
   return {
     kernel: { data: out, shape: kernelShape(mode, x1.n, b.n, K), mode, kind, n1: x1.n, n2: b.n, K },
     info: { implementation: kind === 'nngp' ? 'features' : impl, tile, tiles: pairs.length, symmetric, rules, timing },

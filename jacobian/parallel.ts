@@ -4,9 +4,9 @@ import { noProgress } from '../lib/progress.js';
 import { type Samples, sliceSamples } from '../lib/samples.js';
 import type { Model } from '../models/model.js';
 import { type Param, paramTensors } from '../models/params.js';
-import { type KernelInfo, type KernelOptions, defaultTile } from './empirical.js';
+import { type KernelInfo, type KernelOptions, checkFiniteKernel, planKernel, planRules } from './empirical.js';
 import { type Kernel, kernelShape, placeTile } from './kernel-types.js';
-import { type StageTiming, type TileFeatures, chooseRules, layerShapes, newTiming } from './structured.js';
+import { type StageTiming, type TileFeatures, newTiming } from './structured.js';
 
 /** One worker thread and its pending requests. */
 class KernelWorker {
@@ -61,20 +61,10 @@ class KernelWorker {
 export async function parallelStructuredKernel(
   model: Model, params: Param[], x1: Samples, x2: Samples | null, opts: KernelOptions & { workers: number; backend: string },
 ): Promise<{ kernel: Kernel; info: KernelInfo }> {
-  const mode = opts.mode ?? 'full';
-  const K = model.outputSize;
-  const symmetric = x2 === null;
-  const b = x2 ?? x1;
-  model.checkSamples(x1, 'x1');
-  model.checkSamples(b, 'x2');
-  const P = model.paramSpecs.reduce((s, p) => s + p.shape.reduce((a, c) => a * c, 1), 0);
-  const tile = opts.tile ?? defaultTile('structured', Math.max(x1.n, b.n), K, P, symmetric);
-  if (!(Number.isInteger(tile) && tile >= 1)) throw new UserError(`--tile: expected a positive integer; got ${tile}`);
+  const { mode, K, symmetric, b, tile, rowTiles, colTiles, pairs } = planKernel(model, x1, x2, { ...opts, kind: 'ntk', implementation: 'structured' });
   const ps = paramTensors(params);
-  const shapes = layerShapes(model, ps, sliceSamples(x1, 0, Math.min(tile, x1.n, 8)));
+  const rules = planRules(model, ps, x1, tile, opts.rule);
   ps.forEach((p) => p.dispose());
-  const rules = opts.rule ? shapes.map(() => opts.rule!) : chooseRules(shapes, Math.min(tile, x1.n), K);
-  const rowTiles = Math.ceil(x1.n / tile), colTiles = Math.ceil(b.n / tile);
   const colId = (c: number) => (symmetric ? c : rowTiles + c);
   const blockSamples = (id: number) => {
     const s = id < rowTiles ? x1 : b;
@@ -83,8 +73,6 @@ export async function parallelStructuredKernel(
     return part.kind === 'vectors' ? { ...part, x: part.x.slice() } : part;
   };
   const blockIds = symmetric ? [...Array(rowTiles).keys()] : [...Array(rowTiles + colTiles).keys()];
-  const pairs: [number, number][] = [];
-  for (let r = 0; r < rowTiles; r++) for (let c = symmetric ? r : 0; c < colTiles; c++) pairs.push([r, c]);
   const n = Math.max(1, Math.min(opts.workers, Math.max(blockIds.length, pairs.length)));
   const workers = Array.from({ length: n }, () => new KernelWorker());
   const bar = (opts.progress ?? noProgress)(`ntk kernel [structured, ${n} workers]`, blockIds.length + pairs.length);
@@ -130,9 +118,7 @@ export async function parallelStructuredKernel(
     bar.stop();
     await Promise.all(workers.map((w) => w.w.terminate()));
   }
-  for (let i = 0; i < out.length; i++) {
-    if (!Number.isFinite(out[i])) throw new UserError(`the ntk kernel has a non-finite entry (${out[i]}) at flat index ${i}: inputs or parameters overflow float32`);
-  }
+  checkFiniteKernel(out, 'ntk');
   return {
     kernel: { data: out, shape: kernelShape(mode, x1.n, b.n, K), mode, kind: 'ntk', n1: x1.n, n2: b.n, K },
     info: { implementation: 'structured', tile, tiles: pairs.length, symmetric, rules, timing, workers: n },
