@@ -13,7 +13,7 @@ import type { Gnn } from '../models/gnn.js';
 import type { GraphSamples } from '../lib/samples.js';
 import type { Model } from '../models/model.js';
 import { type Param, checkParams, paramsToJson, parseParamsFile } from '../models/params.js';
-import { type ModelFlags, modelFromConfig, modelFromFlags, parseWidths } from '../models/registry.js';
+import { type ModelFlags, modelFromConfig, modelFromFlags, parseIntList, parseWidths } from '../models/registry.js';
 import { empiricalKernel, expandPerOutput, resolveImplementation } from '../jacobian/empirical.js';
 import { parallelStructuredKernel } from '../jacobian/parallel.js';
 import { type Implementation, type KernelKind, checkMode } from '../jacobian/kernel-types.js';
@@ -313,12 +313,6 @@ function checkNpyPath(p: string, flag: string): void {
 function checkKind(k: string): KernelKind {
   if (k !== 'ntk' && k !== 'nngp') throw new UserError(`--kind: expected ntk or nngp; got '${k}'`);
   return k;
-}
-
-function parseIntList(s: string, flag: string): number[] {
-  const parts = String(s).split(',').map((p) => p.trim());
-  if (parts.some((p) => !/^\d+$/.test(p))) throw new UserError(`${flag}: expected integers separated by commas; got '${s}'`);
-  return parts.map(Number);
 }
 
 const layoutOf = (mode: string) =>

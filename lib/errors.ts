@@ -9,11 +9,6 @@ export class UserError extends Error {
   }
 }
 
-/** Throw a UserError unless `cond` holds. */
-export function require_(cond: unknown, message: string): asserts cond {
-  if (!cond) throw new UserError(message);
-}
-
 /** Throw a UserError naming `what` if any value of `a` is NaN or ±Infinity. */
 export function assertFinite(a: ArrayLike<number>, what: string): void {
   for (let i = 0; i < a.length; i++) {

@@ -1,7 +1,7 @@
 /**
- * Minimal SVG charts (histogram with optional density curves, line plot). Hand-written rather than vega-lite:
- * no dependency tree, byte-for-byte deterministic output for a given input, and these two chart kinds are
- * all the reports need.
+ * Minimal SVG charts (overlaid histograms with optional density curves). Hand-written rather than vega-lite:
+ * no dependency tree, byte-for-byte deterministic output for a given input, and this chart kind is all the
+ * reports need so far.
  */
 
 export interface Series {
@@ -60,15 +60,4 @@ export function histogramSvg(title: string, xLabel: string, series: Series[], bi
   );
   const lines = curveVals.map((vals, ci) => `<polyline fill="none" stroke="${curves[ci].color}" stroke-width="2" points="${vals.map((v, i) => `${px(grid[i]).toFixed(1)},${py(Math.min(v, yMax)).toFixed(1)}`).join(' ')}"/>`);
   return frame(title, xLabel, 'density', lo, hi, yMax, [...bars, ...lines].join('\n'), [...series, ...curves]);
-}
-
-/** Line plot of several series against common x values. */
-export function lineSvg(title: string, xLabel: string, yLabel: string, x: number[], series: Series[]): string {
-  const lo = Math.min(...x), hi = Math.max(...x);
-  const yMax = Math.max(...series.flatMap((s) => s.values).filter(Number.isFinite)) * 1.05;
-  const W = 640, H = 400, L = 60, R = 20, T = 40, B = 50;
-  const px = (v: number) => L + ((v - lo) / (hi - lo || 1)) * (W - L - R);
-  const py = (v: number) => H - B - (v / (yMax || 1)) * (H - T - B);
-  const lines = series.map((s) => `<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${s.values.map((v, i) => `${px(x[i]).toFixed(1)},${py(v).toFixed(1)}`).join(' ')}"/>`);
-  return frame(title, xLabel, yLabel, lo, hi, yMax, lines.join('\n'), series);
 }
