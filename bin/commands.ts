@@ -2,8 +2,7 @@ import type { Argv } from 'yargs';
 import { initBackend } from '../lib/backend.js';
 import { type LoadedData, featureDim, loadData } from '../lib/data.js';
 import { UserError } from '../lib/errors.js';
-import { metadataPath, writeFilesAtomically, writeNpyWithMetadata } from '../lib/files.js';
-import { npyChunks } from '../lib/npy.js';
+import { writeNpyWithMetadata } from '../lib/files.js';
 import { noProgress, stderrProgress } from '../lib/progress.js';
 import { toolVersion } from '../lib/version.js';
 import { runResnetVsFfnet } from '../experiments/resnet-vs-ffnet.js';
@@ -16,7 +15,7 @@ import { type Param, checkParams, paramsToJson, parseParamsFile } from '../model
 import { type ModelFlags, modelFromConfig, modelFromFlags, parseIntList, parseWidths } from '../models/registry.js';
 import { empiricalKernel, expandPerOutput, resolveImplementation } from '../jacobian/empirical.js';
 import { parallelStructuredKernel } from '../jacobian/parallel.js';
-import { type Implementation, type KernelKind, checkMode } from '../jacobian/kernel-types.js';
+import { type Implementation, type KernelKind, checkMode, kernelShape } from '../jacobian/kernel-types.js';
 import { type MonteCarloReport, monteCarloKernel } from '../jacobian/monte-carlo.js';
 
 type Command = (y: Argv) => Argv;
@@ -65,8 +64,7 @@ const kernelOptions = (y: Argv) =>
     .option('kind', { type: 'string', default: 'ntk', describe: 'ntk | nngp (conjugate kernel of the last hidden layer)' })
     .option('outputs', { type: 'string', default: 'full', describe: 'full [N1·K, N2·K] | trace [N1, N2] | diagonal [N1, N2, K]' })
     .option('implementation', { type: 'string', default: 'auto', describe: 'auto | jacobian (per-sample Jacobians) | structured (per-layer rule)' })
-    .option('tile', { type: 'number', describe: 'samples per tile (bounds memory); default from a memory budget' })
-    .option('workers', { type: 'number', default: 1, describe: 'threads for the structured ntk (each with its own backend); same kernel bit for bit' });
+    .option('tile', { type: 'number', describe: 'samples per tile (bounds memory); default from a memory budget' });
 
 const commonOptions = (y: Argv) =>
   y
@@ -158,28 +156,27 @@ const kernelCommand: Command = (y) =>
       commonOptions(kernelOptions(dataOptions(modelOptions(c))))
         .option('seed', { type: 'number', default: 0, describe: 'initialisation seed' })
         .option('save-params', { type: 'string', describe: 'write the parameters used to this JSON file' })
-        .option('load-params', { type: 'string', describe: 'use the parameters (and model config) of this JSON file' }),
+        .option('load-params', { type: 'string', describe: 'use the parameters (and model config) of this JSON file' })
+        .option('workers', { type: 'number', default: 1, describe: 'threads for the structured ntk (each with its own backend); same kernel bit for bit' }),
     async (a: Args) => {
       const t0 = performance.now();
       const out = str(a, 'out');
       checkNpyPath(out, '--out');
       const mode = checkMode(str(a, 'outputs'));
       const kind = checkKind(str(a, 'kind'));
+      checkInteger(num(a, 'workers'), '--workers', 1);
       const { d1, d2 } = loadInputs(a);
       const { model, params, paramsFrom } = modelAndParams(a, d1);
       checkFit(model, d1, d2);
       const backend = await initBackend(str(a, 'backend'));
       const tc = performance.now();
-      checkInteger(num(a, 'workers'), '--workers', 1);
       const kopts = { kind, mode, implementation: str(a, 'implementation') as Implementation, tile: num(a, 'tile'), progress: progressFor(a) };
       const parallel = num(a, 'workers')! > 1 && kind === 'ntk' && resolveImplementation(kopts.implementation, model) === 'structured';
       const { kernel, info } = parallel
         ? await parallelStructuredKernel(model, params, d1, d2, { ...kopts, workers: num(a, 'workers')!, backend })
         : empiricalKernel(model, params, d1, d2, kopts);
       const computeSeconds = (performance.now() - tc) / 1000;
-      const files: { path: string; data: Buffer | string | Buffer[] }[] = [];
       const saveParams = a['save-params'] as string | undefined;
-      if (saveParams) files.push({ path: saveParams, data: paramsToJson(model.config, params) });
       const meta = {
         tool: toolVersion(), command: 'kernel', kind, outputs: mode, config: model.config, params: paramsFrom, seed: num(a, 'seed'),
         backend, implementation: info.implementation, tile: info.tile, tiles: info.tiles, symmetric: info.symmetric, rules: info.rules ?? null, workers: info.workers ?? 1,
@@ -187,11 +184,8 @@ const kernelCommand: Command = (y) =>
         data: dataMeta(d1), data2: dataMeta(d2), K: kernel.K, shape: kernel.shape, dtype: 'float32', layout: layoutOf(mode),
         computeSeconds: round(computeSeconds), totalSeconds: round((performance.now() - t0) / 1000),
       };
-      writeFilesAtomically([
-        ...files,
-        { path: out, data: npyChunks({ data: kernel.data, shape: kernel.shape }) },
-        { path: metadataPath(out), data: JSON.stringify(meta, null, 2) + '\n' },
-      ]);
+      writeNpyWithMetadata(out, [{ path: out, array: { data: kernel.data, shape: kernel.shape } }], meta,
+        saveParams ? [{ path: saveParams, data: paramsToJson(model.config, params) }] : []);
       if (!a.quiet) process.stderr.write(`wrote ${out} [${kernel.shape}] (${backend}, ${info.implementation}, ${computeSeconds.toFixed(2)} s)\n`);
     },
   );
@@ -296,7 +290,7 @@ const analyticCommand: Command = (y) =>
       checkInteger(K, '--k', 1);
       const n2 = (d2 ?? d1).n;
       const data = mode === 'trace' ? per : Float64Array.from(expandPerOutput(per, d1.n, n2, K, mode));
-      const shape = mode === 'full' ? [d1.n * K, n2 * K] : mode === 'trace' ? [d1.n, n2] : [d1.n, n2, K];
+      const shape = kernelShape(mode, d1.n, n2, K);
       const meta = {
         tool: toolVersion(), command: 'analytic', kind, outputs: mode, config, K,
         data: dataMeta(d1), data2: dataMeta(d2), shape, dtype: 'float64', layout: layoutOf(mode), totalSeconds: round((performance.now() - t0) / 1000),

@@ -3,8 +3,8 @@ import { scoped } from '../lib/backend.js';
 import { UserError } from '../lib/errors.js';
 import { noProgress, type ProgressFactory } from '../lib/progress.js';
 import type { Model } from '../models/model.js';
-import { type Param, paramTensors } from '../models/params.js';
-import { type Implementation, type Kernel, type KernelKind, type OutputMode, kernelShape, mirrorTile, placeTile } from './kernel-types.js';
+import { type Param, paramCount, paramTensors } from '../models/params.js';
+import { type Implementation, type Kernel, type KernelKind, type OutputMode, kernelShape, kernelSize, mirrorTile, placeTile } from './kernel-types.js';
 import { contractJacobians, perSampleJacobians } from './per-sample.js';
 import { type LayerRule, type StageTiming, type TileFeatures, chooseRules, ckFeatures, disposeTileFeatures, layerShapes, newTiming, stageClock, structuredTile, tileFeatures } from './structured.js';
 import { type Samples, sliceSamples } from '../lib/samples.js';
@@ -95,7 +95,7 @@ export function planKernel(model: Model, x1: Samples, x2: Samples | null, opts: 
   const b = x2 ?? x1;
   model.checkSamples(x1, 'x1');
   model.checkSamples(b, 'x2');
-  const P = model.paramSpecs.reduce((s, p) => s + p.shape.reduce((a, c) => a * c, 1), 0);
+  const P = paramCount(model.paramSpecs);
   const impl = kind === 'nngp' ? 'structured' : resolveImplementation(opts.implementation ?? 'auto', model);
   const tile = opts.tile ?? defaultTile(impl, Math.max(x1.n, b.n), K, P, symmetric);
   if (!(Number.isInteger(tile) && tile >= 1)) throw new UserError(`--tile: expected a positive integer; got ${tile}`);
@@ -126,7 +126,7 @@ export function checkFiniteKernel(out: Float32Array, kind: string): void {
 export function empiricalKernel(model: Model, params: Param[], x1: Samples, x2: Samples | null, opts: KernelOptions = {}): { kernel: Kernel; info: KernelInfo } {
   const kind = opts.kind ?? 'ntk';
   const { mode, K, symmetric, b, impl, tile, colTiles, pairs } = planKernel(model, x1, x2, opts);
-  const out = new Float32Array(kernelShape(mode, x1.n, b.n, K).reduce((p, s) => p * s, 1));
+  const out = new Float32Array(kernelSize(mode, x1.n, b.n, K));
   const bar = (opts.progress ?? noProgress)(`${kind} kernel [${impl}]`, pairs.length);
   const ps = paramTensors(params);
   const timing = newTiming();

@@ -25,6 +25,9 @@ export function kernelShape(mode: OutputMode, n1: number, n2: number, K: number)
   return mode === 'full' ? [n1 * K, n2 * K] : mode === 'trace' ? [n1, n2] : [n1, n2, K];
 }
 
+/** Number of entries of a kernel in the given output mode. */
+export const kernelSize = (mode: OutputMode, n1: number, n2: number, K: number): number => kernelShape(mode, n1, n2, K).reduce((p, s) => p * s, 1);
+
 export function checkMode(mode: string): OutputMode {
   if (!OUTPUT_MODES.includes(mode as OutputMode)) {
     throw new UserError(`--outputs: expected one of ${OUTPUT_MODES.join(', ')}; got '${mode}'`);

@@ -14,7 +14,7 @@ import type { Samples } from '../lib/samples.js';
 import type { Model } from '../models/model.js';
 import { type Param, paramTensors } from '../models/params.js';
 import { modelFromConfig } from '../models/registry.js';
-import type { OutputMode } from './kernel-types.js';
+import { type OutputMode, kernelSize } from './kernel-types.js';
 import { type LayerRule, type TileFeatures, disposeTileFeatures, newTiming, structuredTile, tileFeatures } from './structured.js';
 
 let model: Model;
@@ -42,8 +42,7 @@ port.on('message', async (m: Record<string, unknown>) => {
     } else if (m.type === 'tile') {
       const f1 = blocks.get(m.r as number)!, f2 = blocks.get(m.c as number)!;
       const mode = m.mode as OutputMode;
-      const size = mode === 'full' ? f1.n * K * f2.n * K : mode === 'trace' ? f1.n * f2.n : f1.n * f2.n * K;
-      const out = new Float32Array(size);
+      const out = new Float32Array(kernelSize(mode, f1.n, f2.n, K));
       const timing = newTiming();
       structuredTile(f1, f2, K, mode, { out, n2: f2.n, r0: 0, c0: 0 }, timing);
       port.postMessage({ type: 'tile', pair: m.pair, data: out, timing }, [out.buffer]);

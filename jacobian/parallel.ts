@@ -5,7 +5,7 @@ import { type Samples, sliceSamples } from '../lib/samples.js';
 import type { Model } from '../models/model.js';
 import { type Param, paramTensors } from '../models/params.js';
 import { type KernelInfo, type KernelOptions, checkFiniteKernel, planKernel, planRules } from './empirical.js';
-import { type Kernel, kernelShape, placeTile } from './kernel-types.js';
+import { type Kernel, kernelShape, kernelSize, placeTile } from './kernel-types.js';
 import { type StageTiming, type TileFeatures, newTiming } from './structured.js';
 
 /** One worker thread and its pending requests. */
@@ -77,7 +77,7 @@ export async function parallelStructuredKernel(
   const workers = Array.from({ length: n }, () => new KernelWorker());
   const bar = (opts.progress ?? noProgress)(`ntk kernel [structured, ${n} workers]`, blockIds.length + pairs.length);
   const timing: StageTiming = newTiming();
-  const out = new Float32Array(kernelShape(mode, x1.n, b.n, K).reduce((p, s) => p * s, 1));
+  const out = new Float32Array(kernelSize(mode, x1.n, b.n, K));
   let done = 0;
   try {
     await Promise.all(workers.map((w) => w.request({ type: 'init', backend: opts.backend, config: model.config, params, rules, K }, 'ready:')));

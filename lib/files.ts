@@ -48,11 +48,12 @@ export function metadataPath(out: string): string {
 
 /**
  * Write an array as `.npy` and its metadata as JSON beside it (`K.npy` + `K.json`), all-or-nothing.
- * Extra arrays (e.g. a standard error) can be written in the same atomic step.
+ * Extra arrays (e.g. a standard error) and other files (e.g. a params file) are written in the same atomic step.
  */
-export function writeNpyWithMetadata(out: string, arrays: { path: string; array: NdArray }[], meta: object): void {
+export function writeNpyWithMetadata(out: string, arrays: { path: string; array: NdArray }[], meta: object, others: { path: string; data: string }[] = []): void {
   if (!/\.npy$/i.test(out)) throw new UserError(`--out: expected a path ending in .npy; got '${out}'`);
   writeFilesAtomically([
+    ...others,
     ...arrays.map((a) => ({ path: a.path, data: npyChunks(a.array) })),
     { path: metadataPath(out), data: JSON.stringify(meta, null, 2) + '\n' },
   ]);

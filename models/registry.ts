@@ -1,5 +1,5 @@
 import { UserError } from '../lib/errors.js';
-import type { Samples } from '../lib/samples.js';
+import { type Samples, sampleSize } from '../lib/samples.js';
 import { Cnn, type CnnConfig, type ConvSpec, seedCnnConfig } from './cnn.js';
 import { Gnn, type GnnConfig } from './gnn.js';
 import type { Activation, CommonConfig, Padding, Parameterization } from './layers.js';
@@ -109,7 +109,7 @@ export function modelFromFlags(f: ModelFlags, data: Samples | null): Model {
     case 'resnet': {
       const variant = (f.variant ?? 'mlp') as ResNetConfig['variant'];
       const branches = f.branches ?? 4;
-      const inputSize = f.inputSize ?? (data?.kind === 'vectors' ? data.sampleShape.reduce((a, b) => a * b, 1) : 784);
+      const inputSize = f.inputSize ?? (data?.kind === 'vectors' ? sampleSize(data) : 784);
       return new ResNet({
         model: 'resnet', ...c, variant, inputSize, imageShape: variant === 'conv' ? imageShape(f, data) : undefined, width: f.width ?? 100,
         branches, branchDepth: f.branchDepth ?? 2, alpha: f.alpha ?? 1 / Math.sqrt(branches), outputs: f.k ?? 10,
