@@ -173,21 +173,24 @@ export function tileFeatures(model: Model, params: tf.Tensor[], s: Samples, rule
   const n = s.n;
   return scoped(() => {
     const b = model.batch(s);
-    const fw = model.applyTapped(params, b, null);
-    const recs = fw.linear;
-    if (recs.length !== rules.length) throw new Error(`structured: the model has ${recs.length} linear layers, ${rules.length} rules`);
-    const taps = recs.map((r) => tf.zeros(r.outShape));
-    // One recorded forward pass, K reverse walks (output k selected in every sample); the cotangents are
-    // kept (tf.keep) past each walk's scope and released with this block's scope.
-    const cots: tf.Tensor2D[][] = recs.map(() => []);
+    // One recorded forward pass (with zero taps it creates itself; its layer inputs are kept for the rules
+    // below), then K reverse walks, output k selected in every sample. Kept tensors are released at the end.
+    let recs: LinearRecord[] = [];
     const selectors = Array.from({ length: K }, (_, k) => () => {
       const sel = new Float32Array(n * K);
       for (let i = 0; i < n; i++) sel[i * K + k] = 1;
       return tf.tensor2d(sel, [n, K]);
     });
-    sharedForwardVjps(() => model.applyTapped(params, b, taps).out, taps, selectors, (_k, gs) => {
-      gs.forEach((c, l) => cots[l].push(tf.keep(c) as tf.Tensor2D));
+    const cots: tf.Tensor2D[][] = [];
+    sharedForwardVjps(() => {
+      const fw = model.applyTapped(params, b, 'zeros');
+      recs = fw.linear;
+      recs.forEach((r) => tf.keep(r.input));
+      return { y: fw.out, xs: recs.map((r) => r.tap!) };
+    }, selectors, (_k, gs) => {
+      gs.forEach((c, l) => (cots[l] ??= []).push(tf.keep(c) as tf.Tensor2D));
     });
+    if (recs.length !== rules.length) throw new Error(`structured: the model has ${recs.length} linear layers, ${rules.length} rules`);
     const outer: OuterFeatures[] = [];
     const pExplicit = recs.reduce((acc, r, l) => acc + (rules[l] === 'explicit' ? explicitSize(r) : 0), 0);
     const ex = pExplicit > 0 ? new Float32Array(n * K * pExplicit) : null;
@@ -208,6 +211,7 @@ export function tileFeatures(model: Model, params: tf.Tensor[], s: Samples, rule
       outer.push({ input: tensorView(r.input).slice(), cot, segments: r.segments, rows: R, fanIn: r.input.shape[1], fanOut: m, wScale: r.wScale, bScale: r.bScale });
     });
     cots.flat().forEach((c) => c.dispose());
+    recs.forEach((r) => r.input.dispose());
     return { n, outer, explicit: ex, pExplicit };
   });
 }

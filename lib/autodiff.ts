@@ -18,28 +18,27 @@ interface EngineInternals {
 }
 
 /**
- * Reverse-mode products vᵀ·∂y/∂x for several cotangents v_k of one function y = f(), recording the forward
- * pass once and walking the recorded tape once per cotangent (tf.grads would re-run the forward pass for
- * every v_k). This mirrors tfjs-core's own backpropagation (engine.gradients) on its tape, restricted to the
- * nodes between xs and y; `use(k, grads)` receives the gradients with respect to xs for cotangent k (valid
- * only during the call). Falls back to one tf.grads call per cotangent if the engine's layout is not the
- * expected one.
+ * Reverse-mode products vᵀ·∂y/∂x for several cotangents v_k of one function, recording the forward pass once
+ * and walking the recorded tape once per cotangent (tf.grads would re-run the forward pass for every v_k).
+ * `f` runs the forward pass and returns y together with the tensors xs to differentiate with respect to, which
+ * it may create itself (e.g. zero taps whose shapes are only known during the pass); tensors that `f`
+ * needs after the call must be tf.keep'd by it. This mirrors tfjs-core's own backpropagation
+ * (engine.gradients, tfjs-core 4.22, pinned in package.json) on its tape, restricted to the nodes between xs
+ * and y; `use(k, grads)` receives the gradients with respect to xs for cotangent k (valid only during the call).
  */
-export function sharedForwardVjps(f: () => tf.Tensor, xs: tf.Tensor[], cotangents: (() => tf.Tensor)[], use: (k: number, grads: tf.Tensor[]) => void): void {
+export function sharedForwardVjps(f: () => { y: tf.Tensor; xs: tf.Tensor[] }, cotangents: (() => tf.Tensor)[], use: (k: number, grads: tf.Tensor[]) => void): void {
   const engine = tf.engine() as unknown as EngineInternals;
   if (engine.state?.gradientDepth !== 0 || typeof engine.startTape !== 'function' || typeof engine.scopedRun !== 'function') {
-    const g = tf.grads(() => f());
-    cotangents.forEach((dy, k) => {
-      engine.tidy('vjp', () => {
-        use(k, g(xs, dy()));
-        return [];
-      });
-    });
-    return;
+    throw new Error('sharedForwardVjps: the tfjs engine does not have the tape layout of tfjs-core 4.22 (or a gradient is being recorded already)');
   }
   let y: tf.Tensor | null = null;
+  let xs: tf.Tensor[] = [];
   engine.scopedRun(() => engine.startTape(), () => engine.endTape(), () => {
-    y = engine.tidy('forward', f);
+    y = engine.tidy('forward', () => {
+      const r = f();
+      xs = r.xs.map((x) => tf.keep(x));
+      return r.y;
+    });
   });
   const tape = engine.state.activeTape ?? [];
   try {
@@ -77,5 +76,6 @@ export function sharedForwardVjps(f: () => tf.Tensor, xs: tf.Tensor[], cotangent
     for (const node of tape) node.saved?.forEach((t) => t.dispose());
     engine.state.activeTape = null;
     (y as tf.Tensor | null)?.dispose();
+    xs.forEach((x) => x.dispose());
   }
 }

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Samples } from '../lib/samples.js';
 import { type CommonConfig, Forward, initParams } from './layers.js';
-import type { Batch, Model, TappedForward } from './model.js';
+import type { Batch, Model, TappedForward, Taps } from './model.js';
 import type { Param, ParamSpec } from './params.js';
 
 /**
@@ -23,7 +23,7 @@ export abstract class LayeredModel implements Model {
     return this.run(new Forward(params, null, false), b).out;
   }
 
-  applyTapped(params: tf.Tensor[], b: Batch, taps: tf.Tensor[] | null): TappedForward {
+  applyTapped(params: tf.Tensor[], b: Batch, taps: Taps): TappedForward {
     return this.run(new Forward(params, taps, true), b);
   }
 

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../lib/errors.js';
 import { NormalRng } from '../lib/rng.js';
 import { tensorView } from '../lib/backend.js';
-import type { LinearRecord } from './model.js';
+import type { LinearRecord, Taps } from './model.js';
 import type { Param, ParamSpec } from './params.js';
 
 export type Activation = 'relu' | 'erf' | 'tanh' | 'identity';
@@ -247,7 +247,7 @@ export class Forward {
   private p = 0;
   readonly linear: LinearRecord[] = [];
 
-  constructor(private readonly params: tf.Tensor[], private readonly taps: tf.Tensor[] | null, readonly tapped: boolean) {}
+  constructor(private readonly params: tf.Tensor[], private readonly taps: Taps, readonly tapped: boolean) {}
 
   private next(): tf.Tensor {
     if (this.p >= this.params.length) throw new Error('Forward: the model consumed more parameters than it declared');
@@ -263,8 +263,9 @@ export class Forward {
     if (bias) z = tf.add(z, tf.mul(this.next(), s.bScale));
     if (this.tapped) {
       const l = this.linear.length;
-      this.linear.push({ input: a, segments, wScale: s.wScale, bScale: bias ? s.bScale : 0, outShape: [a.shape[0], fanOut] });
-      if (this.taps) z = tf.add(z, this.taps[l]);
+      const tap = this.taps === 'zeros' ? tf.zeros([a.shape[0], fanOut]) : this.taps?.[l];
+      this.linear.push({ input: a, segments, wScale: s.wScale, bScale: bias ? s.bScale : 0, outShape: [a.shape[0], fanOut], tap });
+      if (tap) z = tf.add(z, tap);
     }
     return z;
   }

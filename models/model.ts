@@ -36,7 +36,12 @@ export interface LinearRecord {
   bScale: number;
   /** [R, fanOut]: the shape of the layer's output, and of its tap. */
   outShape: [number, number];
+  /** The tap added to the output, when the pass created its own zero taps ('zeros'). */
+  tap?: tf.Tensor;
 }
+
+/** Taps of a tapped forward pass: given tensors, zero taps created by the pass, or none. */
+export type Taps = tf.Tensor[] | 'zeros' | null;
 
 /** Result of a tapped forward pass. */
 export interface TappedForward {
@@ -68,7 +73,8 @@ export interface Model {
   apply(params: tf.Tensor[], b: Batch): tf.Tensor2D;
   /**
    * The same function computed as a sequence of recorded linear layers; taps[l] (shape outShape of record l)
-   * is added to linear layer l's output (null: no taps).
+   * is added to linear layer l's output (null: no taps; 'zeros': each layer creates a zero tap of its output's
+   * shape and records it, so that cotangents can be taken without a prior pass to learn the shapes).
    */
-  applyTapped(params: tf.Tensor[], b: Batch, taps: tf.Tensor[] | null): TappedForward;
+  applyTapped(params: tf.Tensor[], b: Batch, taps: Taps): TappedForward;
 }
