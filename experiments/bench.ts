@@ -48,18 +48,8 @@ function productFlops(layers: { fanIn: number; fanOut: number; rule: string; p: 
 }
 
 /** FLOPs of the structured full-kernel contraction of an MLP (all layers 'outer'). */
-function structuredFlops(widths: number[], n: number, tile: number): number {
-  const K = widths[widths.length - 1];
-  let flops = 0;
-  const tiles = Math.ceil(n / tile);
-  for (let r = 0; r < tiles; r++) {
-    for (let c = r; c < tiles; c++) {
-      const nr = Math.min(tile, n - r * tile), nc = Math.min(tile, n - c * tile);
-      for (let l = 0; l + 1 < widths.length; l++) flops += 2 * nr * nc * widths[l] + 2 * nr * K * nc * K * widths[l + 1];
-    }
-  }
-  return flops;
-}
+const structuredFlops = (widths: number[], n: number, tile: number): number =>
+  productFlops(widths.slice(0, -1).map((w, l) => ({ fanIn: w, fanOut: widths[l + 1], rule: 'outer', p: 0 })), widths[widths.length - 1], n, tile);
 
 /** Best matMul rate of the backend over square and kernel-shaped products (GFLOP/s). */
 async function peakMatMul(backend: string): Promise<{ shape: string; gflops: number }[]> {
