@@ -30,3 +30,12 @@ export { reduceFull, kernelShape, type Kernel, type OutputMode, type KernelKind,
 export { perSampleJacobians, contractJacobians } from './jacobian/per-sample.js';
 export { tileFeatures, structuredTile, chooseRules, layerShapes } from './jacobian/structured.js';
 export { monteCarloKernel, Welford, type MonteCarloOptions, type MonteCarloReport } from './jacobian/monte-carlo.js';
+export { crossEntropy, meanSquaredError, lossFunction, LOSSES, type LossName } from './lib/losses.js';
+export { makeOptimiser, OPTIMISERS, type Optimiser, type OptimiserConfig, type OptimiserName } from './lib/optimisers.js';
+export { trainModel, paramsFromTensors, type TrainConfig, type TrainHistory } from './models/training.js';
+export { KernelTracker, type TrackPoint } from './jacobian/tracking.js';
+export { kernelDistance, relativeChange, kernelTargetAlignment, effectiveRank, kernelMetrics, frobeniusNorm, type KernelMetrics } from './lib/kernel-metrics.js';
+export { kernelSystem, ridgeRegression, crossEntropyKernelFit, kernelPredict, accuracy, oneHot, type KernelSystem } from './lib/kernel-regression.js';
+export { linearisedGd, linearisedFlow, type LinearisedPrediction } from './lib/linearised.js';
+export { choleskyInPlace, choleskySolveInPlace, symmetricEigen, topEigenvalues } from './lib/linalg.js';
+export { runMnistStudy, renderMnistStudy, mnistDefaults, type MnistStudyOptions } from './experiments/mnist.js';

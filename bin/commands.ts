@@ -5,6 +5,7 @@ import { UserError } from '../lib/errors.js';
 import { writeNpyWithMetadata } from '../lib/files.js';
 import { noProgress, stderrProgress } from '../lib/progress.js';
 import { toolVersion } from '../lib/version.js';
+import { type MnistStudyOptions, mnistDefaults, renderMnistStudy, runMnistStudy } from '../experiments/mnist.js';
 import { runResnetVsFfnet } from '../experiments/resnet-vs-ffnet.js';
 import { analyticMlpKernel } from '../models/mlp-analytic.js';
 import { analyticGntk } from '../models/gnn-analytic.js';
@@ -361,29 +362,111 @@ export function summarise(r: MonteCarloReport, oracle: { data: Float64Array } | 
   return s;
 }
 
+const MNIST_FLAGS = ['render-only', 'n', 'data-seed', 'models', 'channels', 'mlp-epochs', 'cnn-epochs', 'mlp-batch-size', 'cnn-batch-size', 'mlp-lr', 'cnn-lr', 'mlp-inf-seeds', 'cnn-inf-seeds', 'ce-steps', 'ce-lr', 'ridge', 'probe', 'workers'];
+const EXPERIMENTS = ['resnet-vs-ffnet', 'mnist'];
+
+function positive(v: number | undefined, flag: string): number | undefined {
+  if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new UserError(`${flag}: expected a positive number; got ${v}`);
+  return v;
+}
+
+/** The options of `ntk experiment mnist`: the defaults of the full or quick study, overridden by flags. */
+function mnistOptions(a: Args, outDir: string, backend: string): MnistStudyOptions {
+  const d = mnistDefaults(Boolean(a.quick));
+  const int = (flag: string, min: number) => {
+    const v = num(a, flag);
+    checkInteger(v, `--${flag}`, min);
+    return v;
+  };
+  const seeds = int('seeds', 1) ?? d.seeds.length;
+  const base = int('seed', 0) ?? 0;
+  const models = a.models === undefined ? d.models : String(a.models).split(',').map((m) => m.trim());
+  for (const m of models) if (m !== 'mlp' && m !== 'cnn') throw new UserError(`--models: expected a comma-separated list of mlp and cnn; got '${a.models}'`);
+  const channels = a.channels === undefined ? d.channels : parseIntList(String(a.channels), '--channels');
+  if (channels.length !== 2) throw new UserError(`--channels: expected two channel counts C1,C2 (the seed's CNN); got '${a.channels}'`);
+  const sched = (m: 'mlp' | 'cnn') => ({
+    epochs: int(`${m}-epochs`, 0) ?? d[m].epochs,
+    batchSize: int(`${m}-batch-size`, 1) ?? d[m].batchSize,
+    lr: positive(num(a, `${m}-lr`), `--${m}-lr`) ?? d[m].lr,
+    infSeeds: int(`${m}-inf-seeds`, 2) ?? d[m].infSeeds,
+  });
+  const ridge = num(a, 'ridge');
+  if (ridge !== undefined && !(ridge >= 0)) throw new UserError(`--ridge: expected a number ≥ 0; got ${ridge}`);
+  return {
+    ...d,
+    models: [...new Set(models)] as ('mlp' | 'cnn')[],
+    seeds: Array.from({ length: seeds }, (_, i) => base + i),
+    n: int('n', 2) ?? d.n,
+    dataSeed: int('data-seed', 0) ?? d.dataSeed,
+    channels: channels as [number, number],
+    mlp: sched('mlp'),
+    cnn: sched('cnn'),
+    ceSteps: int('ce-steps', 1) ?? d.ceSteps,
+    ceLr: positive(num(a, 'ce-lr'), '--ce-lr') ?? d.ceLr,
+    ridge: ridge ?? d.ridge,
+    probe: int('probe', 2) ?? d.probe,
+    workers: int('workers', 1) ?? d.workers,
+    outDir, backend, progress: progressFor(a),
+  };
+}
+
 const experimentCommand: Command = (y) =>
   y.command(
     'experiment <name>',
-    'run a study and write its report into results/<name>/ (resnet-vs-ffnet)',
+    'run a study and write its report into results/<name>/ (mnist | resnet-vs-ffnet)',
     (c) =>
       c
-        .positional('name', { type: 'string', describe: 'resnet-vs-ffnet' })
-        .option('seeds', { type: 'number', describe: 'initialisations per net (default 200; --quick 40)' })
-        .option('width', { type: 'number', default: 64, describe: 'hidden width n of both nets' })
-        .option('seed', { type: 'number', default: 0 })
+        .positional('name', { type: 'string', describe: EXPERIMENTS.join(' | ') })
+        .option('seeds', { type: 'number', describe: 'resnet-vs-ffnet: initialisations per net (default 200; --quick 40); mnist: number of seeds (default 3; --quick 1)' })
+        .option('width', { type: 'number', describe: 'resnet-vs-ffnet: hidden width n of both nets (default 64)' })
+        .option('seed', { type: 'number', default: 0, describe: 'first seed' })
         .option('quick', { type: 'boolean', default: false, describe: 'small smoke-test run' })
         .option('out-dir', { type: 'string', describe: 'output folder (default results/<name>)' })
         .option('backend', { type: 'string', default: 'auto' })
-        .option('quiet', { type: 'boolean', default: false }),
+        .option('quiet', { type: 'boolean', default: false })
+        .option('n', { type: 'number', describe: 'mnist: train and test digits each (default 500; --quick 100)' })
+        .option('data-seed', { type: 'number', describe: 'mnist: seed of the train/test split (default 0)' })
+        .option('models', { type: 'string', describe: 'mnist: mlp,cnn (default both)' })
+        .option('channels', { type: 'string', describe: 'mnist: CNN channels C1,C2 (default 20,20)' })
+        .option('mlp-epochs', { type: 'number', describe: 'mnist: MLP epochs (default 5000)' })
+        .option('cnn-epochs', { type: 'number', describe: 'mnist: CNN epochs (default 40)' })
+        .option('mlp-batch-size', { type: 'number', describe: 'mnist: MLP minibatch (default 500 = full batch)' })
+        .option('cnn-batch-size', { type: 'number', describe: 'mnist: CNN minibatch (default 50)' })
+        .option('mlp-lr', { type: 'number', describe: 'mnist: MLP Adam learning rate (default 1e-3)' })
+        .option('cnn-lr', { type: 'number', describe: 'mnist: CNN Adam learning rate (default 3e-3)' })
+        .option('mlp-inf-seeds', { type: 'number', describe: 'mnist: nets averaged for the MLP NTK∞ (default 16)' })
+        .option('cnn-inf-seeds', { type: 'number', describe: 'mnist: nets averaged for the CNTK∞ (default 4)' })
+        .option('ce-steps', { type: 'number', describe: 'mnist: Adam steps of the cross-entropy kernel regressors (default 5000)' })
+        .option('ce-lr', { type: 'number', describe: 'mnist: their learning rate (default 1e-2)' })
+        .option('ridge', { type: 'number', describe: 'mnist: ridge λ relative to the mean diagonal (default 1e-6)' })
+        .option('probe', { type: 'number', describe: 'mnist: probe digits for kernel tracking (default 50)' })
+        .option('workers', { type: 'number', describe: 'mnist: worker threads for the (model, seed) runs (default: cores)' })
+        .option('render-only', { type: 'boolean', describe: 'mnist: re-render report and figures from <out-dir>/results.json, computing nothing' }),
     async (a: Args) => {
       const name = str(a, 'name');
-      if (name !== 'resnet-vs-ffnet') throw new UserError(`experiment: unknown experiment '${name}'; expected resnet-vs-ffnet`);
+      if (!EXPERIMENTS.includes(name)) throw new UserError(`experiment: unknown experiment '${name}'; expected ${EXPERIMENTS.join(' or ')}`);
+      const outDir = (a['out-dir'] as string | undefined) ?? `results/${name}`;
+      if (name === 'mnist') {
+        if (a.width !== undefined) throw new UserError('--width: not an option of experiment mnist');
+        if (a['render-only']) {
+          const files = renderMnistStudy(outDir);
+          if (!a.quiet) process.stderr.write(`re-rendered ${files.length} files in ${outDir}\n`);
+          return;
+        }
+        const opts = mnistOptions(a, outDir, str(a, 'backend'));
+        opts.backend = await initBackend(opts.backend);
+        const r = await runMnistStudy(opts);
+        if (!a.quiet) process.stderr.write(`wrote ${r.files.length} files into ${outDir} in ${r.seconds.toFixed(0)} s (${opts.backend})\n`);
+        return;
+      }
+      const foreign = MNIST_FLAGS.find((f) => a[f] !== undefined);
+      if (foreign) throw new UserError(`--${foreign}: not an option of experiment ${name}`);
       const seeds = num(a, 'seeds') ?? (a.quick ? 40 : 200);
       checkInteger(seeds, '--seeds', 3);
-      checkInteger(num(a, 'width'), '--width', 1);
+      const width = num(a, 'width') ?? 64;
+      checkInteger(width, '--width', 1);
       const backend = await initBackend(str(a, 'backend'));
-      const outDir = (a['out-dir'] as string | undefined) ?? `results/${name}`;
-      const r = runResnetVsFfnet({ seeds, width: num(a, 'width')!, depth: 100, branches: 20, branchDepth: 5, seed: num(a, 'seed') ?? 0, outDir, backend, progress: progressFor(a) });
+      const r = runResnetVsFfnet({ seeds, width, depth: 100, branches: 20, branchDepth: 5, seed: num(a, 'seed') ?? 0, outDir, backend, progress: progressFor(a) });
       if (!a.quiet) process.stderr.write(`wrote ${r.files.join(', ')}\n`);
     },
   );

@@ -49,3 +49,15 @@ export function sliceSamples<S extends Samples>(s: S, start: number, count: numb
   }
   return { ...s, graphs: s.graphs.slice(start, start + count), n: count, labels: s.labels?.subarray(start, start + count) };
 }
+
+/** The samples at the given indices, in that order (copies; labels follow). */
+export function gatherSamples<S extends Samples>(s: S, idx: ArrayLike<number>): S {
+  const labels = s.labels ? Int32Array.from(idx, (i) => s.labels![i]) : undefined;
+  if (s.kind === 'vectors') {
+    const d = sampleSize(s);
+    const x = new Float32Array(idx.length * d);
+    for (let r = 0; r < idx.length; r++) x.set(s.x.subarray(idx[r] * d, (idx[r] + 1) * d), r * d);
+    return { ...s, x, n: idx.length, labels };
+  }
+  return { ...s, graphs: Array.from(idx, (i) => s.graphs[i]), n: idx.length, labels };
+}

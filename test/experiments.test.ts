@@ -2,6 +2,9 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { trackingEpochs } from '../experiments/mnist.js';
 import { runResnetVsFfnet, spread } from '../experiments/resnet-vs-ffnet.js';
 import { testBackend } from './helpers.js';
 
@@ -29,5 +32,76 @@ describe('experiment resnet-vs-ffnet', function () {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('experiment mnist (seeds/003)', function () {
+  const cli = fileURLToPath(new URL('../bin/ntk.js', import.meta.url));
+  const backend = process.env.NTK_TEST_BACKEND ?? 'wasm';
+  const run = (args: string[]) => spawnSync(process.execPath, [cli, 'experiment', 'mnist', ...args, '--quiet', '--backend', backend], { encoding: 'utf8' });
+  // A tiny study: 24 digits, a 4-channel CNN, short schedules.
+  const tiny = ['--n', '24', '--seeds', '2', '--channels', '4,4', '--mlp-epochs', '200', '--cnn-epochs', '2', '--cnn-batch-size', '12', '--mlp-inf-seeds', '2', '--cnn-inf-seeds', '2', '--ce-steps', '100', '--probe', '6'];
+  let dir: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ntk-mnist-'));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('tracking epochs are 0, a 1-2-5 grid and the last epoch', () => {
+    expect(trackingEpochs(5000)).to.deep.equal([0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]);
+    expect(trackingEpochs(40)).to.deep.equal([0, 1, 2, 5, 10, 20, 40]);
+    expect(trackingEpochs(0)).to.deep.equal([0]);
+  });
+
+  it('writes report, tables, tracking and figures; the same on 1 and 2 worker threads; re-renders identically', () => {
+    const a = path.join(dir, 'a'), b = path.join(dir, 'b');
+    const r1 = run([...tiny, '--workers', '1', '--out-dir', a]);
+    expect(r1.status, r1.stderr).to.equal(0);
+    const r2 = run([...tiny, '--workers', '2', '--out-dir', b]);
+    expect(r2.status, r2.stderr).to.equal(0);
+    const files = fs.readdirSync(a).sort();
+    for (const f of ['report.md', 'results.json', 'tables.csv', 'tracking.csv', 'fig5-mlp-ntk-init.svg', 'fig5-mlp-ntk-trained.svg', 'fig6-cnn-ntk-init.svg', 'fig6-cnn-ntk-trained.npy', 'tracking-distance.svg', 'loss-mlp.svg', 'params']) expect(files).to.include(f);
+    const tables = fs.readFileSync(path.join(a, 'tables.csv'), 'utf8');
+    expect(fs.readFileSync(path.join(b, 'tables.csv'), 'utf8')).to.equal(tables);
+    expect(fs.readFileSync(path.join(b, 'tracking.csv'), 'utf8')).to.equal(fs.readFileSync(path.join(a, 'tracking.csv'), 'utf8'));
+    // 2 seeds × (MLP: net + 8 regressors, CNN: net + 6) rows.
+    const lines = tables.trim().split('\n').slice(1);
+    expect(lines).to.have.length(2 * (9 + 7));
+    for (const l of lines) {
+      const [train, test] = l.split(',').slice(-2).map(Number);
+      expect(train).to.be.within(0, 1);
+      expect(test).to.be.within(0, 1);
+    }
+    // The MLP memorises 24 digits in 200 full-batch Adam epochs; ridge → 0 regressors interpolate them.
+    expect(lines.filter((l) => l.startsWith('mlp,"net"')).map((l) => Number(l.split(',')[3]))).to.deep.equal([1, 1]);
+    expect(lines.filter((l) => l.includes('ridge')).every((l) => Number(l.split(',')[3]) === 1)).to.equal(true);
+    const res = JSON.parse(fs.readFileSync(path.join(a, 'results.json'), 'utf8'));
+    const mlp = res.runs.find((r: { model: string }) => r.model === 'mlp');
+    expect(mlp.tracking.map((p: { epoch: number }) => p.epoch)).to.deep.equal(trackingEpochs(200));
+    expect(mlp.tracking[0].ntk.distance).to.be.closeTo(0, 1e-12);
+    expect(mlp.infinite.analyticRelativeError).to.be.a('number');
+    const report = fs.readFileSync(path.join(a, 'report.md'), 'utf8');
+    expect(report).to.match(/Table 1: MLP/).and.match(/Table 2: CNN/).and.match(/0\.844/);
+    const rr = spawnSync(process.execPath, [cli, 'experiment', 'mnist', '--render-only', '--out-dir', a, '--quiet'], { encoding: 'utf8' });
+    expect(rr.status, rr.stderr).to.equal(0);
+    expect(fs.readFileSync(path.join(a, 'report.md'), 'utf8')).to.equal(report);
+  });
+
+  it('rejects bad flags with one line and exit code 2, writing nothing', () => {
+    const out = path.join(dir, 'bad');
+    for (const [args, msg] of [
+      [['--models', 'mlp,rnn'], /--models/],
+      [['--cnn-lr', '-1'], /--cnn-lr: expected a positive number/],
+      [['--channels', '4'], /--channels/],
+      [['--mlp-epochs', '2.5'], /--mlp-epochs/],
+      [['--width', '3'], /--width: not an option of experiment mnist/],
+      [['--render-only'], /--render-only: cannot read/],
+    ] as [string[], RegExp][]) {
+      const r = run([...args, '--out-dir', out]);
+      expect(r.status, args.join(' ')).to.equal(2);
+      expect(r.stderr.trim().split('\n')).to.have.length(1);
+      expect(r.stderr).to.match(msg);
+    }
+    expect(fs.existsSync(out)).to.equal(false);
   });
 });

@@ -1,0 +1,129 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { UserError } from './errors.js';
+import { choleskyInPlace, choleskySolveInPlace } from './linalg.js';
+import { makeOptimiser } from './optimisers.js';
+import type { Progress } from './progress.js';
+
+/**
+ * Kernel regressors f(x) = Σ_j K(x, x_j) α_j in one layout for both kinds of multi-output kernel:
+ * the training kernel is [s, s] and the coefficients α are [s, m] with s·m = n·K, so that
+ *   full multi-output kernel (rows = (sample, output) pairs, 10×10 blocks): s = n·K, m = 1;
+ *   traced (or any per-output scalar) kernel, shared by all outputs:        s = n,   m = K.
+ * Predictions F = K_* α have the same layout and are read as logits [n_*, K] row-major either way.
+ */
+export interface KernelSystem {
+  /** Training kernel [s, s] row-major. */
+  K: ArrayLike<number>;
+  s: number;
+  m: number;
+}
+
+/** The layout of a kernel over n samples with K outputs: full [nK, nK] (m = 1) or per-output [n, n] (m = K). */
+export function kernelSystem(K: ArrayLike<number>, n: number, outputs: number): KernelSystem {
+  if (K.length === n * outputs * n * outputs) return { K, s: n * outputs, m: 1 };
+  if (K.length === n * n) return { K, s: n, m: outputs };
+  throw new Error(`kernelSystem: a kernel of ${K.length} entries is neither [${n * outputs}]² nor [${n}]²`);
+}
+
+/** Mean of the diagonal of an [s, s] kernel: the scale the ridge and the trained coefficients refer to. */
+export function meanDiagonal(K: ArrayLike<number>, s: number): number {
+  let t = 0;
+  for (let i = 0; i < s; i++) t += K[i * s + i];
+  return t / s;
+}
+
+/**
+ * Closed-form kernel ridge regression on MSE: α = (K + λ·d̄·I)⁻¹ Y, solved by a float64 Cholesky, with the
+ * ridge λ relative to the mean diagonal d̄ so that one λ means the same for kernels of any scale (NTK_tr
+ * entries grow ~1000× in training). Y [s, m] is the target layout above (one-hot rows). λ → 0 interpolates the
+ * training targets. Throws a UserError naming `what` when K + λd̄I is not numerically positive definite.
+ */
+export function ridgeRegression(sys: KernelSystem, Y: ArrayLike<number>, ridge: number, what: string): Float64Array {
+  const { K, s, m } = sys;
+  if (!(ridge >= 0)) throw new UserError(`${what}: the ridge must be ≥ 0; got ${ridge}`);
+  const A = Float64Array.from(K);
+  const add = ridge * meanDiagonal(K, s);
+  for (let i = 0; i < s; i++) A[i * s + i] += add;
+  choleskyInPlace(A, s, what);
+  const alpha = Float64Array.from(Y);
+  if (alpha.length !== s * m) throw new Error(`ridgeRegression: targets have ${alpha.length} entries, expected ${s * m}`);
+  choleskySolveInPlace(A, s, alpha, m);
+  return alpha;
+}
+
+/** F = K_* α for a cross kernel K_* [s_*, s] and coefficients α [s, m] (float64). */
+export function kernelPredict(Kstar: ArrayLike<number>, sStar: number, s: number, alpha: ArrayLike<number>, m: number): Float64Array {
+  const F = new Float64Array(sStar * m);
+  for (let i = 0; i < sStar; i++) {
+    const o = i * s;
+    for (let j = 0; j < s; j++) {
+      const k = Kstar[o + j];
+      if (k === 0) continue;
+      for (let c = 0; c < m; c++) F[i * m + c] += k * alpha[j * m + c];
+    }
+  }
+  return F;
+}
+
+export interface CrossEntropyFitOptions {
+  steps: number;
+  lr: number;
+  progress?: Progress;
+}
+
+/**
+ * Kernel coefficients trained with softmax cross-entropy and Adam, as seeds/003 does: minimise
+ * (1/n) Σ_i CE(softmax(F_i), y_i) over α with F = (K/d̄) α read as logits [n, K]. The kernel is scaled by its
+ * mean diagonal d̄ (Adam's step is scale-free in α, so without it the step in function space would grow with
+ * the kernel's scale); the returned α is divided by d̄ so that kernelPredict(K_*, α) needs no rescaling. The gradient
+ * ∂L/∂α = (K/d̄)ᵀ (softmax(F) − Y)/n is formed explicitly (K symmetric), two matrix-vector products per step,
+ * in float32 on the tfjs backend. α starts at 0 (all logits 0). Returns α [s, m] in float64 and the final loss.
+ */
+export function crossEntropyKernelFit(sys: KernelSystem, Y: ArrayLike<number>, n: number, outputs: number, o: CrossEntropyFitOptions): { alpha: Float64Array; loss: number; scale: number } {
+  const { K, s, m } = sys;
+  const scale = meanDiagonal(K, s);
+  const Kt = tf.tidy(() => tf.div(tf.tensor2d(Float32Array.from(K), [s, s]), scale));
+  const Yt = tf.tensor2d(Float32Array.from(Y), [n, outputs]);
+  let alpha: tf.Tensor = tf.zeros([s, m]);
+  const opt = makeOptimiser({ name: 'adam', lr: o.lr });
+  let loss = NaN;
+  try {
+    for (let t = 0; t < o.steps; t++) {
+      const grad = tf.tidy(() => {
+        const logits = tf.reshape(tf.matMul(Kt, alpha as tf.Tensor2D), [n, outputs]);
+        const dF = tf.div(tf.sub(tf.softmax(logits), Yt), n);
+        if (t === o.steps - 1) loss = -tf.sum(tf.mul(Yt, tf.logSoftmax(logits))).dataSync()[0] / n;
+        return tf.matMul(Kt, tf.reshape(dF, [s, m]) as tf.Tensor2D);
+      });
+      const [next] = opt.step([alpha], [grad]);
+      alpha.dispose();
+      grad.dispose();
+      alpha = next;
+      o.progress?.update(t + 1);
+    }
+    const a = Float64Array.from(alpha.dataSync(), (v) => v / scale);
+    if (!Number.isFinite(loss) || a.some((v) => !Number.isFinite(v))) throw new UserError('kernel cross-entropy fit: the coefficients diverged (non-finite values); lower the learning rate');
+    return { alpha: a, loss, scale };
+  } finally {
+    [Kt, Yt, alpha].forEach((t) => t.dispose());
+    opt.dispose();
+  }
+}
+
+/** Accuracy of logits F [n, K] (row-major) against integer labels. */
+export function accuracy(F: ArrayLike<number>, labels: ArrayLike<number>, outputs: number): number {
+  let hit = 0;
+  for (let i = 0; i < labels.length; i++) {
+    let best = 0;
+    for (let k = 1; k < outputs; k++) if (F[i * outputs + k] > F[i * outputs + best]) best = k;
+    if (best === labels[i]) hit++;
+  }
+  return hit / labels.length;
+}
+
+/** One-hot targets [n, K] of integer labels. */
+export function oneHot(labels: ArrayLike<number>, outputs: number): Float64Array {
+  const y = new Float64Array(labels.length * outputs);
+  for (let i = 0; i < labels.length; i++) y[i * outputs + labels[i]] = 1;
+  return y;
+}
