@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { stratifiedFolds, submatrix } from './cv.js';
 import { UserError } from './errors.js';
 import { choleskyInPlace, choleskySolveInPlace } from './linalg.js';
 import { makeOptimiser } from './optimisers.js';
@@ -126,4 +127,31 @@ export function oneHot(labels: ArrayLike<number>, outputs: number): Float64Array
   const y = new Float64Array(labels.length * outputs);
   for (let i = 0; i < labels.length; i++) y[i * outputs + labels[i]] = 1;
   return y;
+}
+
+/**
+ * Kernel ridge classifier with the ridge chosen on an inner split: for each λ of the grid, fit on the inner-train
+ * part of the training indices (a seeded stratified quarter held out) and score accuracy on the held-out quarter;
+ * refit with the best λ (ties: the larger λ) on all training indices and return the test predictions' accuracy (and
+ * the best inner accuracy, to choose among kernels the same way).
+ * K is a per-sample kernel [n, n] over all samples; targets one-hot.
+ */
+export function ridgeClassifierCv(K: ArrayLike<number>, n: number, labels: ArrayLike<number>, classes: number, train: number[], test: number[], grid: number[], seed: number | string): { accuracy: number; ridge: number; innerAccuracy: number } {
+  const sub = (rows: number[], cols: number[]) => submatrix(K, n, rows, cols);
+  const fitScore = (tr: number[], te: number[], lam: number) => {
+    const y = oneHot(tr.map((i) => labels[i]), classes);
+    const a = ridgeRegression(kernelSystem(sub(tr, tr), tr.length, classes), y, lam, 'kernel ridge classifier');
+    return accuracy(kernelPredict(sub(te, tr), te.length, tr.length, a, classes), te.map((i) => labels[i]), classes);
+  };
+  const inner = stratifiedFolds(train.map((i) => labels[i]), 4, seed);
+  const itr = train.filter((_, j) => inner[j] !== 0), ite = train.filter((_, j) => inner[j] === 0);
+  let best = grid[0], bestAcc = -1;
+  for (const lam of grid) {
+    const acc = fitScore(itr, ite, lam);
+    if (acc >= bestAcc) {
+      bestAcc = acc;
+      best = lam;
+    }
+  }
+  return { accuracy: fitScore(train, test, best), ridge: best, innerAccuracy: bestAcc };
 }

@@ -13,29 +13,46 @@ export interface GntkConfig {
   bStd: number;
 }
 
-/** Dense row-major n×n matrix c_u·(A + I) of a graph (c_u = 1 for sum, 1/(deg u + 1) for mean). */
-function aggregationMatrix(g: Graph, mean: boolean): Float64Array {
-  const n = g.nodes;
-  const m = new Float64Array(n * n);
-  for (let u = 0; u < n; u++) m[u * n + u] = 1;
-  for (let t = 0; t < g.edges.length; t += 2) m[g.edges[t + 1] * n + g.edges[t]] += 1;
-  if (mean) {
-    for (let u = 0; u < n; u++) {
-      let deg = 0;
-      for (let v = 0; v < n; v++) deg += m[u * n + v];
-      for (let v = 0; v < n; v++) m[u * n + v] /= deg;
-    }
-  }
-  return m;
+/** A sparse n×n matrix in compressed rows: row u holds cols[ptr[u]..ptr[u+1]) with weights vals. */
+interface Csr {
+  n: number;
+  ptr: Int32Array;
+  cols: Int32Array;
+  vals: Float64Array;
 }
 
-/** M1 · X · M2ᵀ for M1 [a, a], X [a, b], M2 [b, b]. */
-function sandwich(M1: Float64Array, X: Float64Array, M2: Float64Array, a: number, b: number): Float64Array {
+/**
+ * c_u·(A + I) of a graph in compressed rows (c_u = 1 for sum, 1/(deg u + 1) for mean). Sparse because graphs are:
+ * PROTEINS has graphs of up to 620 nodes, where dense n³ products per graph pair would dominate everything.
+ */
+function aggregationMatrix(g: Graph, mean: boolean): Csr {
+  const n = g.nodes;
+  const rows: Map<number, number>[] = Array.from({ length: n }, (_, u) => new Map([[u, 1]]));
+  for (let t = 0; t < g.edges.length; t += 2) {
+    const r = rows[g.edges[t + 1]];
+    r.set(g.edges[t], (r.get(g.edges[t]) ?? 0) + 1);
+  }
+  const ptr = new Int32Array(n + 1);
+  rows.forEach((r, u) => (ptr[u + 1] = ptr[u] + r.size));
+  const cols = new Int32Array(ptr[n]), vals = new Float64Array(ptr[n]);
+  rows.forEach((r, u) => {
+    let total = 0;
+    for (const w of r.values()) total += w;
+    let k = ptr[u];
+    for (const [v, w] of [...r.entries()].sort((x, y) => x[0] - y[0])) {
+      cols[k] = v;
+      vals[k++] = mean ? w / total : w;
+    }
+  });
+  return { n, ptr, cols, vals };
+}
+
+/** M1 · X · M2ᵀ for sparse M1 [a, a], dense X [a, b], sparse M2 [b, b]: O(nnz(M1)·b + a·nnz(M2)). */
+function sandwich(M1: Csr, X: Float64Array, M2: Csr, a: number, b: number): Float64Array {
   const tmp = new Float64Array(a * b);
   for (let i = 0; i < a; i++) {
-    for (let k = 0; k < a; k++) {
-      const m = M1[i * a + k];
-      if (m === 0) continue;
+    for (let e = M1.ptr[i]; e < M1.ptr[i + 1]; e++) {
+      const m = M1.vals[e], k = M1.cols[e];
       for (let j = 0; j < b; j++) tmp[i * b + j] += m * X[k * b + j];
     }
   }
@@ -43,7 +60,7 @@ function sandwich(M1: Float64Array, X: Float64Array, M2: Float64Array, a: number
   for (let i = 0; i < a; i++) {
     for (let j = 0; j < b; j++) {
       let s = 0;
-      for (let k = 0; k < b; k++) s += tmp[i * b + k] * M2[j * b + k];
+      for (let e = M2.ptr[j]; e < M2.ptr[j + 1]; e++) s += tmp[i * b + M2.cols[e]] * M2.vals[e];
       out[i * b + j] = s;
     }
   }
@@ -80,7 +97,7 @@ export function analyticGntk(cfg: GntkConfig, g1: Graph[], g2: Graph[], featureD
   if (!['relu', 'erf', 'identity'].includes(act)) throw new UserError(`--activation: the analytic GNTK has closed forms for relu, erf and identity; got '${act}'`);
   const sw2 = cfg.wStd * cfg.wStd, sb2 = cfg.bStd * cfg.bStd;
   const mean = cfg.aggregation === 'mean';
-  const aggs = new Map<Graph, Float64Array>();
+  const aggs = new Map<Graph, Csr>();
   const aggOf = (g: Graph) => {
     let m = aggs.get(g);
     if (!m) aggs.set(g, (m = aggregationMatrix(g, mean)));
@@ -110,8 +127,10 @@ export function analyticGntk(cfg: GntkConfig, g1: Graph[], g2: Graph[], featureD
   };
   const n1 = g1.length, n2 = g2.length;
   const ntk = new Float64Array(n1 * n2), nngp = new Float64Array(n1 * n2);
+  // The kernel of a set with itself is symmetric: compute j ≥ i and mirror.
+  const same = g1 === g2;
   for (let i = 0; i < n1; i++) {
-    for (let j = 0; j < n2; j++) {
+    for (let j = same ? i : 0; j < n2; j++) {
       const a = g1[i], b = g2[j];
       const na = a.nodes, nb = b.nodes;
       const da = diagOf(a), db = diagOf(b);
@@ -129,9 +148,23 @@ export function analyticGntk(cfg: GntkConfig, g1: Graph[], g2: Graph[], featureD
               const t = u * nb + v;
               const S = sw2 * Q[t] + sb2;
               const th = S + sw2 * T[t];
-              const [e, ed] = gaussianExpectations(act, d1[u], d2[v], S);
-              nQ[t] = e;
-              nT[t] = ed * th;
+              if (act === 'relu') {
+                // gaussianExpectations' relu case inlined: this loop runs ~10⁹ times on PROTEINS.
+                const nrm = Math.sqrt(d1[u] * d2[v]);
+                if (nrm === 0) {
+                  nQ[t] = 0;
+                  nT[t] = 0.25 * th;
+                } else {
+                  const c = Math.max(-1, Math.min(1, S / nrm));
+                  const ang = Math.acos(c);
+                  nQ[t] = (nrm * (Math.sqrt(1 - c * c) + (Math.PI - ang) * c)) / (2 * Math.PI);
+                  nT[t] = ((Math.PI - ang) / (2 * Math.PI)) * th;
+                }
+              } else {
+                const [e, ed] = gaussianExpectations(act, d1[u], d2[v], S);
+                nQ[t] = e;
+                nT[t] = ed * th;
+              }
             }
           }
           Q = nQ;
@@ -153,6 +186,10 @@ export function analyticGntk(cfg: GntkConfig, g1: Graph[], g2: Graph[], featureD
       }
       nngp[i * n2 + j] = sw2 * qr + sb2;
       ntk[i * n2 + j] = sw2 * qr + sb2 + sw2 * tr;
+      if (same) {
+        nngp[j * n2 + i] = nngp[i * n2 + j];
+        ntk[j * n2 + i] = ntk[i * n2 + j];
+      }
     }
   }
   return { ntk, nngp };

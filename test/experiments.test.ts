@@ -105,3 +105,27 @@ describe('experiment mnist (seeds/003)', function () {
     expect(fs.existsSync(out)).to.equal(false);
   });
 });
+
+describe('experiment command: studies reject bad flags', () => {
+  const cli = fileURLToPath(new URL('../bin/ntk.js', import.meta.url));
+  it('one line, exit code 2, nothing written', () => {
+    const out = path.join(os.tmpdir(), `ntk-bad-study-${process.pid}`);
+    for (const [args, msg] of [
+      [['convergence', '--widths', '64'], /--widths: expected at least 2/],
+      [['convergence', '--pairs', '3-5'], /--pairs: not an option of experiment convergence/],
+      [['gntk', '--data', 'mnist'], /--data: experiment gntk takes graphs:PATH/],
+      [['gntk', '--data', 'graphs:/nonexistent/G.txt'], /G\.txt/],
+      [['gntk', '--aggregation', 'max'], /--aggregation/],
+      [['lantk', '--pairs', '3-3'], /--pairs/],
+      [['lognormal', '--seeds', '3'], /--seeds: expected an integer ≥ 10/],
+      [['nosuch'], /unknown experiment 'nosuch'/],
+      [['tabular', '--data-dir', '/nonexistent/uci'], /--data-dir \/nonexistent\/uci: cannot read folder/],
+    ] as [string[], RegExp][]) {
+      const r = spawnSync(process.execPath, [cli, 'experiment', ...args, '--out-dir', out, '--quiet'], { encoding: 'utf8' });
+      expect(r.status, args.join(' ')).to.equal(2);
+      expect(r.stderr.trim().split('\n'), args.join(' ')).to.have.length(1);
+      expect(r.stderr, args.join(' ')).to.match(msg);
+    }
+    expect(fs.existsSync(out)).to.equal(false);
+  });
+});
