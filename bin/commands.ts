@@ -1,9 +1,14 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import type { Argv } from 'yargs';
+import yargs from 'yargs';
 import * as path from 'node:path';
 import { initBackend } from '../lib/backend.js';
 import { type LoadedData, featureDim, loadData } from '../lib/data.js';
 import { UserError } from '../lib/errors.js';
-import { writeNpyWithMetadata } from '../lib/files.js';
+import { writeFilesAtomically, writeNpyWithMetadata } from '../lib/files.js';
+import { npyChunks, readNpy } from '../lib/npy.js';
+import { compareKernels } from '../lib/kernel-metrics.js';
 import { noProgress, stderrProgress } from '../lib/progress.js';
 import { toolVersion } from '../lib/version.js';
 import { type MnistStudyOptions, mnistDefaults, renderMnistStudy, runMnistStudy } from '../experiments/mnist.js';
@@ -22,7 +27,7 @@ import type { GraphSamples } from '../lib/samples.js';
 import type { Model } from '../models/model.js';
 import { type Param, checkParams, paramsToJson, parseParamsFile } from '../models/params.js';
 import { type ModelFlags, modelFromConfig, modelFromFlags, parseIntList, parseWidths } from '../models/registry.js';
-import { empiricalKernel, expandPerOutput, resolveImplementation } from '../jacobian/empirical.js';
+import { empiricalKernel, expandPerOutput, planKernel, resolveImplementation } from '../jacobian/empirical.js';
 import { parallelStructuredKernel } from '../jacobian/parallel.js';
 import { type Implementation, type KernelKind, checkMode, kernelShape } from '../jacobian/kernel-types.js';
 import { type MonteCarloReport, monteCarloKernel } from '../jacobian/monte-carlo.js';
@@ -166,36 +171,144 @@ const kernelCommand: Command = (y) =>
         .option('seed', { type: 'number', default: 0, describe: 'initialisation seed' })
         .option('save-params', { type: 'string', describe: 'write the parameters used to this JSON file' })
         .option('load-params', { type: 'string', describe: 'use the parameters (and model config) of this JSON file' })
-        .option('workers', { type: 'number', default: 1, describe: 'threads for the structured ntk (each with its own backend); same kernel bit for bit' }),
+        .option('workers', { type: 'number', default: os.availableParallelism(), describe: 'threads for the structured ntk (each with its own backend; default: the number of cores); same kernel bit for bit' }),
     async (a: Args) => {
       const t0 = performance.now();
       const out = str(a, 'out');
       checkNpyPath(out, '--out');
-      const mode = checkMode(str(a, 'outputs'));
-      const kind = checkKind(str(a, 'kind'));
-      checkInteger(num(a, 'workers'), '--workers', 1);
-      const { d1, d2 } = loadInputs(a);
-      const { model, params, paramsFrom } = modelAndParams(a, d1);
-      checkFit(model, d1, d2);
-      const backend = await initBackend(str(a, 'backend'));
-      const tc = performance.now();
-      const kopts = { kind, mode, implementation: str(a, 'implementation') as Implementation, tile: num(a, 'tile'), progress: progressFor(a) };
-      const parallel = num(a, 'workers')! > 1 && kind === 'ntk' && resolveImplementation(kopts.implementation, model) === 'structured';
-      const { kernel, info } = parallel
-        ? await parallelStructuredKernel(model, params, d1, d2, { ...kopts, workers: num(a, 'workers')!, backend })
-        : empiricalKernel(model, params, d1, d2, kopts);
-      const computeSeconds = (performance.now() - tc) / 1000;
+      const r = await computeKernel(a);
+      const { kernel, info, model, params, backend } = r;
       const saveParams = a['save-params'] as string | undefined;
       const meta = {
-        tool: toolVersion(), command: 'kernel', kind, outputs: mode, config: model.config, params: paramsFrom, seed: num(a, 'seed'),
+        tool: toolVersion(), command: 'kernel', kind: r.kind, outputs: r.mode, config: model.config, params: r.paramsFrom, seed: num(a, 'seed'),
         backend, implementation: info.implementation, tile: info.tile, tiles: info.tiles, symmetric: info.symmetric, rules: info.rules ?? null, workers: info.workers ?? 1,
         stageSeconds: Object.fromEntries(Object.entries(info.timing).map(([k, v]) => [k, round(v)])),
-        data: dataMeta(d1), data2: dataMeta(d2), K: kernel.K, shape: kernel.shape, dtype: 'float32', layout: layoutOf(mode),
-        computeSeconds: round(computeSeconds), totalSeconds: round((performance.now() - t0) / 1000),
+        data: dataMeta(r.d1), data2: dataMeta(r.d2), K: kernel.K, shape: kernel.shape, dtype: 'float32', layout: layoutOf(r.mode),
+        computeSeconds: round(r.computeSeconds), totalSeconds: round((performance.now() - t0) / 1000),
       };
       writeNpyWithMetadata(out, [{ path: out, array: { data: kernel.data, shape: kernel.shape } }], meta,
         saveParams ? [{ path: saveParams, data: paramsToJson(model.config, params) }] : []);
-      if (!a.quiet) process.stderr.write(`wrote ${out} [${kernel.shape}] (${backend}, ${info.implementation}, ${computeSeconds.toFixed(2)} s)\n`);
+      if (!a.quiet) process.stderr.write(`wrote ${out} [${kernel.shape}] (${backend}, ${info.implementation}, ${r.computeSeconds.toFixed(2)} s)\n`);
+    },
+  );
+
+/** The kernel of the `kernel` command's flags (validated), computed on the chosen backend; nothing written. */
+async function computeKernel(a: Args) {
+  const mode = checkMode(str(a, 'outputs'));
+  const kind = checkKind(str(a, 'kind'));
+  checkInteger(num(a, 'workers'), '--workers', 1);
+  const { d1, d2 } = loadInputs(a);
+  const { model, params, paramsFrom } = modelAndParams(a, d1);
+  checkFit(model, d1, d2);
+  const backend = await initBackend(str(a, 'backend'));
+  const tc = performance.now();
+  const kopts = { kind, mode, implementation: str(a, 'implementation') as Implementation, tile: num(a, 'tile'), progress: progressFor(a) };
+  const workers = num(a, 'workers') ?? 1;
+  // Threads pay only when there are several tile pairs to share out (one tile is one thread's work).
+  const parallel = workers > 1 && kind === 'ntk' && resolveImplementation(kopts.implementation, model) === 'structured' && planKernel(model, d1, d2, kopts).pairs.length > 1;
+  const { kernel, info } = parallel
+    ? await parallelStructuredKernel(model, params, d1, d2, { ...kopts, workers, backend })
+    : empiricalKernel(model, params, d1, d2, kopts);
+  return { kernel, info, model, params, paramsFrom, backend, d1, d2, mode, kind, computeSeconds: (performance.now() - tc) / 1000 };
+}
+
+/**
+ * A golden snapshot's config (an object of `kernel` flags, e.g. {"model": "cnn", "channels": "4,4", "n": 6}) as
+ * parsed `kernel` arguments: the same defaults and validation as the command line.
+ */
+function kernelArgsFromConfig(config: Record<string, unknown>, what: string): Args {
+  const argv: string[] = [];
+  for (const [k, v] of Object.entries(config)) {
+    if (['out', 'backend', 'quiet', 'save-params', 'workers'].includes(k)) throw new UserError(`${what}: '${k}' does not belong in a snapshot config`);
+    if (typeof v === 'boolean') argv.push(v ? `--${k}` : `--no-${k}`);
+    else argv.push(`--${k}`, String(v));
+  }
+  return commonOptions(kernelOptions(dataOptions(modelOptions(yargs([])))))
+    .option('seed', { type: 'number', default: 0 })
+    .option('load-params', { type: 'string' })
+    .strict()
+    .exitProcess(false)
+    .fail((msg: string | null, err: Error | undefined) => {
+      throw new UserError(`${what}: ${err?.message ?? msg ?? 'invalid config'}`);
+    })
+    .parseSync([...argv, '--out', 'unused.npy']) as Args;
+}
+
+const snapshotCommand: Command = (y) =>
+  y.command(
+    'snapshot',
+    'record a golden kernel: compute the kernel of a config and store it with its config, backend and tool version',
+    (c) =>
+      c
+        .option('config', { type: 'string', demandOption: true, describe: 'JSON object of kernel flags, e.g. {"model":"mlp","widths":"784,32,10","n":8}' })
+        .option('out', { type: 'string', demandOption: true, describe: 'snapshot folder (kernel.npy + snapshot.json)' })
+        .option('rel-tol', { type: 'number', default: 1e-5, describe: 'tolerance of ntk check: relative Frobenius and max-abs error (relative to max |K|)' })
+        .option('backend', { type: 'string', default: 'auto' })
+        .option('quiet', { type: 'boolean', default: false }),
+    async (a: Args) => {
+      const file = str(a, 'config');
+      let config: Record<string, unknown>;
+      try {
+        config = JSON.parse(fs.readFileSync(file, 'utf8'));
+      } catch (e) {
+        throw new UserError(`--config ${file}: cannot read a JSON object (${(e as NodeJS.ErrnoException).code ?? (e as Error).message.split('\n')[0]})`);
+      }
+      if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new UserError(`--config ${file}: expected a JSON object of kernel flags`);
+      const tol = num(a, 'rel-tol')!;
+      if (!(tol > 0)) throw new UserError(`--rel-tol: expected a positive number; got ${tol}`);
+      const ka = kernelArgsFromConfig(config, `--config ${file}`);
+      ka.backend = str(a, 'backend');
+      ka.quiet = true;
+      const r = await computeKernel(ka);
+      const dir = str(a, 'out');
+      writeFilesAtomically([
+        { path: path.join(dir, 'kernel.npy'), data: npyChunks({ data: r.kernel.data, shape: r.kernel.shape }) },
+        { path: path.join(dir, 'snapshot.json'), data: JSON.stringify({ tool: toolVersion(), config, backend: r.backend, modelConfig: r.model.config, kind: r.kind, outputs: r.mode, shape: r.kernel.shape, tolerance: { relativeFrobenius: tol, maxAbs: tol }, created: new Date().toISOString() }, null, 2) + '\n' },
+      ]);
+      if (!a.quiet) process.stderr.write(`wrote snapshot ${dir} [${r.kernel.shape}] (${r.backend})\n`);
+    },
+  );
+
+const checkCommand: Command = (y) =>
+  y.command(
+    'check <dir>',
+    'recompute every golden snapshot under <dir> and compare; exit 1 on a regression',
+    (c) =>
+      c
+        .positional('dir', { type: 'string', describe: 'folder of snapshot folders' })
+        .option('backend', { type: 'string', default: 'auto' })
+        .option('quiet', { type: 'boolean', default: false }),
+    async (a: Args) => {
+      const dir = str(a, 'dir');
+      let names: string[];
+      try {
+        names = fs.readdirSync(dir).filter((d) => fs.existsSync(path.join(dir, d, 'snapshot.json'))).sort();
+      } catch (e) {
+        throw new UserError(`check ${dir}: cannot read folder (${(e as NodeJS.ErrnoException).code ?? e})`);
+      }
+      if (names.length === 0) throw new UserError(`check ${dir}: no snapshot folders (NAME/snapshot.json) found`);
+      const rows: string[][] = [];
+      let failed = 0;
+      for (const name of names) {
+        const sdir = path.join(dir, name);
+        const snap = JSON.parse(fs.readFileSync(path.join(sdir, 'snapshot.json'), 'utf8'));
+        const golden = readNpy(path.join(sdir, 'kernel.npy'));
+        const ka = kernelArgsFromConfig(snap.config, `${sdir}/snapshot.json`);
+        ka.backend = str(a, 'backend');
+        ka.quiet = true;
+        const r = await computeKernel(ka);
+        const cmp = compareKernels(golden.data, r.kernel.data);
+        const same = golden.shape.join(',') === r.kernel.shape.join(',');
+        const ok = same && cmp.relativeFrobenius <= snap.tolerance.relativeFrobenius && cmp.maxAbs <= snap.tolerance.maxAbs;
+        if (!ok) failed++;
+        rows.push([name, `${snap.kind}/${snap.outputs}`, r.kernel.shape.join('×'), `${snap.backend}→${r.backend}`, cmp.relativeFrobenius.toExponential(2), cmp.maxAbs.toExponential(2), snap.tolerance.relativeFrobenius.toExponential(0), ok ? 'ok' : same ? 'REGRESSION' : 'SHAPE CHANGED']);
+      }
+      const head = ['snapshot', 'kernel', 'shape', 'backend', 'rel. Frobenius', 'max abs / max|K|', 'tolerance', 'status'];
+      const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+      const line = (r: string[]) => r.map((c, i) => c.padEnd(w[i])).join('  ');
+      process.stdout.write([line(head), line(w.map((k) => '-'.repeat(k))), ...rows.map(line)].join('\n') + '\n');
+      process.stdout.write(failed ? `${failed} of ${names.length} snapshots regressed\n` : `all ${names.length} snapshots within tolerance\n`);
+      if (failed) process.exitCode = 1;
     },
   );
 
@@ -574,4 +687,4 @@ const experimentCommand: Command = (y) =>
     },
   );
 
-export const commands: Command[] = [kernelCommand, infiniteCommand, analyticCommand, experimentCommand];
+export const commands: Command[] = [kernelCommand, infiniteCommand, analyticCommand, experimentCommand, snapshotCommand, checkCommand];

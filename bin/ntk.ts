@@ -16,7 +16,7 @@ async function main(): Promise<void> {
     .scriptName('ntk')
     .usage('$0 <command> [flags]')
     .strict()
-    .demandCommand(1, 'a command is required: kernel, infinite or analytic')
+    .demandCommand(1, 'a command is required: kernel, infinite, analytic, experiment, snapshot or check')
     .fail((msg: string | null, err: Error | undefined) => {
       if (err) throw err;
       fail(msg ?? 'invalid arguments');

@@ -98,3 +98,20 @@ export function kernelMetrics(K0: ArrayLike<number>, Kt: ArrayLike<number>, n: n
     topEigenvalues: topEigenvalues(Kt, n, topK),
   };
 }
+
+/**
+ * How far a recomputed kernel is from a reference: relative Frobenius error ‖K − R‖/‖R‖ and the largest entry
+ * error relative to the largest reference entry, max|K − R|/max|R| (0 and 0 when bit-identical).
+ */
+export function compareKernels(reference: ArrayLike<number>, K: ArrayLike<number>): { relativeFrobenius: number; maxAbs: number } {
+  if (reference.length !== K.length) return { relativeFrobenius: Infinity, maxAbs: Infinity };
+  let d = 0, r = 0, md = 0, mr = 0;
+  for (let i = 0; i < K.length; i++) {
+    const e = K[i] - reference[i];
+    d += e * e;
+    r += reference[i] * reference[i];
+    md = Math.max(md, Math.abs(e));
+    mr = Math.max(mr, Math.abs(reference[i]));
+  }
+  return { relativeFrobenius: Math.sqrt(d / r), maxAbs: md / mr };
+}

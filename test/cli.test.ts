@@ -152,3 +152,50 @@ describe('ntk command line', function () {
     }, /p\.json/);
   });
 });
+
+describe('golden snapshots: ntk snapshot and ntk check', function () {
+  const run = (args: string[]) => spawnSync(process.execPath, [cli, ...args, '--quiet', '--backend', backend], { encoding: 'utf8' });
+  let dir: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ntk-golden-'));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('a snapshot checks clean; a perturbed one is reported as a regression with exit code 1', () => {
+    const cfg = path.join(dir, 'c.json');
+    fs.writeFileSync(cfg, JSON.stringify({ model: 'mlp', widths: '784,16,3', data: 'mnist', n: 4, outputs: 'full' }));
+    const g = path.join(dir, 'golden');
+    const s = run(['snapshot', '--config', cfg, '--out', path.join(g, 'a')]);
+    expect(s.status, s.stderr).to.equal(0);
+    const snap = JSON.parse(fs.readFileSync(path.join(g, 'a', 'snapshot.json'), 'utf8'));
+    expect(snap.config).to.deep.equal({ model: 'mlp', widths: '784,16,3', data: 'mnist', n: 4, outputs: 'full' });
+    expect(snap.shape).to.deep.equal([12, 12]);
+    const ok = run(['check', g]);
+    expect(ok.status, ok.stderr).to.equal(0);
+    expect(ok.stdout).to.match(/a\s+ntk\/full\s+12×12.*\sok\s*\n/).and.match(/all 1 snapshots within tolerance/);
+    // Move one entry by 1e-3 relative: far beyond float32 noise (1e-7), so a regression.
+    fs.cpSync(path.join(g, 'a'), path.join(g, 'b'), { recursive: true });
+    const k = readNpy(path.join(g, 'b', 'kernel.npy'));
+    k.data[5] *= 1.001;
+    fs.writeFileSync(path.join(g, 'b', 'kernel.npy'), encodeNpy(k));
+    const bad = run(['check', g]);
+    expect(bad.status).to.equal(1);
+    expect(bad.stdout).to.match(/b\s+ntk\/full.*REGRESSION/).and.match(/1 of 2 snapshots regressed/);
+  });
+
+  it('rejects a bad config or folder with one line and exit code 2', () => {
+    const cfg = path.join(dir, 'bad.json');
+    fs.writeFileSync(cfg, JSON.stringify({ model: 'mlp', widths: '784,16,3', colour: 'red' }));
+    for (const [args, msg] of [
+      [['snapshot', '--config', cfg, '--out', path.join(dir, 'x')], /--config .*bad\.json: Unknown argument: colour/],
+      [['snapshot', '--config', path.join(dir, 'none.json'), '--out', path.join(dir, 'x')], /--config .*none\.json: cannot read/],
+      [['check', path.join(dir, 'empty-nothing')], /cannot read folder/],
+    ] as [string[], RegExp][]) {
+      const r = run(args);
+      expect(r.status, args.join(' ')).to.equal(2);
+      expect(r.stderr.trim().split('\n')).to.have.length(1);
+      expect(r.stderr).to.match(msg);
+    }
+    expect(fs.existsSync(path.join(dir, 'x'))).to.equal(false);
+  });
+});
