@@ -6,7 +6,9 @@ import * as path from 'node:path';
 import { initBackend } from '../lib/backend.js';
 import { type LoadedData, featureDim, loadData } from '../lib/data.js';
 import { UserError } from '../lib/errors.js';
-import { writeFilesAtomically, writeNpyWithMetadata } from '../lib/files.js';
+import { metadataPath, writeFilesAtomically, writeNpyWithMetadata } from '../lib/files.js';
+import { NpyFileWriter } from '../lib/npy-file.js';
+import { type ShardInfo, fileTileSink, mergeShards, parseShard } from '../jacobian/out-of-core.js';
 import { npyChunks, readNpy } from '../lib/npy.js';
 import { compareKernels } from '../lib/kernel-metrics.js';
 import { noProgress, stderrProgress } from '../lib/progress.js';
@@ -171,11 +173,14 @@ const kernelCommand: Command = (y) =>
         .option('seed', { type: 'number', default: 0, describe: 'initialisation seed' })
         .option('save-params', { type: 'string', describe: 'write the parameters used to this JSON file' })
         .option('load-params', { type: 'string', describe: 'use the parameters (and model config) of this JSON file' })
-        .option('workers', { type: 'number', default: os.availableParallelism(), describe: 'threads for the structured ntk (each with its own backend; default: the number of cores); same kernel bit for bit' }),
+        .option('workers', { type: 'number', default: os.availableParallelism(), describe: 'threads for the structured ntk (each with its own backend; default: the number of cores); same kernel bit for bit' })
+        .option('memory', { type: 'number', describe: 'out-of-core: write the kernel tile by tile into --out on disk (never held in memory), tiles sized for this budget in MB' })
+        .option('shard', { type: 'string', describe: 'I/N: compute only shard I of N (tile pairs p with p mod N = I) into --out; assemble with ntk merge' }),
     async (a: Args) => {
       const t0 = performance.now();
       const out = str(a, 'out');
       checkNpyPath(out, '--out');
+      if (a.memory !== undefined || a.shard !== undefined) return streamKernel(a, out, t0);
       const r = await computeKernel(a);
       const { kernel, info, model, params, backend } = r;
       const saveParams = a['save-params'] as string | undefined;
@@ -189,6 +194,85 @@ const kernelCommand: Command = (y) =>
       writeNpyWithMetadata(out, [{ path: out, array: { data: kernel.data, shape: kernel.shape } }], meta,
         saveParams ? [{ path: saveParams, data: paramsToJson(model.config, params) }] : []);
       if (!a.quiet) process.stderr.write(`wrote ${out} [${kernel.shape}] (${backend}, ${info.implementation}, ${r.computeSeconds.toFixed(2)} s)\n`);
+    },
+  );
+
+/**
+ * `kernel --memory MB` / `--shard I/N`: the kernel goes to disk tile by tile (positional writes into the .npy), so
+ * its size is bounded by the disk, not by memory; the tile is chosen so that a tile's buffers (about 16 bytes per
+ * entry of a [tile·K]² block) take at most a quarter of the budget. One thread (tiles are written in order).
+ */
+async function streamKernel(a: Args, out: string, t0: number): Promise<void> {
+  const mode = checkMode(str(a, 'outputs'));
+  const kind = checkKind(str(a, 'kind'));
+  const mb = num(a, 'memory');
+  if (mb !== undefined && !(mb >= 64)) throw new UserError(`--memory: expected a budget of at least 64 (MB); got ${mb}`);
+  const shard = a.shard === undefined ? undefined : parseShard(str(a, 'shard'));
+  const { d1, d2 } = loadInputs(a);
+  const { model, params, paramsFrom } = modelAndParams(a, d1);
+  checkFit(model, d1, d2);
+  const backend = await initBackend(str(a, 'backend'));
+  const K = model.outputSize;
+  const e = mode === 'full' ? K : 1;
+  const budgetTile = mb === undefined ? undefined : Math.max(1, Math.floor(Math.sqrt((mb * 2 ** 20) / 4 / 16) / e));
+  const tile = num(a, 'tile') ?? (budgetTile === undefined ? undefined : Math.min(budgetTile, Math.max(d1.n, d2?.n ?? d1.n)));
+  const kopts = { kind, mode, implementation: str(a, 'implementation') as Implementation, tile, progress: progressFor(a), shard };
+  const plan = planKernel(model, d1, d2, kopts);
+  const shape = kernelShape(mode, d1.n, plan.b.n, K);
+  const writer = new NpyFileWriter(out, shape);
+  let info;
+  try {
+    info = empiricalKernel(model, params, d1, d2, { ...kopts, tile: plan.tile, sink: fileTileSink(writer, mode, plan.b.n, K) }).info;
+  } catch (err) {
+    writer.abort();
+    throw err;
+  }
+  const fingerprint = JSON.stringify({ config: model.config, params: paramsFrom, kind, mode, data: dataMeta(d1), data2: dataMeta(d2), backend, implementation: info.implementation, tool: toolVersion() });
+  const shardInfo: ShardInfo | null = shard ? { ...shard, pairs: plan.pairs.filter((_, p) => p % shard.count === shard.index), tile: plan.tile, mode, K, n1: d1.n, n2: plan.b.n, symmetric: plan.symmetric, shape, fingerprint } : null;
+  const meta = {
+    tool: toolVersion(), command: 'kernel', kind, outputs: mode, config: model.config, params: paramsFrom, seed: num(a, 'seed'), backend,
+    implementation: info.implementation, tile: info.tile, tiles: info.tiles, symmetric: info.symmetric, rules: info.rules ?? null,
+    outOfCore: true, memoryBudgetMB: mb ?? null, peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+    shard: shardInfo, data: dataMeta(d1), data2: dataMeta(d2), K, shape, dtype: 'float32', layout: layoutOf(mode),
+    totalSeconds: round((performance.now() - t0) / 1000),
+  };
+  try {
+    writeFilesAtomically([{ path: metadataPath(out), data: JSON.stringify(meta, null, 2) + '\n' }]);
+  } catch (err) {
+    writer.abort();
+    throw err;
+  }
+  writer.commit();
+  if (!a.quiet) process.stderr.write(`wrote ${out} [${shape}] tile by tile (${backend}, tile ${plan.tile}, ${info.tiles} tile pairs${shard ? `, shard ${shard.index}/${shard.count}` : ''}, peak RSS ${meta.peakRssMB} MB)\n`);
+}
+
+const mergeCommand: Command = (y) =>
+  y.command(
+    'merge <shards..>',
+    'assemble the shards written by kernel --shard I/N into one .npy (positional copies; memory stays at one row)',
+    (c) =>
+      c
+        .positional('shards', { type: 'string', array: true, describe: 'shard .npy files (their .json metadata beside them)' })
+        .option('out', { type: 'string', demandOption: true, describe: 'output .npy (metadata .json beside it)' })
+        .option('backend', { type: 'string', default: 'auto', describe: 'accepted for uniformity; merging computes nothing' })
+        .option('quiet', { type: 'boolean', default: false }),
+    (a: Args) => {
+      const out = str(a, 'out');
+      checkNpyPath(out, '--out');
+      const shards = (a.shards as string[]).map((p) => {
+        let meta: { shard?: ShardInfo };
+        try {
+          meta = JSON.parse(fs.readFileSync(metadataPath(p), 'utf8'));
+        } catch (e) {
+          throw new UserError(`merge: cannot read the metadata of ${p} (${metadataPath(p)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message.split('\n')[0]})`);
+        }
+        if (!meta.shard) throw new UserError(`merge: ${p} is not a shard (its metadata has no shard field)`);
+        return { path: p, info: meta.shard, meta };
+      });
+      const r = mergeShards(shards, out);
+      const { shard: _s, ...rest } = shards[0].meta as Record<string, unknown>;
+      writeFilesAtomically([{ path: metadataPath(out), data: JSON.stringify({ ...rest, command: 'merge', mergedFrom: shards.map((s) => s.path), tiles: r.tiles }, null, 2) + '\n' }]);
+      if (!a.quiet) process.stderr.write(`wrote ${out} from ${shards.length} shards (${r.tiles} tile pairs)\n`);
     },
   );
 
@@ -687,4 +771,4 @@ const experimentCommand: Command = (y) =>
     },
   );
 
-export const commands: Command[] = [kernelCommand, infiniteCommand, analyticCommand, experimentCommand, snapshotCommand, checkCommand];
+export const commands: Command[] = [kernelCommand, infiniteCommand, analyticCommand, experimentCommand, snapshotCommand, checkCommand, mergeCommand];

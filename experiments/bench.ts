@@ -3,7 +3,8 @@
  * digits, K = 10) of the MLP 784-100-100-100-10 and of the seeds/003 CNN, by this tool and by the PyTorch peer
  * (../shared/bench/torch_ntk.py, all its methods), in the same run on the same machine, with the ratio, and
  * the achieved GFLOP/s of the products against the backend's best measured matMul rate.
- * Options: --models mlp,cnn, --n N, --repeats R, --peer PATH, --backends wasm,cpu, --workers 1,2, --skip-peer, --out DIR.
+ * Options: --models mlp,cnn, --n N, --repeats R, --peer PATH, --backends wasm,cpu, --workers 1,2, --skip-peer, --out DIR,
+ * --scaling off (skip the N/width scaling series).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -185,10 +186,49 @@ async function main(): Promise<void> {
     }
     (report.models as Record<string, unknown>)[bm.name] = { title: bm.title, ours, peers };
   }
+  if (arg('scaling', 'on') !== 'off') report.scaling = scaling(tmp, backends[0]);
   console.log(`\nbackend matMul rates: ${Object.entries(peaks).map(([b, ps]) => `${b}: ${ps.map((p) => `${p.shape} ${p.gflops.toFixed(1)}`).join('; ')}`).join(' | ')} GFLOP/s`);
   writeFilesAtomically([{ path: path.join(outDir, 'bench.json'), data: JSON.stringify(report, null, 2) + '\n' }]);
   console.log(`wrote ${path.join(outDir, 'bench.json')}`);
   fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+/** Least-squares slope of log y on log x: the fitted exponent of y ∝ x^a. */
+function exponent(x: number[], y: number[]): number {
+  const lx = x.map(Math.log), ly = y.map(Math.log);
+  const mx = lx.reduce((a, b) => a + b, 0) / lx.length, my = ly.reduce((a, b) => a + b, 0) / ly.length;
+  let sxy = 0, sxx = 0;
+  lx.forEach((v, i) => {
+    sxy += (v - mx) * (ly[i] - my);
+    sxx += (v - mx) ** 2;
+  });
+  return sxy / sxx;
+}
+
+/**
+ * Scaling of the MLP 784-W-W-W-10 NTK (trace outputs [N, N], one thread, whole process under /usr/bin/time for
+ * the peak RSS): over N = 250…4000 at W = 100 and over W = 50…800 at N = 1000, with the fitted exponents of the
+ * kernel computation time (metadata computeSeconds) and of the peak RSS.
+ */
+function scaling(tmp: string, backend: string): Record<string, unknown> {
+  const run = (n: number, w: number) => {
+    const out = path.join(tmp, `scale-${n}-${w}.npy`);
+    const r = timed('/usr/bin/time', ['-f', '%M', process.execPath, cli, 'kernel', '--widths', `784,${w},${w},${w},10`, '--data', 'mnist', '--n', String(n), '--outputs', 'trace', '--workers', '1', '--backend', backend, '--quiet', '--out', out]);
+    if (r.code !== 0) throw new Error(`scaling run N=${n} W=${w} failed: ${r.stderr.trim().split('\n').pop()}`);
+    const meta = JSON.parse(fs.readFileSync(out.replace(/\.npy$/, '.json'), 'utf8'));
+    fs.rmSync(out);
+    return { n, width: w, seconds: r.seconds, computeSeconds: meta.computeSeconds as number, peakRssMB: Math.round(Number(r.stderr.trim().split('\n').pop()) / 1024) };
+  };
+  const byN = [250, 500, 1000, 2000, 4000].map((n) => run(n, 100));
+  const byW = [50, 100, 200, 400, 800].map((w) => run(1000, w));
+  const fit = (rows: { computeSeconds: number; peakRssMB: number }[], x: number[]) => ({ time: exponent(x, rows.map((r) => r.computeSeconds)), peakRss: exponent(x, rows.map((r) => r.peakRssMB)) });
+  const res = { outputs: 'trace', byN, byWidth: byW, exponents: { n: fit(byN, byN.map((r) => r.n)), width: fit(byW, byW.map((r) => r.width)) } };
+  console.log(`\n# scaling of the MLP 784-W-W-W-10 NTK (trace [N, N], ${backend}, one thread)`);
+  console.log('| N | width | kernel compute (s) | whole process (s) | peak RSS (MB) |');
+  console.log('|---|---|---|---|---|');
+  for (const r of [...byN, ...byW]) console.log(`| ${r.n} | ${r.width} | ${r.computeSeconds} | ${r.seconds.toFixed(2)} | ${r.peakRssMB} |`);
+  console.log(`fitted exponents: time ∝ N^${res.exponents.n.time.toFixed(2)}, RSS ∝ N^${res.exponents.n.peakRss.toFixed(2)}; time ∝ W^${res.exponents.width.time.toFixed(2)}, RSS ∝ W^${res.exponents.width.peakRss.toFixed(2)}`);
+  return res;
 }
 
 main().catch((e) => {

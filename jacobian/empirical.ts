@@ -4,7 +4,7 @@ import { UserError } from '../lib/errors.js';
 import { noProgress, type ProgressFactory } from '../lib/progress.js';
 import type { Model } from '../models/model.js';
 import { type Param, paramCount, paramTensors } from '../models/params.js';
-import { type Implementation, type Kernel, type KernelKind, type OutputMode, kernelShape, kernelSize, mirrorTile, placeTile } from './kernel-types.js';
+import { type Implementation, type Kernel, type KernelKind, type OutputMode, kernelShape, kernelSize, mirrorTile, placeTile, type TileSink } from './kernel-types.js';
 import { contractJacobians, perSampleJacobians } from './per-sample.js';
 import { type LayerRule, type StageTiming, type TileFeatures, chooseRules, ckFeatures, disposeTileFeatures, layerShapes, newTiming, stageClock, structuredTile, tileFeatures } from './structured.js';
 import { type Samples, sliceSamples } from '../lib/samples.js';
@@ -18,6 +18,13 @@ export interface KernelOptions {
   /** Structured path: use this rule for every layer instead of the cheaper one per layer (for tests and studies). */
   rule?: LayerRule;
   progress?: ProgressFactory;
+  /**
+   * Stream finished tiles here instead of filling an in-memory kernel (out-of-core output, shards); the
+   * returned kernel's data is then empty. Mirrored blocks of a symmetric kernel are the sink's to write.
+   */
+  sink?: TileSink;
+  /** Compute only the tile pairs p with p mod count = index (in planKernel's order): one shard of many. */
+  shard?: { index: number; count: number };
 }
 
 /** What was actually done, for the metadata. */
@@ -125,8 +132,17 @@ export function checkFiniteKernel(out: Float32Array, kind: string): void {
 
 export function empiricalKernel(model: Model, params: Param[], x1: Samples, x2: Samples | null, opts: KernelOptions = {}): { kernel: Kernel; info: KernelInfo } {
   const kind = opts.kind ?? 'ntk';
-  const { mode, K, symmetric, b, impl, tile, colTiles, pairs } = planKernel(model, x1, x2, opts);
-  const out = new Float32Array(kernelSize(mode, x1.n, b.n, K));
+  const plan = planKernel(model, x1, x2, opts);
+  const { mode, K, symmetric, b, impl, tile } = plan;
+  const sink = opts.sink;
+  const pairs = opts.shard ? plan.pairs.filter((_, p) => p % opts.shard!.count === opts.shard!.index) : plan.pairs;
+  const out = new Float32Array(sink ? 0 : kernelSize(mode, x1.n, b.n, K));
+  const emit = (data: Float32Array, r0: number, nr: number, c0: number, nc: number, mirror: boolean) => {
+    if (sink) {
+      checkFiniteKernel(data, kind);
+      sink(data, r0, nr, c0, nc, mirror);
+    } else placeTile(out, mode, b.n, K, data, r0, nr, c0, nc, mirror);
+  };
   const bar = (opts.progress ?? noProgress)(`${kind} kernel [${impl}]`, pairs.length);
   const ps = paramTensors(params);
   const timing = newTiming();
@@ -143,7 +159,7 @@ export function empiricalKernel(model: Model, params: Param[], x1: Samples, x2: 
           const h2T = tf.transpose(tf.tensor2d(ck2.h.subarray(c0 * ck2.width, (c0 + nc) * ck2.width), [nc, ck2.width]));
           return tf.add(tf.mul(tf.matMul(h1, h2T), ck1.scale * ck1.scale), ck1.offset * ck1.offset).dataSync() as Float32Array;
         });
-        placeTile(out, mode, b.n, K, expandPerOutput(ck, nr, nc, K, mode), r0, nr, c0, nc, symmetric && r !== c);
+        emit(expandPerOutput(ck, nr, nc, K, mode), r0, nr, c0, nc, symmetric && r !== c);
         bar.update(t + 1);
       });
     } else if (impl === 'structured') {
@@ -156,12 +172,18 @@ export function empiricalKernel(model: Model, params: Param[], x1: Samples, x2: 
       clock('features');
       try {
         pairs.forEach(([r, c], t) => {
-          structuredTile(f1[r], f2[c], K, mode, { out, n2: b.n, r0: r * tile, c0: c * tile }, timing);
-          const m0 = performance.now();
-          if (symmetric && r !== c) mirrorTile(out, mode, b.n, K, r * tile, f1[r].n, c * tile, f2[c].n);
-          timing.mirror += (performance.now() - m0) / 1000;
+          if (sink) {
+            const buf = new Float32Array(kernelSize(mode, f1[r].n, f2[c].n, K));
+            structuredTile(f1[r], f2[c], K, mode, { out: buf, n2: f2[c].n, r0: 0, c0: 0 }, timing);
+            emit(buf, r * tile, f1[r].n, c * tile, f2[c].n, symmetric && r !== c);
+          } else {
+            structuredTile(f1[r], f2[c], K, mode, { out, n2: b.n, r0: r * tile, c0: c * tile }, timing);
+            const m0 = performance.now();
+            if (symmetric && r !== c) mirrorTile(out, mode, b.n, K, r * tile, f1[r].n, c * tile, f2[c].n);
+            timing.mirror += (performance.now() - m0) / 1000;
+          }
           // A row block's cached tensors are not needed once its last tile pair is done.
-          if (c === colTiles - 1 && !symmetric) disposeTileFeatures(f1[r]);
+          if (c === plan.colTiles - 1 && !symmetric && !opts.shard) disposeTileFeatures(f1[r]);
           bar.update(t + 1);
         });
       } finally {
@@ -177,7 +199,7 @@ export function empiricalKernel(model: Model, params: Param[], x1: Samples, x2: 
           cachedRow = r;
         }
         const J2 = symmetric && r === c ? J1 : perSampleJacobians(model, ps, s2);
-        placeTile(out, mode, b.n, K, contractJacobians(J1, s1.n, J2, s2.n, K, J1.length / (s1.n * K), mode), r * tile, s1.n, c * tile, s2.n, symmetric && r !== c);
+        emit(contractJacobians(J1, s1.n, J2, s2.n, K, J1.length / (s1.n * K), mode), r * tile, s1.n, c * tile, s2.n, symmetric && r !== c);
         bar.update(t + 1);
       });
     }
@@ -185,7 +207,7 @@ export function empiricalKernel(model: Model, params: Param[], x1: Samples, x2: 
     ps.forEach((p) => p.dispose());
     bar.stop();
   }
-  checkFiniteKernel(out, kind);
+  if (!sink) checkFiniteKernel(out, kind);
   return {
     kernel: { data: out, shape: kernelShape(mode, x1.n, b.n, K), mode, kind, n1: x1.n, n2: b.n, K },
     info: { implementation: kind === 'nngp' ? 'features' : impl, tile, tiles: pairs.length, symmetric, rules, timing },

@@ -102,3 +102,32 @@ export function mirrorTile(out: Float32Array, mode: OutputMode, n2: number, K: n
     }
   }
 }
+
+/**
+ * Where the rows of a tile (samples r0..r0+nr × c0..c0+nc, in placeTile's tile layout) go in a kernel with n2
+ * columns of samples: one contiguous run per tile row, as [destination offset, offset in the tile, length].
+ */
+export function tileRows(mode: OutputMode, n2: number, K: number, r0: number, nr: number, c0: number, nc: number): [number, number, number][] {
+  const e = mode === 'full' ? K : 1;
+  const rowLen = mode === 'trace' ? nc : nc * K;
+  const rows = mode === 'full' ? nr * K : nr;
+  const ld = mode === 'diagonal' ? n2 * K : n2 * e;
+  const col0 = mode === 'trace' ? c0 : c0 * K;
+  const row0 = mode === 'full' ? r0 * K : r0;
+  return Array.from({ length: rows }, (_, r) => [(row0 + r) * ld + col0, r * rowLen, rowLen]);
+}
+
+/** The tile of the mirrored block (c, r) of a symmetric kernel from the tile of (r, c), in tile layout. */
+export function transposeTile(mode: OutputMode, K: number, tile: Float32Array, nr: number, nc: number): Float32Array {
+  const out = new Float32Array(tile.length);
+  if (mode === 'diagonal') {
+    for (let i = 0; i < nr; i++) for (let j = 0; j < nc; j++) out.set(tile.subarray((i * nc + j) * K, (i * nc + j + 1) * K), (j * nr + i) * K);
+    return out;
+  }
+  const R = mode === 'full' ? nr * K : nr, C = mode === 'full' ? nc * K : nc;
+  for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) out[c * R + r] = tile[r * C + c];
+  return out;
+}
+
+/** Something that receives finished tiles (tile layout) instead of one in-memory kernel: a file, a shard. */
+export type TileSink = (tile: Float32Array, r0: number, nr: number, c0: number, nc: number, mirror: boolean) => void;

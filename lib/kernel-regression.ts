@@ -133,7 +133,8 @@ export function oneHot(labels: ArrayLike<number>, outputs: number): Float64Array
  * Kernel ridge classifier with the ridge chosen on an inner split: for each λ of the grid, fit on the inner-train
  * part of the training indices (a seeded stratified quarter held out) and score accuracy on the held-out quarter;
  * refit with the best λ (ties: the larger λ) on all training indices and return the test predictions' accuracy (and
- * the best inner accuracy, to choose among kernels the same way).
+ * the best inner accuracy, to choose among kernels the same way). λ whose system is not numerically positive
+ * definite are skipped.
  * K is a per-sample kernel [n, n] over all samples; targets one-hot.
  */
 export function ridgeClassifierCv(K: ArrayLike<number>, n: number, labels: ArrayLike<number>, classes: number, train: number[], test: number[], grid: number[], seed: number | string): { accuracy: number; ridge: number; innerAccuracy: number } {
@@ -145,13 +146,28 @@ export function ridgeClassifierCv(K: ArrayLike<number>, n: number, labels: Array
   };
   const inner = stratifiedFolds(train.map((i) => labels[i]), 4, seed);
   const itr = train.filter((_, j) => inner[j] !== 0), ite = train.filter((_, j) => inner[j] === 0);
-  let best = grid[0], bestAcc = -1;
-  for (const lam of grid) {
-    const acc = fitScore(itr, ite, lam);
-    if (acc >= bestAcc) {
-      bestAcc = acc;
-      best = lam;
+  // A λ too small for a (numerically) singular kernel — near-duplicate samples, Monte-Carlo kernels in float32 —
+  // fails its Cholesky; it is skipped, and the final fit falls back to the next larger λ that works.
+  const tryScore = (tr: number[], te: number[], lam: number): number | null => {
+    try {
+      return fitScore(tr, te, lam);
+    } catch (e) {
+      if (e instanceof UserError) return null;
+      throw e;
     }
+  };
+  let best = -1, bestAcc = -1;
+  grid.forEach((lam, g) => {
+    const acc = tryScore(itr, ite, lam);
+    if (acc !== null && acc >= bestAcc) {
+      bestAcc = acc;
+      best = g;
+    }
+  });
+  if (best < 0) throw new UserError(`kernel ridge classifier: the kernel is not positive definite even at the largest ridge ${grid[grid.length - 1]}`);
+  for (let g = best; g < grid.length; g++) {
+    const acc = tryScore(train, test, grid[g]);
+    if (acc !== null) return { accuracy: acc, ridge: grid[g], innerAccuracy: bestAcc };
   }
-  return { accuracy: fitScore(train, test, best), ridge: best, innerAccuracy: bestAcc };
+  throw new UserError(`kernel ridge classifier: the kernel is not positive definite even at the largest ridge ${grid[grid.length - 1]}`);
 }

@@ -26,8 +26,14 @@ export function npyChunks(a: NdArray): Buffer[] {
   if (count !== a.data.length) {
     throw new Error(`encodeNpy: shape [${a.shape}] holds ${count} values, data has ${a.data.length}`);
   }
-  const descr = a.data instanceof Float64Array ? '<f8' : '<f4';
-  const shapeStr = a.shape.length === 1 ? `(${a.shape[0]},)` : `(${a.shape.join(', ')})`;
+  const head = npyHeader(a.shape, a.data instanceof Float64Array ? '<f8' : '<f4');
+  const body = Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength);
+  return [head, body];
+}
+
+/** The .npy v1.0 header of a C-order array: padded so that the data start at a multiple of 64 bytes. */
+export function npyHeader(shape: number[], descr: '<f4' | '<f8'): Buffer {
+  const shapeStr = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeStr}, }`;
   const base = MAGIC.length + 2 + 2;
   const pad = 64 - ((base + header.length + 1) % 64);
@@ -38,8 +44,7 @@ export function npyChunks(a: NdArray): Buffer[] {
   head[7] = 0;
   head.writeUInt16LE(header.length, 8);
   head.write(header, base, 'latin1');
-  const body = Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength);
-  return [head, body];
+  return head;
 }
 
 /**

@@ -199,3 +199,53 @@ describe('golden snapshots: ntk snapshot and ntk check', function () {
     expect(fs.existsSync(path.join(dir, 'x'))).to.equal(false);
   });
 });
+
+describe('out-of-core kernels, shards and merge', function () {
+  const run = (args: string[]) => spawnSync(process.execPath, [cli, ...args, '--quiet', '--backend', backend], { encoding: 'utf8' });
+  let dir: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ntk-ooc-'));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const base = ['kernel', '--widths', '784,16,16,10', '--data', 'mnist', '--n', '23', '--tile', '6'];
+
+  for (const [label, extra] of [['symmetric, full', ['--outputs', 'full']], ['symmetric, diagonal', ['--outputs', 'diagonal']], ['cross kernel, trace', ['--outputs', 'trace', '--data2', 'mnist:test', '--n2', '13']]] as [string, string[]][]) {
+    it(`written tile by tile (--memory) and as 3 shard processes merged, it equals the in-memory kernel bit for bit (${label})`, () => {
+      const tag = label.replace(/\W+/g, '-');
+      const f = (name: string) => path.join(dir, `${tag}-${name}.npy`);
+      const runs = [
+        run([...base, ...extra, '--workers', '1', '--out', f('mem')]),
+        run([...base, ...extra, '--memory', '64', '--out', f('disk')]),
+        ...[0, 1, 2].map((i) => run([...base, ...extra, '--shard', `${i}/3`, '--out', f(`s${i}`)])),
+        run(['merge', f('s2'), f('s0'), f('s1'), '--out', f('merged')]),
+      ];
+      runs.forEach((r) => expect(r.status, r.stderr).to.equal(0));
+      const mem = fs.readFileSync(f('mem'));
+      expect(fs.readFileSync(f('disk')).equals(mem)).to.equal(true);
+      expect(fs.readFileSync(f('merged')).equals(mem)).to.equal(true);
+      // Each shard holds only its own tiles (the rest of its file reads as zeros).
+      expect(fs.readFileSync(f('s0')).equals(mem)).to.equal(false);
+      const meta = JSON.parse(fs.readFileSync(f('s1').replace(/\.npy$/, '.json'), 'utf8'));
+      expect(meta.shard.index).to.equal(1);
+      expect(meta.shard.pairs.length).to.be.above(0);
+    });
+  }
+
+  it('rejects a bad --shard, a missing shard and shards of different kernels (exit 2, one line, no output)', () => {
+    const f = (name: string) => path.join(dir, `bad-${name}.npy`);
+    expect(run([...base, '--shard', '0/2', '--out', f('a0')]).status).to.equal(0);
+    expect(run([...base, '--shard', '1/2', '--seed', '9', '--out', f('b1')]).status).to.equal(0);
+    for (const [args, msg] of [
+      [[...base, '--shard', '3/2', '--out', f('x')], /--shard: expected I\/N/],
+      [['merge', f('a0'), '--out', f('x')], /missing shard\(s\) 1\/2/],
+      [['merge', f('a0'), f('b1'), '--out', f('x')], /is a shard of a different kernel/],
+      [[...base, '--memory', '10', '--out', f('x')], /--memory: expected a budget of at least 64/],
+    ] as [string[], RegExp][]) {
+      const r = run(args);
+      expect(r.status, args.join(' ')).to.equal(2);
+      expect(r.stderr.trim().split('\n')).to.have.length(1);
+      expect(r.stderr).to.match(msg);
+    }
+    expect(fs.existsSync(f('x'))).to.equal(false);
+  });
+});

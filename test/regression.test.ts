@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../lib/errors.js';
-import { accuracy, crossEntropyKernelFit, kernelPredict, kernelSystem, oneHot, ridgeRegression } from '../lib/kernel-regression.js';
+import { accuracy, crossEntropyKernelFit, kernelPredict, kernelSystem, oneHot, ridgeClassifierCv, ridgeRegression } from '../lib/kernel-regression.js';
 import { effectiveRank, kernelDistance, kernelMetrics, kernelTargetAlignment, relativeChange } from '../lib/kernel-metrics.js';
 import { choleskyInPlace, choleskySolveInPlace, symmetricEigen, topEigenvalues } from '../lib/linalg.js';
 import { NormalRng } from '../lib/rng.js';
@@ -173,5 +173,23 @@ describe('kernel regression', function () {
     });
     // Adam's first step is −lr·sign(g) (bias-corrected m/√v = g/|g|) wherever g ≠ 0.
     for (let i = 0; i < g.length; i++) if (Math.abs(g[i]) > 1e-6) expect(one.alpha[i] * f.scale).to.be.closeTo(-1e-3 * Math.sign(g[i]), 1e-6);
+  });
+});
+
+describe('kernel ridge classifier with an inner split', () => {
+  it('chooses the ridge on held-out training samples and skips ridges too small for a singular kernel', () => {
+    // A rank-2 kernel over 40 samples (duplicated points): tiny ridges fail their Cholesky and are skipped.
+    const n = 40;
+    const labels = Int32Array.from({ length: n }, (_, i) => i % 2);
+    const feat = (i: number) => (labels[i] === 1 ? [1, 0.2] : [0.2, 1]);
+    const K = new Float64Array(n * n).map((_, e) => {
+      const a = feat(Math.floor(e / n)), b = feat(e % n);
+      return a[0] * b[0] + a[1] * b[1];
+    });
+    const train = Array.from({ length: 30 }, (_, i) => i), test = Array.from({ length: 10 }, (_, i) => 30 + i);
+    const r = ridgeClassifierCv(K, n, labels, 2, train, test, [1e-12, 1e-3, 1e-1], 0);
+    expect(r.ridge).to.not.equal(1e-12);
+    expect(r.accuracy).to.equal(1);
+    expect(() => ridgeClassifierCv(K, n, labels, 2, train, test, [0], 0)).to.throw(UserError, /not positive definite even at the largest ridge/);
   });
 });
