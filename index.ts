@@ -32,7 +32,7 @@ export { tileFeatures, structuredTile, chooseRules, layerShapes } from './jacobi
 export { monteCarloKernel, Welford, type MonteCarloOptions, type MonteCarloReport } from './jacobian/monte-carlo.js';
 export { crossEntropy, meanSquaredError, lossFunction, LOSSES, type LossName } from './lib/losses.js';
 export { makeOptimiser, OPTIMISERS, type Optimiser, type OptimiserConfig, type OptimiserName } from './lib/optimisers.js';
-export { trainModel, paramsFromTensors, type TrainConfig, type TrainHistory } from './models/training.js';
+export { trainModel, paramsFromTensors, checkpointHook, type TrainConfig, type TrainHistory } from './models/training.js';
 export { KernelTracker, type TrackPoint } from './jacobian/tracking.js';
 export { kernelDistance, relativeChange, kernelTargetAlignment, effectiveRank, kernelMetrics, frobeniusNorm, type KernelMetrics } from './lib/kernel-metrics.js';
 export { kernelSystem, ridgeRegression, crossEntropyKernelFit, kernelPredict, accuracy, oneHot, type KernelSystem } from './lib/kernel-regression.js';

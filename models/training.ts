@@ -1,4 +1,6 @@
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { writeFilesAtomically } from '../lib/files.js';
 import { UserError } from '../lib/errors.js';
 import { type LossName, lossFunction } from '../lib/losses.js';
 import { type OptimiserConfig, makeOptimiser } from '../lib/optimisers.js';
@@ -6,7 +8,7 @@ import type { Progress } from '../lib/progress.js';
 import { NormalRng } from '../lib/rng.js';
 import { type Samples, gatherSamples } from '../lib/samples.js';
 import type { Model } from './model.js';
-import { type Param, paramTensors } from './params.js';
+import { type Param, paramTensors, paramsToJson } from './params.js';
 
 export interface TrainConfig {
   loss: LossName;
@@ -87,4 +89,12 @@ export function trainModel(model: Model, init: Param[], data: Samples, y: Float3
       fullBatch.b.graph?.invDeg.dispose();
     }
   }
+}
+
+/**
+ * A training hook that writes a checkpoint (a params file, readable by --load-params and parseParamsFile) at each
+ * epoch it is called for: `DIR/epoch-E.json`, written atomically. Use with trainModel's callAt/onEpoch.
+ */
+export function checkpointHook(dir: string, config: object): (epoch: number, params: Param[]) => void {
+  return (epoch, params) => writeFilesAtomically([{ path: path.join(dir, `epoch-${epoch}.json`), data: paramsToJson(config, params) }]);
 }

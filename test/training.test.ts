@@ -1,4 +1,7 @@
 import { expect } from 'chai';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { empiricalKernel } from '../jacobian/empirical.js';
 import { KernelTracker } from '../jacobian/tracking.js';
@@ -8,8 +11,8 @@ import { makeOptimiser } from '../lib/optimisers.js';
 import { NormalRng } from '../lib/rng.js';
 import { vectors } from '../lib/samples.js';
 import { DEFAULT_MLP, Mlp } from '../models/mlp.js';
-import { type Param, paramTensors } from '../models/params.js';
-import { trainModel } from '../models/training.js';
+import { type Param, paramTensors, parseParamsFile } from '../models/params.js';
+import { checkpointHook, trainModel } from '../models/training.js';
 import { randomInputs, testBackend } from './helpers.js';
 
 const outputs = (m: Mlp, ps: Param[], x: Float32Array, n: number): Float64Array =>
@@ -145,5 +148,28 @@ describe('linearised dynamics', function () {
     const wide = gapToLinearised(2048), narrow = gapToLinearised(16);
     expect(wide).to.be.below(0.02); // measured 0.0078 (width 512: 0.024, 128: 0.093)
     expect(narrow).to.be.above(10 * wide); // measured 0.32
+  });
+});
+
+describe('training checkpoints', function () {
+  before(async () => {
+    await testBackend();
+  });
+  it('writes params files at the chosen epochs that reload to the trained parameters bit for bit', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ntk-ckpt-'));
+    try {
+      const n = 10, x = randomInputs(n, 4, 'ckpt');
+      const m = new Mlp({ ...DEFAULT_MLP, widths: [4, 8, 2] });
+      const y = Float32Array.from(new NormalRng('ckpt-y').normals(n * 2));
+      const { params } = trainModel(m, m.init(1), vectors(x, n), y, { loss: 'mse', optimiser: { name: 'sgd', lr: 0.05, momentum: 0.9 }, epochs: 4, batchSize: 5, seed: 2 }, { callAt: [2, 4], onEpoch: checkpointHook(dir, m.config) });
+      expect(fs.readdirSync(dir).sort()).to.deep.equal(['epoch-0.json', 'epoch-2.json', 'epoch-4.json']);
+      const saved = parseParamsFile(path.join(dir, 'epoch-4.json'));
+      expect(saved.config).to.deep.equal(JSON.parse(JSON.stringify(m.config)));
+      saved.params.forEach((p, i) => expect(Buffer.from(p.values.buffer).equals(Buffer.from(params[i].values.buffer))).to.equal(true));
+      const first = parseParamsFile(path.join(dir, 'epoch-0.json')).params;
+      first.forEach((p, i) => expect(Array.from(p.values)).to.deep.equal(Array.from(m.init(1)[i].values)));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
