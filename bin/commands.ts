@@ -29,7 +29,7 @@ import type { GraphSamples } from '../lib/samples.js';
 import type { Model } from '../models/model.js';
 import { type Param, checkParams, paramsToJson, parseParamsFile } from '../models/params.js';
 import { type ModelFlags, modelFromConfig, modelFromFlags, parseIntList, parseWidths } from '../models/registry.js';
-import { empiricalKernel, expandPerOutput, planKernel, resolveImplementation } from '../jacobian/empirical.js';
+import { type KernelInfo, empiricalKernel, expandPerOutput, planKernel, resolveImplementation } from '../jacobian/empirical.js';
 import { parallelStructuredKernel } from '../jacobian/parallel.js';
 import { type Implementation, type KernelKind, checkMode, kernelShape } from '../jacobian/kernel-types.js';
 import { type MonteCarloReport, monteCarloKernel } from '../jacobian/monte-carlo.js';
@@ -185,10 +185,8 @@ const kernelCommand: Command = (y) =>
       const { kernel, info, model, params, backend } = r;
       const saveParams = a['save-params'] as string | undefined;
       const meta = {
-        tool: toolVersion(), command: 'kernel', kind: r.kind, outputs: r.mode, config: model.config, params: r.paramsFrom, seed: num(a, 'seed'),
-        backend, implementation: info.implementation, tile: info.tile, tiles: info.tiles, symmetric: info.symmetric, rules: info.rules ?? null, workers: info.workers ?? 1,
+        ...kernelRunMeta(a, r, info, kernel.shape), workers: info.workers ?? 1,
         stageSeconds: Object.fromEntries(Object.entries(info.timing).map(([k, v]) => [k, round(v)])),
-        data: dataMeta(r.d1), data2: dataMeta(r.d2), K: kernel.K, shape: kernel.shape, dtype: 'float32', layout: layoutOf(r.mode),
         computeSeconds: round(r.computeSeconds), totalSeconds: round((performance.now() - t0) / 1000),
       };
       writeNpyWithMetadata(out, [{ path: out, array: { data: kernel.data, shape: kernel.shape } }], meta,
@@ -197,21 +195,36 @@ const kernelCommand: Command = (y) =>
     },
   );
 
+/** The metadata every `kernel` output records: what was computed, from what, on which backend and how. */
+function kernelRunMeta(a: Args, p: Pick<Awaited<ReturnType<typeof prepareKernel>>, 'mode' | 'kind' | 'd1' | 'd2' | 'model' | 'paramsFrom' | 'backend'>, info: KernelInfo, shape: number[]) {
+  return {
+    tool: toolVersion(), command: 'kernel', kind: p.kind, outputs: p.mode, config: p.model.config, params: p.paramsFrom, seed: num(a, 'seed'), backend: p.backend,
+    implementation: info.implementation, tile: info.tile, tiles: info.tiles, symmetric: info.symmetric, rules: info.rules ?? null,
+    data: dataMeta(p.d1), data2: dataMeta(p.d2), K: p.model.outputSize, shape, dtype: 'float32', layout: layoutOf(p.mode),
+  };
+}
+
+/** What every kernel computation of the `kernel` flags needs first: checked modes, inputs, model, params, backend. */
+async function prepareKernel(a: Args) {
+  const mode = checkMode(str(a, 'outputs'));
+  const kind = checkKind(str(a, 'kind'));
+  const { d1, d2 } = loadInputs(a);
+  const { model, params, paramsFrom } = modelAndParams(a, d1);
+  checkFit(model, d1, d2);
+  const backend = await initBackend(str(a, 'backend'));
+  return { mode, kind, d1, d2, model, params, paramsFrom, backend };
+}
+
 /**
  * `kernel --memory MB` / `--shard I/N`: the kernel goes to disk tile by tile (positional writes into the .npy), so
  * its size is bounded by the disk, not by memory; the tile is chosen so that a tile's buffers (about 16 bytes per
  * entry of a [tile·K]² block) take at most a quarter of the budget. One thread (tiles are written in order).
  */
 async function streamKernel(a: Args, out: string, t0: number): Promise<void> {
-  const mode = checkMode(str(a, 'outputs'));
-  const kind = checkKind(str(a, 'kind'));
   const mb = num(a, 'memory');
   if (mb !== undefined && !(mb >= 64)) throw new UserError(`--memory: expected a budget of at least 64 (MB); got ${mb}`);
   const shard = a.shard === undefined ? undefined : parseShard(str(a, 'shard'));
-  const { d1, d2 } = loadInputs(a);
-  const { model, params, paramsFrom } = modelAndParams(a, d1);
-  checkFit(model, d1, d2);
-  const backend = await initBackend(str(a, 'backend'));
+  const { mode, kind, d1, d2, model, params, paramsFrom, backend } = await prepareKernel(a);
   const K = model.outputSize;
   const e = mode === 'full' ? K : 1;
   const budgetTile = mb === undefined ? undefined : Math.max(1, Math.floor(Math.sqrt((mb * 2 ** 20) / 4 / 16) / e));
@@ -230,10 +243,8 @@ async function streamKernel(a: Args, out: string, t0: number): Promise<void> {
   const fingerprint = JSON.stringify({ config: model.config, params: paramsFrom, kind, mode, data: dataMeta(d1), data2: dataMeta(d2), backend, implementation: info.implementation, tool: toolVersion() });
   const shardInfo: ShardInfo | null = shard ? { ...shard, pairs: plan.pairs.filter((_, p) => p % shard.count === shard.index), tile: plan.tile, mode, K, n1: d1.n, n2: plan.b.n, symmetric: plan.symmetric, shape, fingerprint } : null;
   const meta = {
-    tool: toolVersion(), command: 'kernel', kind, outputs: mode, config: model.config, params: paramsFrom, seed: num(a, 'seed'), backend,
-    implementation: info.implementation, tile: info.tile, tiles: info.tiles, symmetric: info.symmetric, rules: info.rules ?? null,
-    outOfCore: true, memoryBudgetMB: mb ?? null, peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
-    shard: shardInfo, data: dataMeta(d1), data2: dataMeta(d2), K, shape, dtype: 'float32', layout: layoutOf(mode),
+    ...kernelRunMeta(a, { mode, kind, d1, d2, model, paramsFrom, backend }, info, shape),
+    outOfCore: true, memoryBudgetMB: mb ?? null, peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024), shard: shardInfo,
     totalSeconds: round((performance.now() - t0) / 1000),
   };
   try {
@@ -278,13 +289,8 @@ const mergeCommand: Command = (y) =>
 
 /** The kernel of the `kernel` command's flags (validated), computed on the chosen backend; nothing written. */
 async function computeKernel(a: Args) {
-  const mode = checkMode(str(a, 'outputs'));
-  const kind = checkKind(str(a, 'kind'));
   checkInteger(num(a, 'workers'), '--workers', 1);
-  const { d1, d2 } = loadInputs(a);
-  const { model, params, paramsFrom } = modelAndParams(a, d1);
-  checkFit(model, d1, d2);
-  const backend = await initBackend(str(a, 'backend'));
+  const { mode, kind, d1, d2, model, params, paramsFrom, backend } = await prepareKernel(a);
   const tc = performance.now();
   const kopts = { kind, mode, implementation: str(a, 'implementation') as Implementation, tile: num(a, 'tile'), progress: progressFor(a) };
   const workers = num(a, 'workers') ?? 1;

@@ -6,6 +6,7 @@
  * Options: --models mlp,cnn, --n N, --repeats R, --peer PATH, --backends wasm,cpu, --workers 1,2, --skip-peer, --out DIR,
  * --scaling off (skip the N/width scaling series).
  */
+import { fitLine } from '../lib/stats.js';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -193,17 +194,8 @@ async function main(): Promise<void> {
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 
-/** Least-squares slope of log y on log x: the fitted exponent of y ∝ x^a. */
-function exponent(x: number[], y: number[]): number {
-  const lx = x.map(Math.log), ly = y.map(Math.log);
-  const mx = lx.reduce((a, b) => a + b, 0) / lx.length, my = ly.reduce((a, b) => a + b, 0) / ly.length;
-  let sxy = 0, sxx = 0;
-  lx.forEach((v, i) => {
-    sxy += (v - mx) * (ly[i] - my);
-    sxx += (v - mx) ** 2;
-  });
-  return sxy / sxx;
-}
+/** The fitted exponent a of y ∝ x^a: the least-squares slope of log y on log x. */
+const exponent = (x: number[], y: number[]): number => fitLine(x.map(Math.log), y.map(Math.log)).slope;
 
 /**
  * Scaling of the MLP 784-W-W-W-10 NTK (trace outputs [N, N], one thread, whole process under /usr/bin/time for

@@ -1,6 +1,8 @@
 import * as path from 'node:path';
 import { writeFilesAtomically } from '../lib/files.js';
+import { relativeChange } from '../lib/kernel-metrics.js';
 import { noProgress } from '../lib/progress.js';
+import { fitLine, mean, sd } from '../lib/stats.js';
 import { derivedSeed } from '../lib/rng.js';
 import { vectors } from '../lib/samples.js';
 import { type LineSeries, lineplotSvg } from '../lib/svg.js';
@@ -31,27 +33,6 @@ export function convergenceDefaults(quick: boolean): Omit<ConvergenceOptions, 'o
     ? { widths: [64, 128, 256, 512], seeds: 4, trainSeeds: 2, grid: 48, trainPoints: 6, steps: 100, lr: 1, seed: 0, quick }
     : { widths: [64, 128, 256, 512, 1024, 2048, 4096], seeds: 10, trainSeeds: 2, grid: 64, trainPoints: 8, steps: 200, lr: 1, seed: 0, quick };
 }
-
-/** Least-squares slope and intercept of y on x. */
-export function fitLine(x: number[], y: number[]): { slope: number; intercept: number } {
-  const n = x.length, mx = x.reduce((a, b) => a + b, 0) / n, my = y.reduce((a, b) => a + b, 0) / n;
-  let sxy = 0, sxx = 0;
-  for (let i = 0; i < n; i++) {
-    sxy += (x[i] - mx) * (y[i] - my);
-    sxx += (x[i] - mx) ** 2;
-  }
-  const slope = sxy / sxx;
-  return { slope, intercept: my - slope * mx };
-}
-
-const relFro = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let d = 0, n = 0;
-  for (let i = 0; i < a.length; i++) {
-    d += (a[i] - b[i]) ** 2;
-    n += b[i] ** 2;
-  }
-  return Math.sqrt(d / n);
-};
 
 /**
  * Jacot et al.'s convergence experiment (seeds/001): the empirical NTK of a ReLU net with 3 hidden layers of
@@ -85,11 +66,10 @@ export function runConvergence(o: ConvergenceOptions): { summary: Record<string,
     }
     let sdSum = 0, absInf = 0;
     for (let e = 0; e < G * G; e++) {
-      const mean = ks.reduce((a, k) => a + k[e], 0) / ks.length;
-      sdSum += Math.sqrt(ks.reduce((a, k) => a + (k[e] - mean) ** 2, 0) / (ks.length - 1));
+      sdSum += sd(ks.map((k) => k[e]));
       absInf += Math.abs(inf[e]);
     }
-    const errors = ks.map((k) => relFro(k, inf));
+    const errors = ks.map((k) => relativeChange(inf, k));
     const changes: number[] = [];
     const curves: { init: number[]; trained: number[] }[] = [];
     for (let s = 0; s < o.trainSeeds; s++) {
@@ -97,12 +77,11 @@ export function runConvergence(o: ConvergenceOptions): { summary: Record<string,
       const k0 = s < ks.length ? ks[s] : empiricalKernel(m, p0, grid, null, { mode: 'full' }).kernel.data;
       const { params } = trainModel(m, p0, train, target, { loss: 'mse', optimiser: { name: 'gd', lr: o.lr }, epochs: o.steps, batchSize: o.trainPoints, seed: s });
       const kT = empiricalKernel(m, params, grid, null, { mode: 'full' }).kernel.data;
-      changes.push(relFro(kT, k0));
+      changes.push(relativeChange(k0, kT));
       curves.push({ init: row(k0), trained: row(kT) });
       bar.update(++done);
     }
-    const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-    return { width: w, spread: sdSum / absInf, error: mean(errors), errorSd: Math.sqrt(errors.reduce((a, e) => a + (e - mean(errors)) ** 2, 0) / Math.max(1, errors.length - 1)), change: mean(changes), curves };
+    return { width: w, spread: sdSum / absInf, error: mean(errors), errorSd: sd(errors), change: mean(changes), curves };
   });
   bar.stop();
   const lw = rows.map((r) => Math.log(r.width));

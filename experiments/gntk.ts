@@ -4,16 +4,16 @@ import { UserError } from '../lib/errors.js';
 import { writeFilesAtomically } from '../lib/files.js';
 import type { GraphDataset } from '../lib/graphs.js';
 import { accuracy, oneHot, ridgeClassifierCv } from '../lib/kernel-regression.js';
+import { frobeniusNorm } from '../lib/kernel-metrics.js';
 import { noProgress } from '../lib/progress.js';
+import { mean, sd } from '../lib/stats.js';
 import { gatherSamples } from '../lib/samples.js';
 import { toolVersion } from '../lib/version.js';
 import type { StudyRun } from './study.js';
 import { monteCarloKernel } from '../jacobian/monte-carlo.js';
 import { analyticGntk } from '../models/gnn-analytic.js';
 import { Gnn, type GnnConfig } from '../models/gnn.js';
-import { paramTensors } from '../models/params.js';
-import { trainModel } from '../models/training.js';
-import * as tf from '@tensorflow/tfjs-core';
+import { predict, trainModel } from '../models/training.js';
 
 /** Published GNTK accuracies (notes §4, 10-fold CV, SVM on the kernel), by dataset name. */
 export const PUBLISHED_GNTK: Record<string, number> = { 'IMDB-B': 76.9, 'IMDB-M': 52.8, MUTAG: 90.0, NCI1: 84.2, PROTEINS: 75.6, PTC: 67.9 };
@@ -38,8 +38,6 @@ export interface GntkStudyOptions extends StudyRun {
 
 export const RIDGE_GRID = [1e-4, 1e-3, 1e-2, 1e-1, 1];
 
-const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-const sd = (v: number[]) => Math.sqrt(v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / Math.max(1, v.length - 1));
 
 /**
  * seeds/000's graph experiment: classify graphs with (a) the analytic GNTK of the GIN below, (b) the Monte-Carlo
@@ -94,12 +92,11 @@ function runDataset(o: GntkStudyOptions, d: GraphDataset, name: string, tick: ()
     const { params } = trainModel(model, model.init(`${o.seed}/gin/${f}`), tr, Float32Array.from(oneHot(tr.labels!, C)), {
       loss: 'cross-entropy', optimiser: { name: 'adam', lr: o.lr }, epochs: o.epochs, batchSize: o.batchSize, seed: `${o.seed}/${f}`,
     });
-    const logits = tf.tidy(() => model.apply(paramTensors(params), model.batch(te)).dataSync() as Float32Array);
-    acc.gin.push(accuracy(logits, te.labels!, C));
+    acc.gin.push(accuracy(predict(model, params, te), te.labels!, C));
     tick();
   }
   lap('cross-validation (ridge fits and GIN training)');
-  return { name, source: d.source, graphs: d.n, classes: C, featureDim: d.featureDim, accuracy: acc, ridges, monteCarloRelativeStderr: relStderr(mc.mean, mc.stderr), seconds };
+  return { name, source: d.source, graphs: d.n, classes: C, featureDim: d.featureDim, accuracy: acc, ridges, monteCarloRelativeStderr: frobeniusNorm(mc.stderr) / frobeniusNorm(mc.mean), seconds };
 }
 
 /**
@@ -143,13 +140,4 @@ ${results.map((r) => `- ${r.name}: ${r.source}; ridges chosen GNTK ${r.ridges.gn
   ];
   writeFilesAtomically(files);
   return { summary, files: files.map((f) => f.path) };
-}
-
-function relStderr(m: ArrayLike<number>, s: ArrayLike<number>): number {
-  let a = 0, b = 0;
-  for (let i = 0; i < m.length; i++) {
-    a += s[i] * s[i];
-    b += m[i] * m[i];
-  }
-  return Math.sqrt(a / b);
 }

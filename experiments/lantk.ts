@@ -1,18 +1,17 @@
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
-import { normaliseKernel } from '../lib/cv.js';
+import { normaliseKernel, range, submatrix } from '../lib/cv.js';
 import { loadMnist } from '../lib/data.js';
 import { UserError } from '../lib/errors.js';
 import { writeFilesAtomically } from '../lib/files.js';
 import { accuracy, kernelPredict, oneHot, ridgeRegression } from '../lib/kernel-regression.js';
 import { noProgress } from '../lib/progress.js';
-import { vectors } from '../lib/samples.js';
+import { mean, sd } from '../lib/stats.js';
+import { joinVectors, vectors } from '../lib/samples.js';
 import { toolVersion } from '../lib/version.js';
 import type { StudyRun } from './study.js';
 import { analyticMlpKernel } from '../models/mlp-analytic.js';
 import { DEFAULT_MLP, Mlp } from '../models/mlp.js';
-import { paramTensors } from '../models/params.js';
-import { trainModel } from '../models/training.js';
+import { predict, trainModel } from '../models/training.js';
 
 export interface LantkOptions extends StudyRun {
   pairs: [number, number][];
@@ -104,17 +103,13 @@ export function runLantk(o: LantkOptions): { summary: Record<string, unknown>; f
       };
       const tr = pick('train'), te = pick('test');
       const n = o.n;
-      const all = new Float32Array(2 * n * 784);
-      all.set(tr.x);
-      all.set(te.x, n * 784);
+      const all = joinVectors(vectors(tr.x, n), vectors(te.x, n)).x;
       const Kall = analyticMlpKernel(kcfg, all, 2 * n, all, 2 * n, 784).ntk;
       const Kn = normaliseKernel(Kall, 2 * n);
-      const block = (M: ArrayLike<number>, r0: number) => {
-        const out = new Float64Array(n * n);
-        for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[i * n + j] = M[(r0 + i) * 2 * n + j];
-        return out;
-      };
-      const Ktr = block(Kall, 0), Kte = block(Kall, n), Ntr = block(Kn, 0), Nte = block(Kn, n);
+      const trainIdx = range(0, n), testIdx = range(n, n);
+      const Ktr = submatrix(Kall, 2 * n, trainIdx, trainIdx), Kte = submatrix(Kall, 2 * n, testIdx, trainIdx);
+      const Ntr = submatrix(Kn, 2 * n, trainIdx, trainIdx), Nte = submatrix(Kn, 2 * n, testIdx, trainIdx);
+      const withZ = (K: Float64Array, Z: Float64Array, lambda: number) => Float64Array.from(K, (v, i) => v + lambda * Z[i]);
       const fit = (K: Float64Array, Ks: Float64Array, nTr: number, nTe: number, y: ArrayLike<number>, yTe: ArrayLike<number>) =>
         signAcc(kernelPredict(Ks, nTe, nTr, ridgeRegression({ K, s: nTr, m: 1 }, y, o.ridge, 'lantk ridge'), 1), yTe);
       const plain = fit(Ktr, Kte, n, n, tr.y, te.y);
@@ -123,25 +118,20 @@ export function runLantk(o: LantkOptions): { summary: Record<string, unknown>; f
         const { Ztr, Zte } = labelAwareZ(Ntr, Nte, n, n, tr.y, h);
         for (const c of o.multiples) {
           const lambda = (c * meanAbs(Ktr)) / meanAbs(Ztr);
-          const add = (K: Float64Array, Z: Float64Array) => Float64Array.from(K, (v, i) => v + lambda * Z[i]);
-          grid.push({ c, h, lambda, test: fit(add(Ktr, Ztr), add(Kte, Zte), n, n, tr.y, te.y) });
+          grid.push({ c, h, lambda, test: fit(withZ(Ktr, Ztr, lambda), withZ(Kte, Zte, lambda), n, n, tr.y, te.y) });
         }
       }
       // Selection of (c, h) on a held-out quarter of the training digits (Z re-estimated from the other three).
       const nv = Math.floor(n / 4), nf = n - nv;
-      const sub = (M: ArrayLike<number>, rows: number, r0: number, cols: number) => {
-        const out = new Float64Array(rows * cols);
-        for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[i * cols + j] = M[(r0 + i) * n + j];
-        return out;
-      };
+      const fitIdx = range(0, nf), valIdx = range(nf, nv);
       const yf = tr.y.subarray(0, nf), yv = tr.y.subarray(nf);
       let best = { c: o.multiples[0], h: o.bandwidths[0], acc: -1 };
       for (const h of o.bandwidths) {
-        const { Ztr, Zte } = labelAwareZ(sub(Ntr, nf, 0, nf), sub(Ntr, nv, nf, nf), nf, nv, yf, h);
-        const Kf = sub(Ktr, nf, 0, nf), Kv = sub(Ktr, nv, nf, nf);
+        const { Ztr, Zte } = labelAwareZ(submatrix(Ntr, n, fitIdx, fitIdx), submatrix(Ntr, n, valIdx, fitIdx), nf, nv, yf, h);
+        const Kf = submatrix(Ktr, n, fitIdx, fitIdx), Kv = submatrix(Ktr, n, valIdx, fitIdx);
         for (const c of o.multiples) {
           const lambda = (c * meanAbs(Kf)) / meanAbs(Ztr);
-          const acc = fit(Float64Array.from(Kf, (v, i) => v + lambda * Ztr[i]), Float64Array.from(Kv, (v, i) => v + lambda * Zte[i]), nf, nv, yf, yv);
+          const acc = fit(withZ(Kf, Ztr, lambda), withZ(Kv, Zte, lambda), nf, nv, yf, yv);
           if (acc > best.acc) best = { c, h, acc };
         }
       }
@@ -150,7 +140,7 @@ export function runLantk(o: LantkOptions): { summary: Record<string, unknown>; f
       const m = new Mlp({ ...DEFAULT_MLP, widths: [784, 100, 100, 100, 2] });
       const lab = (y: Float64Array) => Int32Array.from(y, (v) => (v > 0 ? 0 : 1));
       const { params } = trainModel(m, m.init(`lantk/${a}-${b}/${ds}`), vectors(tr.x, n), Float32Array.from(oneHot(lab(tr.y), 2)), { loss: 'cross-entropy', optimiser: { name: 'adam', lr: 1e-3 }, epochs: o.epochs, batchSize: n, seed: ds });
-      const logits = tf.tidy(() => m.apply(paramTensors(params), m.batch(vectors(te.x, n))).dataSync() as Float32Array);
+      const logits = predict(m, params, vectors(te.x, n));
       const net = accuracy(logits, lab(te.y), 2);
       rows.push({ pair: `${a} vs ${b}`, dataSeed: ds, ntk: plain, lantkSelected: selected.test, selected: { c: best.c, h: best.h }, lantkBest: Math.max(...grid.map((g) => g.test)), grid, net });
       bar.update(++done);
@@ -161,9 +151,7 @@ export function runLantk(o: LantkOptions): { summary: Record<string, unknown>; f
   const pairs = [...new Set(rows.map((r) => r.pair as string))];
   const stat = (pair: string, key: string) => {
     const v = rows.filter((r) => r.pair === pair).map((r) => r[key] as number);
-    const mu = v.reduce((x, y) => x + y, 0) / v.length;
-    const s = Math.sqrt(v.reduce((x, y) => x + (y - mu) ** 2, 0) / Math.max(1, v.length - 1));
-    return `${(100 * mu).toFixed(1)} ± ${(100 * s).toFixed(1)}`;
+    return `${(100 * mean(v)).toFixed(1)} ± ${(100 * sd(v)).toFixed(1)}`;
   };
   const summary = { experiment: 'lantk', tool: toolVersion(), backend: o.backend, options: { ...o, progress: undefined }, runs: rows, seconds };
   const files = [
@@ -190,8 +178,8 @@ Test accuracy in %, mean ± sd over data seeds. Every (c, h) result is in grid.c
 ${pairs.map((p) => {
     const rs = rows.filter((r) => r.pair === p);
     const d = rs.map((r) => (r.lantkSelected as number) - (r.ntk as number));
-    const mu = d.reduce((x, y) => x + y, 0) / d.length;
-    const se = d.length > 1 ? Math.sqrt(d.reduce((x, y) => x + (y - mu) ** 2, 0) / (d.length - 1) / d.length) : NaN;
+    const mu = mean(d);
+    const se = d.length > 1 ? sd(d) / Math.sqrt(d.length) : NaN;
     return `- ${p}: LANTK (selected) − NTK = ${(100 * mu).toFixed(2)} points${Number.isFinite(se) ? ` (standard error ${(100 * se).toFixed(2)} over ${d.length} seeds)` : ''}.`;
   }).join('\n')}
 The paper reports gains of about one point on CIFAR-10 pairs (seeds/004); on these MNIST pairs every method is near 97 %, and

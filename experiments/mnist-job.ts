@@ -1,19 +1,19 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { loadMnist } from '../lib/data.js';
 import { currentBackend } from '../lib/backend.js';
 import { type KernelSystem, accuracy, crossEntropyKernelFit, kernelPredict, kernelSystem, oneHot, ridgeRegression } from '../lib/kernel-regression.js';
-import { frobeniusNorm } from '../lib/kernel-metrics.js';
+import { range, submatrix } from '../lib/cv.js';
+import { frobeniusNorm, relativeChange } from '../lib/kernel-metrics.js';
 import { derivedSeed } from '../lib/rng.js';
-import { type Samples, sliceSamples } from '../lib/samples.js';
+import { type Samples, joinVectors, sliceSamples } from '../lib/samples.js';
 import { empiricalKernel } from '../jacobian/empirical.js';
 import { reduceFull } from '../jacobian/kernel-types.js';
 import { monteCarloKernel } from '../jacobian/monte-carlo.js';
 import { KernelTracker, type TrackPoint } from '../jacobian/tracking.js';
 import { analyticMlpKernel } from '../models/mlp-analytic.js';
 import type { Model } from '../models/model.js';
-import { type Param, paramTensors, paramsToJson } from '../models/params.js';
+import { paramsToJson } from '../models/params.js';
 import { modelFromFlags } from '../models/registry.js';
-import { trainModel } from '../models/training.js';
+import { predict, trainModel } from '../models/training.js';
 
 export type StudyModel = 'mlp' | 'cnn';
 
@@ -75,20 +75,6 @@ function studyModel(job: MnistJob, infinite: boolean, data: Samples): Model {
   return modelFromFlags({ model: 'cnn', preset: 'seed-cnn', channels: ch.join(',') }, data);
 }
 
-function netPredict(model: Model, params: Param[], s: Samples): Float32Array {
-  return tf.tidy(() => {
-    const ps = paramTensors(params);
-    return Float32Array.from(model.apply(ps, model.batch(s)).dataSync());
-  });
-}
-
-/** Rows [0, nr) × cols [0, nc) of a row-major matrix with `ld` columns, as a plain array. */
-function corner(M: ArrayLike<number>, ld: number, nr: number, nc: number): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < nr; i++) for (let j = 0; j < nc; j++) out.push(M[i * ld + j]);
-  return out;
-}
-
 /**
  * One run of seeds/003 for one model and seed: train the net (cross-entropy, Adam) tracking its NTK and CK on
  * a probe set; NTK_tr = the trained net's full multi-output kernel (train×train and test×train); NTK∞ = the
@@ -123,18 +109,18 @@ export function runMnistJob(job: MnistJob, report: (fraction: number) => void = 
     onEpoch: (e, ps) => {
       const tt = performance.now();
       tracker.record(e, ps);
-      if (e === 0) heatInit = corner(tracker.lastNtk!, job.probe * K, hs, hs);
+      if (e === 0) heatInit = Array.from(submatrix(tracker.lastNtk!, job.probe * K, range(0, hs), range(0, hs)));
       seconds.tracking = (seconds.tracking ?? 0) + (performance.now() - tt) / 1000;
       t0 += performance.now() - tt;
     },
     progress: { update: (e) => report((w.train * e) / Math.max(job.epochs, 1)), stop: () => {} },
   });
   if (!job.trackAt.includes(job.epochs)) tracker.record(job.epochs, params);
-  const heatTrained = corner(tracker.lastNtk!, job.probe * K, hs, hs);
+  const heatTrained = Array.from(submatrix(tracker.lastNtk!, job.probe * K, range(0, hs), range(0, hs)));
   lap('train');
   const net = {
-    train: accuracy(netPredict(model, params, tr), tr.labels!, K),
-    test: accuracy(netPredict(model, params, te), te.labels!, K),
+    train: accuracy(predict(model, params, tr), tr.labels!, K),
+    test: accuracy(predict(model, params, te), te.labels!, K),
     finalLoss: history.loss[history.loss.length - 1] ?? NaN,
   };
   lap('evaluate');
@@ -168,7 +154,7 @@ export function runMnistJob(job: MnistJob, report: (fraction: number) => void = 
   const scale = { init: pts[0].ntkMeanDiagonal, trained: pts[pts.length - 1].ntkMeanDiagonal };
 
   // NTK∞: Monte-Carlo mean over infSeeds nets of the wider shape on train ∪ test (trace mode, see above).
-  const all: Samples = { ...tr, n: 2 * job.n, x: concat(tr.x, te.x), labels: undefined };
+  const all = joinVectors(tr, te);
   const infModel = studyModel(job, true, all);
   const start = w.train + w.ntkTr + w.fits / 2;
   const mc = monteCarloKernel(infModel, all, null, {
@@ -176,20 +162,20 @@ export function runMnistJob(job: MnistJob, report: (fraction: number) => void = 
     progress: () => ({ update: (s) => report(start + (w.inf * s) / job.infSeeds), stop: () => {} }),
   });
   const n2 = 2 * job.n;
-  const infTr = block(mc.mean, n2, 0, 0, job.n, job.n), infTe = block(mc.mean, n2, job.n, 0, job.n, job.n);
+  // Train rows/columns are the first n of train ∪ test, test rows the last n.
+  const trainIdx = range(0, job.n), testIdx = range(job.n, job.n);
+  const infTr = submatrix(mc.mean, n2, trainIdx, trainIdx), infTe = submatrix(mc.mean, n2, testIdx, trainIdx);
   const infoInf: MnistJobResult['infinite'] = {
     seeds: job.infSeeds,
-    relativeStderr: frobeniusNorm(block(mc.stderr, n2, 0, 0, job.n, job.n)) / frobeniusNorm(infTr),
+    relativeStderr: frobeniusNorm(submatrix(mc.stderr, n2, trainIdx, trainIdx)) / frobeniusNorm(infTr),
   };
   lap('ntk_inf');
   if (job.model === 'mlp') {
     // The exact NTK∞ of this MLP (notes §3): a check of the Monte-Carlo estimate and a regressor of its own.
     const c = infModel.config as unknown as { activation: string; wStd: number; bStd: number; bias: boolean };
     const an = analyticMlpKernel({ depth: job.infWidths.length - 2, activation: c.activation, wStd: c.wStd, bStd: c.bias ? c.bStd : 0 }, all.x, n2, all.x, n2, 784).ntk;
-    const anTr = block(an, n2, 0, 0, job.n, job.n), anTe = block(an, n2, job.n, 0, job.n, job.n);
-    let d = 0;
-    for (let i = 0; i < anTr.length; i++) d += (infTr[i] - anTr[i]) ** 2;
-    infoInf.analyticRelativeError = Math.sqrt(d) / frobeniusNorm(anTr);
+    const anTr = submatrix(an, n2, trainIdx, trainIdx), anTe = submatrix(an, n2, testIdx, trainIdx);
+    infoInf.analyticRelativeError = relativeChange(anTr, infTr);
     lap('ntk_inf');
     fit('NTK∞ analytic', 'trace', kernelSystem(anTr, job.n, K), anTe, job.n, start + w.inf, w.fits / 6);
   }
@@ -201,17 +187,4 @@ export function runMnistJob(job: MnistJob, report: (fraction: number) => void = 
     heat: { init: heatInit, trained: heatTrained, size: hs },
     seconds, paramsJson: paramsToJson(model.config, params),
   };
-}
-
-function block(M: ArrayLike<number>, ld: number, r0: number, c0: number, nr: number, nc: number): Float64Array {
-  const out = new Float64Array(nr * nc);
-  for (let i = 0; i < nr; i++) for (let j = 0; j < nc; j++) out[i * nc + j] = M[(r0 + i) * ld + c0 + j];
-  return out;
-}
-
-function concat(a: Float32Array, b: Float32Array): Float32Array {
-  const o = new Float32Array(a.length + b.length);
-  o.set(a);
-  o.set(b, a.length);
-  return o;
 }

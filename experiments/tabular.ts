@@ -1,17 +1,16 @@
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import { foldSplit, stratifiedFolds } from '../lib/cv.js';
 import { writeFilesAtomically } from '../lib/files.js';
 import { accuracy, oneHot, ridgeClassifierCv } from '../lib/kernel-regression.js';
 import { noProgress } from '../lib/progress.js';
-import { vectors } from '../lib/samples.js';
+import { mean, sd } from '../lib/stats.js';
+import { gatherSamples, vectors } from '../lib/samples.js';
 import { type Table, standardise } from '../lib/tabular.js';
 import { toolVersion } from '../lib/version.js';
 import { monteCarloKernel } from '../jacobian/monte-carlo.js';
 import { analyticMlpKernel } from '../models/mlp-analytic.js';
 import { DEFAULT_MLP, Mlp } from '../models/mlp.js';
-import { paramTensors } from '../models/params.js';
-import { trainModel } from '../models/training.js';
+import { predict, trainModel } from '../models/training.js';
 import type { StudyRun } from './study.js';
 
 export interface TabularOptions extends StudyRun {
@@ -83,7 +82,8 @@ export function runTabular(o: TabularOptions): { summary: Record<string, unknown
   let done = 0;
   const results = o.tables.map((t) => {
     const tt = performance.now();
-    const folds = t.folds ?? Array.from({ length: o.folds }, (_, f) => foldSplit(stratifiedFolds(t.labels, o.folds, o.seed), f));
+    const fold = t.folds ? null : stratifiedFolds(t.labels, o.folds, o.seed);
+    const folds = t.folds ?? Array.from({ length: o.folds }, (_, f) => foldSplit(fold!, f));
     const acc: number[][] = METHODS.map(() => []);
     const chosen: { depth: number; bandwidth: number }[] = [];
     folds.forEach(({ train, test }, f) => {
@@ -109,25 +109,18 @@ export function runTabular(o: TabularOptions): { summary: Record<string, unknown
       }
       acc[2].push(bestR.test);
       chosen.push({ depth: best.depth, bandwidth: bestR.h });
-      const pick = (idx: number[]) => {
-        const xs = new Float32Array(idx.length * t.d);
-        idx.forEach((i, r) => xs.set(xf.subarray(i * t.d, (i + 1) * t.d), r * t.d));
-        return vectors(xs, idx.length, [t.d]);
-      };
+      const pick = (idx: number[]) => gatherSamples(vectors(xf, t.n, [t.d]), idx);
       const trainLabels = train.map((i) => t.labels[i]);
       const { params } = trainModel(net, net.init(seed), pick(train), Float32Array.from(oneHot(trainLabels, t.classes)), {
         loss: 'cross-entropy', optimiser: { name: 'adam', lr: o.lr }, epochs: o.epochs, batchSize: o.batchSize, seed,
       });
-      const logits = tf.tidy(() => net.apply(paramTensors(params), net.batch(pick(test))).dataSync() as Float32Array);
-      acc[3].push(accuracy(logits, test.map((i) => t.labels[i]), t.classes));
+      acc[3].push(accuracy(predict(net, params, pick(test)), test.map((i) => t.labels[i]), t.classes));
       bar.update(++done);
     });
     return { name: t.name, source: t.source, n: t.n, d: t.d, classes: t.classes, folds: folds.length, ownFolds: t.folds !== null, accuracy: acc, chosen, seconds: (performance.now() - tt) / 1000 };
   });
   bar.stop();
   const seconds = (performance.now() - t0) / 1000;
-  const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-  const sd = (v: number[]) => Math.sqrt(v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / Math.max(1, v.length - 1));
   const cols = summaryColumns(results.map((r) => r.accuracy.map(mean)));
   const pct = (v: number) => (100 * v).toFixed(1);
   const summary = { experiment: 'tabular', tool: toolVersion(), backend: o.backend, options: { ...o, tables: undefined, progress: undefined }, datasets: results, summary: { methods: METHODS, ...cols }, seconds };

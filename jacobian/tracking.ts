@@ -1,4 +1,5 @@
 import { type KernelMetrics, kernelMetrics } from '../lib/kernel-metrics.js';
+import { meanDiagonal } from '../lib/kernel-regression.js';
 import type { Samples } from '../lib/samples.js';
 import type { Model } from '../models/model.js';
 import type { Param } from '../models/params.js';
@@ -42,13 +43,11 @@ export class KernelTracker {
     this.ntk0 ??= ntk;
     this.lastNtk = ntk;
     this.ck0 ??= ck;
-    let diag = 0;
-    for (let i = 0; i < P * K; i++) diag += ntk[i * P * K + i];
     const point: TrackPoint = {
       epoch,
       ntk: kernelMetrics(this.ntk0, ntk, P * K, this.targets, K, this.topK, { K: reduceFull(ntk, P, P, K, 'trace'), n: P }),
       ck: kernelMetrics(this.ck0, ck, P, this.targets, K, this.topK),
-      ntkMeanDiagonal: diag / (P * K),
+      ntkMeanDiagonal: meanDiagonal(ntk, P * K),
     };
     this.points.push(point);
     return point;

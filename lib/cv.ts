@@ -24,12 +24,15 @@ export function foldSplit(fold: Int32Array, f: number): { train: number[]; test:
   return { train, test };
 }
 
-/** The [rows, cols] submatrix of a square [n, n] matrix. */
-export function submatrix(K: ArrayLike<number>, n: number, rows: number[], cols: number[]): Float64Array {
+/** The [rows, cols] submatrix of a row-major matrix with `ld` columns. */
+export function submatrix(K: ArrayLike<number>, ld: number, rows: number[], cols: number[]): Float64Array {
   const out = new Float64Array(rows.length * cols.length);
-  rows.forEach((r, i) => cols.forEach((c, j) => (out[i * cols.length + j] = K[r * n + c])));
+  rows.forEach((r, i) => cols.forEach((c, j) => (out[i * cols.length + j] = K[r * ld + c])));
   return out;
 }
+
+/** The indices start, start + 1, …, start + count − 1. */
+export const range = (start: number, count: number): number[] => Array.from({ length: count }, (_, i) => start + i);
 
 /** Cosine-normalised kernel K_ij/√(K_ii K_jj) (as the GNTK paper does before its SVM). */
 export function normaliseKernel(K: ArrayLike<number>, n: number): Float64Array {

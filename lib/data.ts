@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
+import { readTextFile } from './files.js';
 import { UserError, assertFinite } from './errors.js';
 import { readNpy } from './npy.js';
 import { NormalRng } from './rng.js';
@@ -139,12 +140,7 @@ export function loadNpyData(file: string, flag: string): Dataset {
  * Any other non-numeric cell, or rows of different lengths, is a UserError naming the file, row and column.
  */
 export function loadCsvData(file: string, flag: string): Dataset {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UserError(`${flag} csv:${file}: cannot read file (${(e as NodeJS.ErrnoException).code ?? e})`);
-  }
+  const text = readTextFile(file, `${flag} csv:${file}`);
   let rows: string[][];
   try {
     rows = parseCsv(text, { skip_empty_lines: true, trim: true, relax_column_count: true }) as string[][];

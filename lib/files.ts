@@ -41,6 +41,15 @@ export function writeFilesAtomically(files: { path: string; data: Buffer | strin
   }
 }
 
+/** A text file's contents, or a UserError "`label`: cannot read file (CODE)" naming the flag and file. */
+export function readTextFile(file: string, label: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UserError(`${label}: cannot read file (${(e as NodeJS.ErrnoException).code ?? e})`);
+  }
+}
+
 /** The JSON metadata file that goes beside an output: `K.npy` → `K.json`. */
 export function metadataPath(out: string): string {
   return out.replace(/\.npy$/i, '') + '.json';

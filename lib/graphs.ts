@@ -1,5 +1,5 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { readTextFile } from './files.js';
 import { UserError } from './errors.js';
 import { NormalRng } from './rng.js';
 import type { Graph, GraphSamples } from './samples.js';
@@ -26,12 +26,7 @@ function edgesFromNeighbours(nodes: number, nbrs: number[][]): Int32Array {
  * 0..C−1 in sorted order of the original labels. Every malformed line is a UserError naming file and line.
  */
 export function loadGraphFile(file: string, flag: string): GraphDataset {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UserError(`${flag} graphs:${file}: cannot read file (${(e as NodeJS.ErrnoException).code ?? e})`);
-  }
+  const text = readTextFile(file, `${flag} graphs:${file}`);
   const lines = text.split(/\r?\n/);
   let ln = 0;
   const next = (what: string): number[] => {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { stratifiedFolds, submatrix } from './cv.js';
 import { UserError } from './errors.js';
-import { choleskyInPlace, choleskySolveInPlace } from './linalg.js';
+import { choleskyInPlace, choleskySolveInPlace, matMul } from './linalg.js';
 import { makeOptimiser } from './optimisers.js';
 import type { Progress } from './progress.js';
 
@@ -53,18 +53,8 @@ export function ridgeRegression(sys: KernelSystem, Y: ArrayLike<number>, ridge: 
 }
 
 /** F = K_* α for a cross kernel K_* [s_*, s] and coefficients α [s, m] (float64). */
-export function kernelPredict(Kstar: ArrayLike<number>, sStar: number, s: number, alpha: ArrayLike<number>, m: number): Float64Array {
-  const F = new Float64Array(sStar * m);
-  for (let i = 0; i < sStar; i++) {
-    const o = i * s;
-    for (let j = 0; j < s; j++) {
-      const k = Kstar[o + j];
-      if (k === 0) continue;
-      for (let c = 0; c < m; c++) F[i * m + c] += k * alpha[j * m + c];
-    }
-  }
-  return F;
-}
+export const kernelPredict = (Kstar: ArrayLike<number>, sStar: number, s: number, alpha: ArrayLike<number>, m: number): Float64Array =>
+  matMul(Kstar, sStar, s, alpha, m);
 
 export interface CrossEntropyFitOptions {
   steps: number;
@@ -138,11 +128,10 @@ export function oneHot(labels: ArrayLike<number>, outputs: number): Float64Array
  * K is a per-sample kernel [n, n] over all samples; targets one-hot.
  */
 export function ridgeClassifierCv(K: ArrayLike<number>, n: number, labels: ArrayLike<number>, classes: number, train: number[], test: number[], grid: number[], seed: number | string): { accuracy: number; ridge: number; innerAccuracy: number } {
-  const sub = (rows: number[], cols: number[]) => submatrix(K, n, rows, cols);
   const fitScore = (tr: number[], te: number[], lam: number) => {
     const y = oneHot(tr.map((i) => labels[i]), classes);
-    const a = ridgeRegression(kernelSystem(sub(tr, tr), tr.length, classes), y, lam, 'kernel ridge classifier');
-    return accuracy(kernelPredict(sub(te, tr), te.length, tr.length, a, classes), te.map((i) => labels[i]), classes);
+    const a = ridgeRegression(kernelSystem(submatrix(K, n, tr, tr), tr.length, classes), y, lam, 'kernel ridge classifier');
+    return accuracy(kernelPredict(submatrix(K, n, te, tr), te.length, tr.length, a, classes), te.map((i) => labels[i]), classes);
   };
   const inner = stratifiedFolds(train.map((i) => labels[i]), 4, seed);
   const itr = train.filter((_, j) => inner[j] !== 0), ite = train.filter((_, j) => inner[j] === 0);

@@ -7,20 +7,21 @@ import { UserError } from './errors.js';
  * needs (a small symmetric eigensolver, top eigenvalues by subspace iteration) are a few dozen lines each.
  */
 
-/** y = A x for A [n, m] (float32 or float64 storage), x [m]. */
-export function matVec(A: ArrayLike<number>, n: number, m: number, x: ArrayLike<number>, y: Float64Array = new Float64Array(n)): Float64Array {
-  for (let i = 0; i < n; i++) {
-    const o = i * m;
-    let s0 = 0, s1 = 0;
-    let j = 0;
-    for (; j + 1 < m; j += 2) {
-      s0 += A[o + j] * x[j];
-      s1 += A[o + j + 1] * x[j + 1];
+/**
+ * C = A X for A [rows, inner] (float32 or float64 storage) and X [inner, cols], in float64; zero entries of A are
+ * skipped (kernels restricted to sub-blocks, sparse cross kernels).
+ */
+export function matMul(A: ArrayLike<number>, rows: number, inner: number, X: ArrayLike<number>, cols: number): Float64Array {
+  const C = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    const o = i * inner;
+    for (let j = 0; j < inner; j++) {
+      const a = A[o + j];
+      if (a === 0) continue;
+      for (let c = 0; c < cols; c++) C[i * cols + c] += a * X[j * cols + c];
     }
-    if (j < m) s0 += A[o + j] * x[j];
-    y[i] = s0 + s1;
   }
-  return y;
+  return C;
 }
 
 /**
@@ -132,18 +133,7 @@ export function topEigenvalues(A: ArrayLike<number>, n: number, k: number, iters
   let Q: Float64Array = new Float64Array(n * k);
   // Deterministic start: columns of a fixed pseudo-random pattern (no Math.random: results must repeat).
   for (let i = 0; i < n; i++) for (let c = 0; c < k; c++) Q[i * k + c] = Math.sin(1 + i * 12.9898 + c * 78.233) * 43758.5453 % 1;
-  const mulA = (X: Float64Array): Float64Array => {
-    const Y = new Float64Array(n * k);
-    for (let i = 0; i < n; i++) {
-      const o = i * n;
-      for (let j = 0; j < n; j++) {
-        const aij = A[o + j];
-        if (aij === 0) continue;
-        for (let c = 0; c < k; c++) Y[i * k + c] += aij * X[j * k + c];
-      }
-    }
-    return Y;
-  };
+  const mulA = (X: Float64Array): Float64Array => matMul(A, n, n, X, k);
   const orthonormalise = (X: Float64Array) => {
     for (let c = 0; c < k; c++) {
       for (let d = 0; d < c; d++) {

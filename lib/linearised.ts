@@ -1,4 +1,4 @@
-import { symmetricEigen } from './linalg.js';
+import { matMul, symmetricEigen } from './linalg.js';
 import { type KernelSystem, kernelPredict } from './kernel-regression.js';
 
 /**
@@ -73,14 +73,7 @@ export function linearisedFlow(sys: KernelSystem, Kstar: ArrayLike<number>, sSta
         gain[j * m + c] = g * z[j * m + c];
       }
     }
-    const back = (w: Float64Array) => {
-      const x = new Float64Array(s * m);
-      for (let i = 0; i < s; i++) for (let j = 0; j < s; j++) {
-        const v = V[i * s + j];
-        for (let c = 0; c < m; c++) x[i * m + c] += v * w[j * m + c];
-      }
-      return x;
-    };
+    const back = (w: Float64Array) => matMul(V, s, s, w, m);
     const resid = back(decay);
     const train = Float64Array.from(resid, (v, i) => Y[i] + v);
     const moved = kernelPredict(Kstar, sStar, s, back(gain), m);

@@ -50,6 +50,14 @@ export function sliceSamples<S extends Samples>(s: S, start: number, count: numb
   return { ...s, graphs: s.graphs.slice(start, start + count), n: count, labels: s.labels?.subarray(start, start + count) };
 }
 
+/** Vector samples a followed by b (same sample shape; labels are dropped). */
+export function joinVectors(a: VectorSamples, b: VectorSamples): VectorSamples {
+  const x = new Float32Array(a.x.length + b.x.length);
+  x.set(a.x);
+  x.set(b.x, a.x.length);
+  return { kind: 'vectors', x, n: a.n + b.n, sampleShape: a.sampleShape.slice() };
+}
+
 /** The samples at the given indices, in that order (copies; labels follow). */
 export function gatherSamples<S extends Samples>(s: S, idx: ArrayLike<number>): S {
   const labels = s.labels ? Int32Array.from(idx, (i) => s.labels![i]) : undefined;

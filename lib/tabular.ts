@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { UserError } from './errors.js';
+import { readTextFile } from './files.js';
 
 /** A labelled table: features [n, d] row-major (float64), integer labels 0..classes−1, optional fixed folds. */
 export interface Table {
@@ -49,13 +50,7 @@ function toTable(name: string, source: string, rows: string[][], firstFeature: n
 
 /** A CSV with a header row, numeric features and the class label (name or integer) in the last column. */
 export function loadLabelledCsv(file: string, flag: string): Table {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UserError(`${flag} ${file}: cannot read file (${(e as NodeJS.ErrnoException).code ?? e})`);
-  }
-  const rows = parseRows(file, text, ',', flag);
+  const rows = parseRows(file, readTextFile(file, `${flag} ${file}`), ',', flag);
   return { ...toTable(path.basename(file).replace(/\.csv$/i, ''), path.resolve(file), rows.slice(1), 0, flag), folds: null };
 }
 
@@ -67,18 +62,12 @@ export function loadLabelledCsv(file: string, flag: string): Table {
 export function loadUciFolder(dir: string, flag: string): Table {
   const name = path.basename(dir);
   const dat = path.join(dir, `${name}_R.dat`);
-  let text: string;
-  try {
-    text = fs.readFileSync(dat, 'utf8');
-  } catch (e) {
-    throw new UserError(`${flag} ${dat}: cannot read file (${(e as NodeJS.ErrnoException).code ?? e})`);
-  }
-  const rows = parseRows(dat, text, '\t', flag).slice(1);
+  const rows = parseRows(dat, readTextFile(dat, `${flag} ${dat}`), '\t', flag).slice(1);
   const table = toTable(name, path.resolve(dat), rows, 1, flag);
   let folds: Table['folds'] = null;
   const kf = path.join(dir, 'conxuntos_kfold.dat');
   if (fs.existsSync(kf)) {
-    const lines = fs.readFileSync(kf, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '');
+    const lines = readTextFile(kf, `${flag} ${kf}`).split('\n').map((l) => l.trim()).filter((l) => l !== '');
     if (lines.length % 2 !== 0) throw new UserError(`${flag} ${kf}: expected alternating lines of train and test indices; got ${lines.length} lines`);
     folds = [];
     for (let i = 0; i < lines.length; i += 2) {

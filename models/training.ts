@@ -98,3 +98,13 @@ export function trainModel(model: Model, init: Param[], data: Samples, y: Float3
 export function checkpointHook(dir: string, config: object): (epoch: number, params: Param[]) => void {
   return (epoch, params) => writeFilesAtomically([{ path: path.join(dir, `epoch-${epoch}.json`), data: paramsToJson(config, params) }]);
 }
+
+/** f(θ, x) [n, K] of a model at plain parameters, read back row-major (the tensors are freed). */
+export function predict(model: Model, params: Param[], s: Samples): Float32Array {
+  const out = tf.tidy(() => model.apply(paramTensors(params), model.batch(s)));
+  try {
+    return Float32Array.from(out.dataSync());
+  } finally {
+    out.dispose();
+  }
+}
