@@ -5,6 +5,7 @@
  *   {type:'init', backend, config, params, rules, K}        → {type:'ready', backend}
  *   {type:'features', block, samples}                        → {type:'features', block, features}
  *   {type:'block', block, features}                          (a block computed elsewhere; no reply)
+ *   {type:'release', block}                                  (no pair needs the block any more; no reply)
  *   {type:'tile', pair, r, c, mode}                          → {type:'tile', pair, data, timing}
  */
 import { parentPort } from 'node:worker_threads';
@@ -39,6 +40,10 @@ port.on('message', async (m: Record<string, unknown>) => {
       port.postMessage({ type: 'features', block: m.block, features: { ...f, cache: undefined } });
     } else if (m.type === 'block') {
       blocks.set(m.block as number, m.features as TileFeatures);
+    } else if (m.type === 'release') {
+      const f = blocks.get(m.block as number);
+      if (f) disposeTileFeatures(f);
+      blocks.delete(m.block as number);
     } else if (m.type === 'tile') {
       const f1 = blocks.get(m.r as number)!, f2 = blocks.get(m.c as number)!;
       const mode = m.mode as OutputMode;

@@ -52,11 +52,13 @@ class KernelWorker {
 }
 
 /**
- * The structured NTK computed on `workers` threads, each with its own tfjs backend: the sample blocks'
- * features are computed round-robin across threads, then the tile pairs are shared out (each thread receives
- * the blocks it lacks once) and placed, mirrored for x2 = x1, by the main thread. Every tile is computed by the
- * same code as in one thread, so the kernel is bit-identical to `empiricalKernel` with the same tile size.
- * wasm runs one thread per backend instance under Node, so this is how the tool uses several cores.
+ * The structured NTK computed on `workers` threads, each with its own tfjs backend. One queue of jobs, handed
+ * to whichever thread is idle: the features of a sample block, or a tile pair whose two blocks are ready
+ * (preferring pairs whose blocks the thread already holds, then the earliest), so that products start while
+ * other blocks' features are still being computed. A thread receives each block it lacks once, and drops
+ * a block once no pending pair needs it. The main thread places the tiles (mirrored for x2 = x1). Every tile is
+ * computed by the same code as in one thread, so the kernel is bit-identical to `empiricalKernel` with the
+ * same tile size. wasm runs one thread per backend instance under Node, so this is how the tool uses several cores.
  */
 export async function parallelStructuredKernel(
   model: Model, params: Param[], x1: Samples, x2: Samples | null, opts: KernelOptions & { workers: number; backend: string },
@@ -72,48 +74,77 @@ export async function parallelStructuredKernel(
     const part = sliceSamples(s, t * tile, Math.min(tile, s.n - t * tile));
     return part.kind === 'vectors' ? { ...part, x: part.x.slice() } : part;
   };
+  // Blocks in the order in which they complete pairs: row 0 and its columns first.
   const blockIds = symmetric ? [...Array(rowTiles).keys()] : [...Array(rowTiles + colTiles).keys()];
   const n = Math.max(1, Math.min(opts.workers, Math.max(blockIds.length, pairs.length)));
   const workers = Array.from({ length: n }, () => new KernelWorker());
   const bar = (opts.progress ?? noProgress)(`ntk kernel [structured, ${n} workers]`, blockIds.length + pairs.length);
   const timing: StageTiming = newTiming();
   const out = new Float32Array(kernelSize(mode, x1.n, b.n, K));
+  const feats = new Map<number, TileFeatures>();
+  const todoBlocks = [...blockIds];
+  const todoPairs = pairs.map(([r, c], pair) => ({ pair, r, c, ids: [r, colId(c)] }));
+  // Pairs not yet finished per block: a block is dropped from the threads once its count reaches 0.
+  const openPairs = new Map<number, number>();
+  for (const p of todoPairs) for (const id of new Set(p.ids)) openPairs.set(id, (openPairs.get(id) ?? 0) + 1);
   let done = 0;
   try {
     await Promise.all(workers.map((w) => w.request({ type: 'init', backend: opts.backend, config: model.config, params, rules, K }, 'ready:')));
-    const t0 = performance.now();
-    const feats = new Map<number, TileFeatures>();
-    await Promise.all(blockIds.map(async (id, i) => {
-      const w = workers[i % n];
-      const m = await w.request({ type: 'features', block: id, samples: blockSamples(id) }, `features:${id}`);
-      feats.set(id, m.features as TileFeatures);
-      w.has.add(id);
-      bar.update(++done);
-    }));
-    timing.features = (performance.now() - t0) / 1000;
-    // Share out the pairs: least loaded worker first, preferring one that already holds both blocks.
-    const jobs = pairs.map(([r, c], pair) => {
-      const ids = [r, colId(c)];
-      const w = [...workers].sort((a, z) => a.load - z.load || ids.filter((i) => !a.has.has(i)).length - ids.filter((i) => !z.has.has(i)).length)[0];
-      w.load++;
-      for (const id of ids) {
-        if (!w.has.has(id)) {
-          w.send({ type: 'block', block: id, features: feats.get(id) });
-          w.has.add(id);
+    let featureSeconds = 0;
+    // Each thread loops: take the best job for it, run it, repeat; it stops when nothing is left to do.
+    const progressMade: (() => void)[] = [];
+    const wake = () => progressMade.splice(0).forEach((f) => f());
+    const runThread = async (w: KernelWorker): Promise<void> => {
+      for (;;) {
+        const ready = todoPairs.filter((p) => p.ids.every((id) => feats.has(id)));
+        const missing = (p: { ids: number[] }) => p.ids.filter((id) => !w.has.has(id)).length;
+        const pairJob = ready.sort((a, z) => missing(a) - missing(z) || a.pair - z.pair)[0];
+        if (pairJob) {
+          todoPairs.splice(todoPairs.indexOf(pairJob), 1);
+          for (const id of new Set(pairJob.ids)) {
+            if (!w.has.has(id)) {
+              w.send({ type: 'block', block: id, features: feats.get(id) });
+              w.has.add(id);
+            }
+          }
+          const m = await w.request({ type: 'tile', pair: pairJob.pair, r: pairJob.r, c: colId(pairJob.c), mode }, `tile:${pairJob.pair}`);
+          const nr = Math.min(tile, x1.n - pairJob.r * tile), nc = Math.min(tile, b.n - pairJob.c * tile);
+          const t = m.timing as StageTiming;
+          timing.products += t.products;
+          timing.combine += t.combine;
+          const m0 = performance.now();
+          placeTile(out, mode, b.n, K, m.data as Float32Array, pairJob.r * tile, nr, pairJob.c * tile, nc, symmetric && pairJob.r !== pairJob.c);
+          timing.mirror += (performance.now() - m0) / 1000;
+          for (const id of new Set(pairJob.ids)) {
+            const left = openPairs.get(id)! - 1;
+            openPairs.set(id, left);
+            if (left === 0) {
+              feats.delete(id);
+              for (const v of workers) if (v.has.delete(id)) v.send({ type: 'release', block: id });
+            }
+          }
+          bar.update(++done);
+          continue;
         }
+        const id = todoBlocks.shift();
+        if (id !== undefined) {
+          const f0 = performance.now();
+          const m = await w.request({ type: 'features', block: id, samples: blockSamples(id) }, `features:${id}`);
+          featureSeconds += (performance.now() - f0) / 1000;
+          feats.set(id, m.features as TileFeatures);
+          w.has.add(id);
+          bar.update(++done);
+          wake();
+          continue;
+        }
+        if (todoPairs.length === 0) return;
+        // Pairs remain whose blocks another thread is still computing: wait for one to finish.
+        await new Promise<void>((resolve) => progressMade.push(resolve));
       }
-      return w.request({ type: 'tile', pair, r, c: colId(c), mode }, `tile:${pair}`).then((m) => {
-        const nr = Math.min(tile, x1.n - r * tile), nc = Math.min(tile, b.n - c * tile);
-        const t = m.timing as StageTiming;
-        timing.products += t.products;
-        timing.combine += t.combine;
-        const m0 = performance.now();
-        placeTile(out, mode, b.n, K, m.data as Float32Array, r * tile, nr, c * tile, nc, symmetric && r !== c);
-        timing.mirror += (performance.now() - m0) / 1000;
-        bar.update(++done);
-      });
-    });
-    await Promise.all(jobs);
+    };
+    await Promise.all(workers.map(runThread));
+    // Features overlap the products, so this is the threads' summed feature time, not a wall-clock stage.
+    timing.features = featureSeconds;
   } finally {
     bar.stop();
     await Promise.all(workers.map((w) => w.w.terminate()));

@@ -69,39 +69,48 @@ export interface TileFeatures {
   /** Explicit per-sample gradients of all 'explicit' layers, concatenated: [n, K, P_explicit]. */
   explicit: Float32Array | null;
   pExplicit: number;
-  /** Full mode: the explicit block as tensors of column chunks [n·K, ≤ CHUNK] and their transposes, uploaded
-   * once and kept (tf.keep) across the tile pairs that use this block; released by disposeTileFeatures. */
-  cache?: { J: tf.Tensor2D[]; JT: tf.Tensor2D[] };
+  /** Operand tensors of this block's products (explicit column chunks, layer inputs, cotangents, and their
+   * transposes), uploaded once and kept (tf.keep) across the tile pairs that use the block; released by
+   * disposeTileFeatures. */
+  cache?: Map<string, tf.Tensor2D>;
 }
 
 /**
- * Columns per chunk of the explicit Gram. Measured on wasm: [1250, 10020]·[10020, 1250] runs at 16 GFLOP/s,
- * the same product as a sum over chunks of ~1000 columns at ~25 GFLOP/s.
+ * Columns per chunk of the explicit Gram. Measured on wasm: [1250, 10540]·[10540, 1250] runs at 16-23
+ * GFLOP/s, the same product as a sum over chunks of 512-2048 columns at ~30 GFLOP/s.
  */
-const CHUNK = 1024;
+const CHUNK = 2048;
 
 /** Release the tensors a block keeps for its tile pairs. */
 export function disposeTileFeatures(f: TileFeatures): void {
-  f.cache?.J.forEach((t) => t.dispose());
-  f.cache?.JT.forEach((t) => t.dispose());
+  f.cache?.forEach((t) => t.dispose());
   f.cache = undefined;
 }
 
-/** The cached column chunks of a block's explicit gradients [n·K, P], as they are or transposed. */
-function explicitChunks(f: TileFeatures, K: number, transposed: boolean): tf.Tensor2D[] {
-  if (!f.cache) {
-    const parts: tf.Tensor2D[] = [];
-    const rows = f.n * K;
-    for (let c = 0; c < f.pExplicit; c += CHUNK) {
-      const w = Math.min(CHUNK, f.pExplicit - c);
-      const buf = new Float32Array(rows * w);
-      for (let r = 0; r < rows; r++) buf.set(f.explicit!.subarray(r * f.pExplicit + c, r * f.pExplicit + c + w), r * w);
-      parts.push(tf.keep(tf.tensor2d(buf, [rows, w])));
-    }
-    f.cache = { J: parts, JT: [] };
+/** The block's operand `key`, made (and kept) on first use. */
+function operand(f: TileFeatures, key: string, make: () => tf.Tensor2D): tf.Tensor2D {
+  f.cache ??= new Map();
+  let t = f.cache.get(key);
+  if (!t) {
+    t = tf.keep(make());
+    f.cache.set(key, t);
   }
-  if (transposed && f.cache.JT.length === 0) f.cache.JT = f.cache.J.map((t) => tf.keep(tf.transpose(t)));
-  return transposed ? f.cache.JT : f.cache.J;
+  return t;
+}
+
+/**
+ * The transpose of the block's operand `key`, kept likewise: a·bᵀ is matMul(a, kept bᵀ) because wasm's matMul
+ * with transposeB runs ~10× slower, and its transpose of a large matrix costs as much as a product.
+ */
+const operandT = (f: TileFeatures, key: string, make: () => tf.Tensor2D) => operand(f, `${key}ᵀ`, () => tf.transpose(operand(f, key, make)));
+
+/** Column chunk c of a block's explicit gradients [n·K, P]: [n·K, ≤ CHUNK]. */
+function explicitChunk(f: TileFeatures, K: number, c: number): tf.Tensor2D {
+  const rows = f.n * K;
+  const c0 = c * CHUNK, w = Math.min(CHUNK, f.pExplicit - c0);
+  const buf = new Float32Array(rows * w);
+  for (let r = 0; r < rows; r++) buf.set(f.explicit!.subarray(r * f.pExplicit + c0, r * f.pExplicit + c0 + w), r * w);
+  return tf.tensor2d(buf, [rows, w]);
 }
 
 /** Size of a layer's explicit gradient block: fanOut·fanIn weights, plus fanOut biases when it has a bias. */
@@ -119,43 +128,50 @@ function explicitGradients(rec: LinearRecord, cots: tf.Tensor2D[], n: number, J:
   const [R, fanIn] = rec.input.shape;
   const fanOut = rec.outShape[1];
   const seg = rec.segments ?? identitySegments(n);
-  const X = tensorView(rec.input).slice();
   const C = cots.map((c) => tensorView(c).slice());
+  // A JS copy: heap views of the wasm backend are invalidated when its memory grows (and tf.slice of one
+  // sample's rows is far slower there).
+  const X = tensorView(rec.input).slice();
   const w = rec.wScale, b = rec.bScale;
-  const uniform = seg.every((v, i) => v === i * (R / n));
-  for (let i = 0; i < n; i++) {
-    const r0 = seg[i], rows = seg[i + 1] - seg[i];
-    for (let k = 0; k < K; k++) {
-      if (b === 0) continue;
-      const o = (i * K + k) * P + off + fanOut * fanIn;
-      for (let r = r0; r < r0 + rows; r++) for (let c = 0; c < fanOut; c++) J[o + c] += b * C[k][r * fanOut + c];
-    }
-    if (uniform && rows * fanIn * fanOut * K > 4096) {
-      const CT = new Float32Array(K * fanOut * rows);
+  const hasBias = b !== 0;
+  if (seg.every((v, i) => v === i * (R / n)) && (R / n) * fanIn * fanOut * K > 4096) {
+    const rows = R / n;
+    const CT = new Float32Array(K * fanOut * rows);
+    for (let i = 0; i < n; i++) {
+      const r0 = i * rows;
+      // w folded into the transposed cotangents, so that the product lands in J as it is, one row (i, k) per
+      // output; the bias gradient b·Σ_r g_rk is summed on the way.
       for (let k = 0; k < K; k++) {
-        for (let p = 0; p < rows; p++) {
-          const src = (r0 + p) * fanOut;
-          for (let c = 0; c < fanOut; c++) CT[(k * fanOut + c) * rows + p] = C[k][src + c];
+        const Ck = C[k];
+        const ob = (i * K + k) * P + off + fanOut * fanIn;
+        for (let c = 0; c < fanOut; c++) {
+          const d = (k * fanOut + c) * rows;
+          let sum = 0;
+          for (let p = 0, q = r0 * fanOut + c; p < rows; p++, q += fanOut) {
+            const g = Ck[q];
+            CT[d + p] = w * g;
+            sum += g;
+          }
+          if (hasBias) J[ob + c] = b * sum;
         }
       }
       scoped(() => {
         const prod = tensorView(tf.matMul(tf.tensor2d(CT, [K * fanOut, rows]), tf.tensor2d(X.subarray(r0 * fanIn, (r0 + rows) * fanIn), [rows, fanIn])));
-        for (let k = 0; k < K; k++) {
-          const o = (i * K + k) * P + off;
-          const src = k * fanOut * fanIn;
-          for (let t = 0; t < fanOut * fanIn; t++) J[o + t] = w * prod[src + t];
-        }
+        for (let k = 0; k < K; k++) J.set(prod.subarray(k * fanOut * fanIn, (k + 1) * fanOut * fanIn), (i * K + k) * P + off);
       });
-      continue;
     }
+    return;
+  }
+  for (let i = 0; i < n; i++) {
     for (let k = 0; k < K; k++) {
       const o = (i * K + k) * P + off;
-      for (let r = r0; r < r0 + rows; r++) {
+      for (let r = seg[i]; r < seg[i + 1]; r++) {
         for (let c = 0; c < fanOut; c++) {
-          const g = w * C[k][r * fanOut + c];
+          const g = C[k][r * fanOut + c];
+          if (hasBias) J[o + fanOut * fanIn + c] += b * g;
           if (g === 0) continue;
           const oc = o + c * fanIn;
-          for (let f = 0; f < fanIn; f++) J[oc + f] += g * X[r * fanIn + f];
+          for (let f = 0; f < fanIn; f++) J[oc + f] += w * g * X[r * fanIn + f];
         }
       }
     }
@@ -216,8 +232,6 @@ export function tileFeatures(model: Model, params: tf.Tensor[], s: Samples, rule
   });
 }
 
-/** a bᵀ with b transposed explicitly: wasm's matMul with transposeB is ~10× slower. */
-const gram = (a: tf.Tensor2D, b: tf.Tensor2D) => tf.matMul(a, tf.transpose(b));
 const mat = (a: Float32Array, rows: number, cols: number) => tf.tensor2d(a, [rows, cols]);
 
 /** Rows of output k only, [n, m], from an array laid out [n, K, m]. */
@@ -279,19 +293,20 @@ export function structuredTile(f1: TileFeatures, f2: TileFeatures, K: number, mo
       if (f1.explicit && f2.explicit) {
         const P = f1.pExplicit;
         if (mode === 'full') {
-          const A = explicitChunks(f1, K, false), BT = explicitChunks(f2, K, true);
-          Et = A.reduce<tf.Tensor | null>((acc, a, c) => {
-            const p = tf.matMul(a, BT[c]);
-            return acc ? tf.add(acc, p) : p;
-          }, null);
+          for (let c = 0; c * CHUNK < P; c++) {
+            const p = tf.matMul(operand(f1, `J${c}`, () => explicitChunk(f1, K, c)), operandT(f2, `J${c}`, () => explicitChunk(f2, K, c)));
+            Et = Et ? tf.add(Et, p) : p;
+          }
         }
-        else if (mode === 'trace') Et = tf.div(gram(mat(f1.explicit, nr, K * P), mat(f2.explicit, nc, K * P)), K);
-        else Et = gram(outputRows(f1.explicit, nr, K, pass, P), outputRows(f2.explicit, nc, K, pass, P));
+        else if (mode === 'trace') Et = tf.div(tf.matMul(operand(f1, 'Jt', () => mat(f1.explicit!, nr, K * P)), operandT(f2, 'Jt', () => mat(f2.explicit!, nc, K * P))), K);
+        else Et = tf.matMul(operand(f1, `Jd${pass}`, () => outputRows(f1.explicit!, nr, K, pass, P)), operandT(f2, `Jd${pass}`, () => outputRows(f2.explicit!, nc, K, pass, P)));
       }
-      const cotOf = (f: OuterFeatures, n: number) =>
-        mode === 'full' ? mat(f.cot, n * K, f.fanOut) : mode === 'trace' ? mat(f.cot, n, K * f.fanOut) : outputRows(f.cot, n, K, pass, f.fanOut);
-      const At = f1.outer.map((f, l) => gram(mat(f.input, f.rows, f.fanIn), mat(f2.outer[l].input, f2.outer[l].rows, f.fanIn)));
-      const Gt = f1.outer.map((f, l) => gram(cotOf(f, f.rows), cotOf(f2.outer[l], f2.outer[l].rows)));
+      const cotOf = (f: OuterFeatures) => () =>
+        mode === 'full' ? mat(f.cot, f.rows * K, f.fanOut) : mode === 'trace' ? mat(f.cot, f.rows, K * f.fanOut) : outputRows(f.cot, f.rows, K, pass, f.fanOut);
+      const inputOf = (f: OuterFeatures) => () => mat(f.input, f.rows, f.fanIn);
+      const cotKey = (l: number) => `g${l}:${mode}:${pass}`;
+      const At = f1.outer.map((f, l) => tf.matMul(operand(f1, `a${l}`, inputOf(f)), operandT(f2, `a${l}`, inputOf(f2.outer[l]))));
+      const Gt = f1.outer.map((f, l) => tf.matMul(operand(f1, cotKey(l), cotOf(f)), operandT(f2, cotKey(l), cotOf(f2.outer[l]))));
       const E = Et ? tensorView(Et) : null;
       const A = At.map(tensorView);
       const G = Gt.map(tensorView);

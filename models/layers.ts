@@ -181,6 +181,34 @@ export function linearOp(a: tf.Tensor2D, W: tf.Tensor2D, paramGrad: boolean): tf
 }
 
 /**
+ * A stride-1 convolution of x [n, H, W, C] with a constant kernel W [kh, kw, C, Cout] as rows
+ * z = patches·W [n·Ho·Wo, Cout] (patches = im2col(x), given), differentiable in x only. Its adjoint is the
+ * transposed convolution dx = conv(pad(dz), W̃), W̃[a, b, co, ci] = W[kh−1−a, kw−1−b, ci, co], with dz padded by
+ * kh−1−before rows above and kh−1−after below (likewise for columns): one tfjs conv2d, which XNNPACK runs at
+ * matMul speed on wasm, where the patch-sized product dz·Wᵀ [R, C·kh·kw] (a matMul with Cout-long inner
+ * products) followed by the col2im scatter-add costs several times more.
+ */
+export function convRows(x: tf.Tensor4D, patches: tf.Tensor2D, W: tf.Tensor4D, padding: Padding): tf.Tensor2D {
+  const [n, H, Wd] = x.shape;
+  const [kh, kw, C, Cout] = W.shape;
+  const gh = convGeometry(H, kh, 1, padding), gw = convGeometry(Wd, kw, 1, padding);
+  const W2 = tf.reshape(W, [kh * kw * C, Cout]) as tf.Tensor2D;
+  const flipped = tf.reverse(tf.transpose(W, [0, 1, 3, 2]), [0, 1]) as tf.Tensor4D;
+  const op = customOp(1, (_xs, save) => {
+    save([flipped]);
+    return {
+      value: tf.matMul(patches, W2),
+      gradFunc: (dy, [wf]) => {
+        const d4 = tf.reshape(dy, [n, gh.out, gw.out, Cout]) as tf.Tensor4D;
+        const padded = tf.pad(d4, [[0, 0], [kh - 1 - gh.before, kh - 1 - gh.after], [kw - 1 - gw.before, kw - 1 - gw.after], [0, 0]]);
+        return [tf.conv2d(padded as tf.Tensor4D, wf as tf.Tensor4D, 1, 'valid')];
+      },
+    };
+  });
+  return op(x) as tf.Tensor2D;
+}
+
+/**
  * Sparse aggregation out[u] = h[u] + Σ_{(v→u) ∈ edges} h[v] for node rows h [R, F], edges as source and
  * destination rows: a product with (A + I) that never forms the dense R×R adjacency. Custom op with JS loops
  * (tfjs-wasm has no UnsortedSegmentSum kernel); its adjoint sends dy[u] back along the reversed edges.
@@ -259,12 +287,15 @@ export class Forward {
     return this.params[this.p++];
   }
 
-  /** z = wScale·(a W) + bScale·b (+ tap) for rows a [R, fanIn]; W [fanIn, fanOut] (or any shape reshaped so). */
-  dense(a: tf.Tensor2D, s: { wScale: number; bScale: number }, bias: boolean, segments: Int32Array | null): tf.Tensor2D {
+  /**
+   * z = wScale·(a W) + bScale·b (+ tap) for rows a [R, fanIn]; W [fanIn, fanOut] (or any shape reshaped so).
+   * `product` computes a W itself when the rows a are a view of another tensor (a convolution's patches).
+   */
+  dense(a: tf.Tensor2D, s: { wScale: number; bScale: number }, bias: boolean, segments: Int32Array | null, product?: (W: tf.Tensor) => tf.Tensor2D): tf.Tensor2D {
     const Wt = this.next();
     const fanOut = Wt.shape[Wt.shape.length - 1];
     const W = Wt.rank === 2 ? (Wt as tf.Tensor2D) : (tf.reshape(Wt, [a.shape[1], fanOut]) as tf.Tensor2D);
-    let z: tf.Tensor2D = tf.mul(linearOp(a, W, !this.tapped), s.wScale);
+    let z: tf.Tensor2D = tf.mul(product ? product(Wt) : linearOp(a, W, !this.tapped), s.wScale);
     if (bias) z = tf.add(z, tf.mul(this.next(), s.bScale));
     if (this.tapped) {
       const l = this.linear.length;
@@ -281,7 +312,14 @@ export class Forward {
     // tfjs-wasm has no Conv2DBackpropFilter kernel: there the convolution is im2col + linear too.
     if (this.tapped || tf.getBackend() === 'wasm') {
       const { patches, ho, wo } = im2col(x, kh, kw, stride, padding);
-      const z = this.dense(patches, s, bias, uniformSegments(n, ho * wo));
+      // Cotangent passes (parameters constant, stride 1): the patches feed the layer record, while the
+      // product is taken from x itself, so that the backward pass is one transposed convolution instead of
+      // a patch-sized [R, fanIn] matMul plus a scatter-add.
+      // (Only where the padded convolution does at most twice the patch product's work: not, e.g., for a
+      // kernel that covers the whole map.)
+      const [, H, Wd] = x.shape;
+      const product = this.tapped && stride === 1 && H * Wd <= 2 * ho * wo ? (W: tf.Tensor) => convRows(x, patches, W as tf.Tensor4D, padding) : undefined;
+      const z = this.dense(patches, s, bias, uniformSegments(n, ho * wo), product);
       return tf.reshape(z, [n, ho, wo, z.shape[1]]) as tf.Tensor4D;
     }
     const W = this.next() as tf.Tensor4D;

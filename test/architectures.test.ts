@@ -6,7 +6,7 @@ import { empiricalKernel } from '../jacobian/empirical.js';
 import { contractJacobians, perSampleJacobians } from '../jacobian/per-sample.js';
 import { Cnn, seedCnnConfig } from '../models/cnn.js';
 import { Gnn } from '../models/gnn.js';
-import type { CommonConfig } from '../models/layers.js';
+import { type CommonConfig, convRows, im2col } from '../models/layers.js';
 import type { Model } from '../models/model.js';
 import { paramTensors } from '../models/params.js';
 import { ResNet } from '../models/resnet.js';
@@ -41,6 +41,33 @@ function expectStructuredMatches(model: Model, seed: number, s: Samples, oracle:
     }
   }
 }
+
+describe('convRows: a convolution as patch rows whose adjoint is one transposed convolution', function () {
+  before(async () => {
+    await testBackend();
+  });
+
+  it('value and ∂/∂x equal tf.conv2d and its own gradient (3×3 and 4×4 kernels, valid and same padding)', () => {
+    for (const [k, padding] of [[3, 'valid'], [4, 'valid'], [3, 'same'], [4, 'same']] as const) {
+      const x = tf.tensor4d(randomInputs(2, 7 * 6 * 3, `cr${k}${padding}`), [2, 7, 6, 3]);
+      const W = tf.tensor4d(randomInputs(1, k * k * 3 * 4, `crw${k}`), [k, k, 3, 4]);
+      const { patches, ho, wo } = im2col(x, k, k, 1, padding);
+      const ref = tf.conv2d(x, W, 1, padding);
+      const R = tf.tensor4d(randomInputs(1, ref.size, `crr${k}${padding}`), ref.shape);
+      const z = convRows(x, patches, W, padding);
+      expect(z.shape).to.deep.equal([2 * ho * wo, 4]);
+      const v = maxAbsDiff(z.dataSync() as Float32Array, ref.dataSync() as Float32Array);
+      expect(v.diff / v.scale, `value k=${k} ${padding}`).to.be.below(1e-6);
+      // Gradients of Σ R ⊙ z: convRows' adjoint (a convolution of the padded cotangent with the flipped kernel)
+      // against tfjs's own Conv2DBackpropInput through tf.conv2d.
+      const ours = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(tf.reshape(convRows(xx as tf.Tensor4D, patches, W, padding), ref.shape), R)))(x);
+      const theirs = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, W, 1, padding), R)))(x);
+      const g = maxAbsDiff(ours.dataSync() as Float32Array, theirs.dataSync() as Float32Array);
+      expect(g.diff / g.scale, `∂/∂x k=${k} ${padding}`).to.be.below(1e-6);
+      expect(g.scale).to.be.above(0.1);
+    }
+  });
+});
 
 describe('architectures: structured rules equal the generic Jacobian path', function () {
   before(async () => {

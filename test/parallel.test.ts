@@ -33,6 +33,12 @@ describe('worker threads', function () {
     await same(mlp, vectors(randomInputs(9, 6, 'p1'), 9), vectors(randomInputs(5, 6, 'p2'), 5), 'diagonal', 3);
     const cnn = new Cnn({ model: 'cnn', ...common, imageShape: [6, 6, 1], head: 'gap', outputs: 2, convs: [{ kernel: 3, channels: 3, stride: 1, padding: 'same' }] });
     await same(cnn, vectors(randomInputs(5, 36, 'p3'), 5, [6, 6, 1]), null, 'trace', 2);
+    // Two convolutions (the second one's cotangent passes through a transposed convolution) and a conv head,
+    // 4 blocks and 10 tile pairs for 2 threads: pairs wait for blocks computed by the other thread, and blocks
+    // are dropped when no pair needs them any more.
+    const cnn2 = new Cnn({ model: 'cnn', ...common, imageShape: [8, 8, 1], head: 'conv', outputs: 2, convs: [{ kernel: 3, channels: 3, stride: 1, padding: 'valid' }, { kernel: 3, channels: 3, stride: 1, padding: 'valid' }, { kernel: 4, channels: 2, stride: 1, padding: 'valid' }] });
+    await same(cnn2, vectors(randomInputs(7, 64, 'p4'), 7, [8, 8, 1]), null, 'full', 2);
+    await same(cnn2, vectors(randomInputs(7, 64, 'p4'), 7, [8, 8, 1]), vectors(randomInputs(3, 64, 'p5'), 3, [8, 8, 1]), 'full', 2);
     const gnn = new Gnn({ model: 'gnn', ...common, featureDim: 8, hidden: 8, blocks: 2, mlpLayers: 1, aggregation: 'sum', jk: true, outputs: 1 });
     await same(gnn, syntheticGraphs(7, 2), null, 'full', 3);
   });
