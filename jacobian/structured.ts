@@ -104,13 +104,60 @@ function operand(f: TileFeatures, key: string, make: () => tf.Tensor2D): tf.Tens
  */
 const operandT = (f: TileFeatures, key: string, make: () => tf.Tensor2D) => operand(f, `${key}ᵀ`, () => tf.transpose(operand(f, key, make)));
 
-/** Column chunk c of a block's explicit gradients [n·K, P]: [n·K, ≤ CHUNK]. */
-function explicitChunk(f: TileFeatures, K: number, c: number): tf.Tensor2D {
-  const rows = f.n * K;
+/** Rows [r0, r0 + rows) of column chunk c of a block's explicit gradients [n·K, P]: [rows, ≤ CHUNK]. */
+function explicitChunk(f: TileFeatures, K: number, c: number, r0 = 0, rows = f.n * K - r0): tf.Tensor2D {
   const c0 = c * CHUNK, w = Math.min(CHUNK, f.pExplicit - c0);
   const buf = new Float32Array(rows * w);
-  for (let r = 0; r < rows; r++) buf.set(f.explicit!.subarray(r * f.pExplicit + c0, r * f.pExplicit + c0 + w), r * w);
+  for (let r = 0; r < rows; r++) buf.set(f.explicit!.subarray((r0 + r) * f.pExplicit + c0, (r0 + r) * f.pExplicit + c0 + w), r * w);
   return tf.tensor2d(buf, [rows, w]);
+}
+
+/** Row stripes of the Gram of a diagonal block (wasm's matMul runs as fast on ~200 rows as on 1250). */
+const STRIPES = 6;
+
+/**
+ * The Gram E = J Jᵀ [m, m] (m = n·K) of one block's explicit gradients, for a diagonal tile pair, on and below
+ * the diagonal only: with rows cut into S stripes R_s, E[R_t, R_s] = Σ_c J_c[R_t] · J_c[R_s]ᵀ for t ≥ s, then
+ * mirrored: (S+1)/(2S) of the FLOPs of the whole product. Stripe operands are cut from the JS array, since
+ * tf.slice on wasm costs as much as a product.
+ */
+function diagonalGram(f: TileFeatures, K: number): tf.Tensor2D {
+  const m = f.n * K;
+  const h = Math.ceil(m / STRIPES);
+  const stripes: [number, number][] = [];
+  for (let r0 = 0; r0 < m; r0 += h) stripes.push([r0, Math.min(h, m - r0)]);
+  const acc = new Map<string, tf.Tensor>();
+  for (let c = 0; c * CHUNK < f.pExplicit; c++) {
+    const A = stripes.map(([r0, rows]) => explicitChunk(f, K, c, r0, rows));
+    const AT = A.map((t) => tf.transpose(t));
+    stripes.forEach((_, t) => {
+      for (let s = 0; s <= t; s++) {
+        const p = tf.matMul(A[t], AT[s]);
+        const prev = acc.get(`${t},${s}`);
+        acc.set(`${t},${s}`, prev ? tf.add(prev, p) : p);
+        if (prev) {
+          prev.dispose();
+          p.dispose();
+        }
+      }
+    });
+    [...A, ...AT].forEach((x) => x.dispose());
+  }
+  const E = new Float32Array(m * m);
+  stripes.forEach(([rt, ht], t) => {
+    for (let s = 0; s <= t; s++) {
+      const [rs, hs] = stripes[s];
+      const v = tensorView(acc.get(`${t},${s}`)!);
+      for (let i = 0; i < ht; i++) {
+        for (let j = 0; j < hs; j++) {
+          E[(rt + i) * m + rs + j] = v[i * hs + j];
+          E[(rs + j) * m + rt + i] = v[i * hs + j];
+        }
+      }
+    }
+  });
+  acc.forEach((x) => x.dispose());
+  return tf.tensor2d(E, [m, m]);
 }
 
 /** Size of a layer's explicit gradient block: fanOut·fanIn weights, plus fanOut biases when it has a bias. */
@@ -292,7 +339,8 @@ export function structuredTile(f1: TileFeatures, f2: TileFeatures, K: number, mo
       let Et: tf.Tensor | null = null;
       if (f1.explicit && f2.explicit) {
         const P = f1.pExplicit;
-        if (mode === 'full') {
+        if (mode === 'full' && f1 === f2) Et = diagonalGram(f1, K);
+        else if (mode === 'full') {
           for (let c = 0; c * CHUNK < P; c++) {
             const p = tf.matMul(operand(f1, `J${c}`, () => explicitChunk(f1, K, c)), operandT(f2, `J${c}`, () => explicitChunk(f2, K, c)));
             Et = Et ? tf.add(Et, p) : p;

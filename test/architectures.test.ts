@@ -110,6 +110,22 @@ describe('architectures: structured rules equal the generic Jacobian path', func
     const k = r.kernel.data;
     for (let a = 0; a < 40; a++) for (let b = 0; b < 40; b++) expect(k[a * 40 + b]).to.equal(k[b * 40 + a]);
     for (let a = 0; a < 40; a++) expect(k[a * 40 + a]).to.be.above(0);
+    // 10,540 explicit parameters: several column chunks, accumulated in the striped diagonal-tile Gram and in
+    // the off-diagonal products, against the per-sample Jacobians contracted in float64.
+    const ps = paramTensors(m.init(0));
+    const J = perSampleJacobians(m, ps, s);
+    ps.forEach((p) => p.dispose());
+    const P = J.length / 40;
+    const ref = new Float64Array(1600);
+    for (let a = 0; a < 40; a++) {
+      for (let b = 0; b < 40; b++) {
+        let acc = 0;
+        for (let p = 0; p < P; p++) acc += J[a * P + p] * J[b * P + p];
+        ref[a * 40 + b] = acc;
+      }
+    }
+    const { diff, scale } = maxAbsDiff(k, ref);
+    expect(diff / scale).to.be.below(3e-6);
   });
 
   it('residual MLP and convolutional ResNet', async () => {
