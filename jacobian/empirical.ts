@@ -36,7 +36,7 @@ export interface KernelInfo {
   /** Rule of each linear layer (structured path). */
   rules?: LayerRule[];
   /** Seconds per stage (structured path): features, products (matMul), combine (fused Hadamard sum), mirror;
-   * with workers, features is wall time and products/combine are summed over the threads. */
+   * with workers, features, products and combine are summed over the threads (features overlap products). */
   timing: StageTiming;
   /** Worker threads used (1: the calling thread). */
   workers?: number;

@@ -115,6 +115,20 @@ function explicitChunk(f: TileFeatures, K: number, c: number, r0 = 0, rows = f.n
 /** Row stripes of the Gram of a diagonal block (wasm's matMul runs as fast on ~200 rows as on 1250). */
 const STRIPES = 6;
 
+/** Row ranges [r0, rows] of the stripes of an m-row diagonal block. */
+function stripesOf(m: number): [number, number][] {
+  const h = Math.ceil(m / STRIPES);
+  const stripes: [number, number][] = [];
+  for (let r0 = 0; r0 < m; r0 += h) stripes.push([r0, Math.min(h, m - r0)]);
+  return stripes;
+}
+
+/** FLOPs of diagonalGram for an m-row block with P columns: Σ_{t ≥ s} 2·h_t·h_s·P. */
+export function diagonalGramFlops(m: number, P: number): number {
+  const hs = stripesOf(m).map(([, h]) => h);
+  return hs.reduce((acc, ht, t) => acc + hs.slice(0, t + 1).reduce((a, h) => a + 2 * ht * h * P, 0), 0);
+}
+
 /**
  * The Gram E = J Jᵀ [m, m] (m = n·K) of one block's explicit gradients, for a diagonal tile pair, on and below
  * the diagonal only: with rows cut into S stripes R_s, E[R_t, R_s] = Σ_c J_c[R_t] · J_c[R_s]ᵀ for t ≥ s, then
@@ -123,9 +137,7 @@ const STRIPES = 6;
  */
 function diagonalGram(f: TileFeatures, K: number): tf.Tensor2D {
   const m = f.n * K;
-  const h = Math.ceil(m / STRIPES);
-  const stripes: [number, number][] = [];
-  for (let r0 = 0; r0 < m; r0 += h) stripes.push([r0, Math.min(h, m - r0)]);
+  const stripes = stripesOf(m);
   const acc = new Map<string, tf.Tensor>();
   for (let c = 0; c * CHUNK < f.pExplicit; c++) {
     const A = stripes.map(([r0, rows]) => explicitChunk(f, K, c, r0, rows));
