@@ -82,11 +82,14 @@ const kernelOptions = (y: Argv) =>
     .option('implementation', { type: 'string', default: 'auto', describe: 'auto | jacobian (per-sample Jacobians) | structured (per-layer rule)' })
     .option('tile', { type: 'number', describe: 'samples per tile (bounds memory); default from a memory budget' });
 
-const commonOptions = (y: Argv) =>
+/** --backend and --quiet, which every command takes. */
+const runOptions = <T>(y: Argv<T>, backend = 'auto (tensorflow → wasm → cpu) | tensorflow | wasm | cpu') =>
   y
-    .option('backend', { type: 'string', default: 'auto', describe: 'auto (tensorflow → wasm → cpu) | tensorflow | wasm | cpu' })
-    .option('out', { type: 'string', demandOption: true, describe: 'output .npy; metadata goes to the .json beside it' })
+    .option('backend', { type: 'string', default: 'auto', describe: backend })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' });
+
+const commonOptions = (y: Argv) =>
+  runOptions(y).option('out', { type: 'string', demandOption: true, describe: 'output .npy; metadata goes to the .json beside it' });
 
 const num = (a: Args, k: string) => a[k] as number | undefined;
 const str = (a: Args, k: string) => a[k] as string;
@@ -262,11 +265,9 @@ const mergeCommand: Command = (y) =>
     'merge <shards..>',
     'assemble the shards written by kernel --shard I/N into one .npy (positional copies; memory stays at one row)',
     (c) =>
-      c
+      runOptions(c, 'accepted for uniformity; merging computes nothing')
         .positional('shards', { type: 'string', array: true, describe: 'shard .npy files (their .json metadata beside them)' })
-        .option('out', { type: 'string', demandOption: true, describe: 'output .npy (metadata .json beside it)' })
-        .option('backend', { type: 'string', default: 'auto', describe: 'accepted for uniformity; merging computes nothing' })
-        .option('quiet', { type: 'boolean', default: false }),
+        .option('out', { type: 'string', demandOption: true, describe: 'output .npy (metadata .json beside it)' }),
     (a: Args) => {
       const out = str(a, 'out');
       checkNpyPath(out, '--out');
@@ -329,12 +330,10 @@ const snapshotCommand: Command = (y) =>
     'snapshot',
     'record a golden kernel: compute the kernel of a config and store it with its config, backend and tool version',
     (c) =>
-      c
+      runOptions(c)
         .option('config', { type: 'string', demandOption: true, describe: 'JSON object of kernel flags, e.g. {"model":"mlp","widths":"784,32,10","n":8}' })
         .option('out', { type: 'string', demandOption: true, describe: 'snapshot folder (kernel.npy + snapshot.json)' })
-        .option('rel-tol', { type: 'number', default: 1e-5, describe: 'tolerance of ntk check: relative Frobenius and max-abs error (relative to max |K|)' })
-        .option('backend', { type: 'string', default: 'auto' })
-        .option('quiet', { type: 'boolean', default: false }),
+        .option('rel-tol', { type: 'number', default: 1e-5, describe: 'tolerance of ntk check: relative Frobenius and max-abs error (relative to max |K|)' }),
     async (a: Args) => {
       const file = str(a, 'config');
       let config: Record<string, unknown>;
@@ -364,10 +363,8 @@ const checkCommand: Command = (y) =>
     'check <dir>',
     'recompute every golden snapshot under <dir> and compare; exit 1 on a regression',
     (c) =>
-      c
-        .positional('dir', { type: 'string', describe: 'folder of snapshot folders' })
-        .option('backend', { type: 'string', default: 'auto' })
-        .option('quiet', { type: 'boolean', default: false }),
+      runOptions(c)
+        .positional('dir', { type: 'string', describe: 'folder of snapshot folders' }),
     async (a: Args) => {
       const dir = str(a, 'dir');
       let names: string[];
@@ -699,7 +696,7 @@ const experimentCommand: Command = (y) =>
     'experiment <name>',
     `run a study and write its report into results/<name>/ (${Object.keys(EXPERIMENT_FLAGS).join(' | ')})`,
     (c) =>
-      c
+      runOptions(c)
         .positional('name', { type: 'string', describe: EXPERIMENTS.join(' | ') })
         .option('seeds', { type: 'number', describe: 'resnet-vs-ffnet/lognormal: initialisations per net (200/1000); mnist, lantk: number of seeds (3); convergence: initialisations per width (10); gntk: Monte-Carlo nets (8)' })
         .option('width', { type: 'number', describe: 'resnet-vs-ffnet, lognormal: hidden width (64); gntk: width of the Monte-Carlo nets (128)' })
@@ -723,8 +720,6 @@ const experimentCommand: Command = (y) =>
         .option('seed', { type: 'number', default: 0, describe: 'first seed' })
         .option('quick', { type: 'boolean', default: false, describe: 'small smoke-test run' })
         .option('out-dir', { type: 'string', describe: 'output folder (default results/<name>)' })
-        .option('backend', { type: 'string', default: 'auto' })
-        .option('quiet', { type: 'boolean', default: false })
         .option('n', { type: 'number', describe: 'mnist: train and test digits each (default 500; --quick 100); lantk: per pair (400)' })
         .option('data-seed', { type: 'number', describe: 'mnist: seed of the train/test split (default 0)' })
         .option('models', { type: 'string', describe: 'mnist: mlp,cnn (default both)' })

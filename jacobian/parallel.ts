@@ -14,7 +14,6 @@ class KernelWorker {
   private pending = new Map<string, { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }[]>();
   /** Blocks this worker holds. */
   readonly has = new Set<number>();
-  load = 0;
 
   constructor() {
     this.w = new Worker(new URL('./kernel-worker.js', import.meta.url));
@@ -74,7 +73,6 @@ export async function parallelStructuredKernel(
     const part = sliceSamples(s, t * tile, Math.min(tile, s.n - t * tile));
     return part.kind === 'vectors' ? { ...part, x: part.x.slice() } : part;
   };
-  // Blocks in the order in which they complete pairs: row 0 and its columns first.
   const blockIds = symmetric ? [...Array(rowTiles).keys()] : [...Array(rowTiles + colTiles).keys()];
   const n = Math.max(1, Math.min(opts.workers, Math.max(blockIds.length, pairs.length)));
   const workers = Array.from({ length: n }, () => new KernelWorker());

@@ -314,9 +314,8 @@ export class Forward {
       const { patches, ho, wo } = im2col(x, kh, kw, stride, padding);
       // Cotangent passes (parameters constant, stride 1): the patches feed the layer record, while the
       // product is taken from x itself, so that the backward pass is one transposed convolution instead of
-      // a patch-sized [R, fanIn] matMul plus a scatter-add.
-      // (Only where the padded convolution does at most twice the patch product's work: not, e.g., for a
-      // kernel that covers the whole map.)
+      // a patch-sized [R, fanIn] matMul plus a scatter-add; only where that padded convolution does at most
+      // twice the patch product's work (not, e.g., for a kernel that covers the whole map).
       const [, H, Wd] = x.shape;
       const product = this.tapped && stride === 1 && H * Wd <= 2 * ho * wo ? (W: tf.Tensor) => convRows(x, patches, W as tf.Tensor4D, padding) : undefined;
       const z = this.dense(patches, s, bias, uniformSegments(n, ho * wo), product);

@@ -18,6 +18,15 @@ function ntk(args: string[]): { code: number; stdout: string; stderr: string } {
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Bad input: exit code 2 and one line on stderr, `ntk: error: …` matching `pattern`. */
+function expectUsageError(args: string[], pattern: RegExp): void {
+  const r = ntk(args);
+  expect(r.code, `${args.join(' ')}\n${r.stderr}`).to.equal(2);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines, r.stderr).to.have.length(1);
+  expect(lines[0]).to.match(/^ntk: error: /).and.match(pattern);
+}
+
 describe('ntk command line', function () {
   let dir: string;
   let xfile: string;
@@ -106,11 +115,7 @@ describe('ntk command line', function () {
     const bad = (name: string, args: (d: string, x: string) => string[], pattern: RegExp) =>
       it(name, () => {
         const out = path.join(dir, `bad-${name.replace(/\W+/g, '_')}.npy`);
-        const r = ntk([...args(dir, xfile), '--out', out]);
-        expect(r.code, r.stderr).to.equal(2);
-        const lines = r.stderr.trim().split('\n');
-        expect(lines, r.stderr).to.have.length(1);
-        expect(lines[0]).to.match(/^ntk: error: /).and.match(pattern);
+        expectUsageError([...args(dir, xfile), '--out', out], pattern);
         expect(fs.existsSync(out)).to.equal(false);
         expect(fs.existsSync(out.replace(/\.npy$/, '.json'))).to.equal(false);
         expect(fs.readdirSync(dir).filter((f) => f.includes('.tmp-'))).to.deep.equal([]);
@@ -154,7 +159,6 @@ describe('ntk command line', function () {
 });
 
 describe('golden snapshots: ntk snapshot and ntk check', function () {
-  const run = (args: string[]) => spawnSync(process.execPath, [cli, ...args, '--quiet', '--backend', backend], { encoding: 'utf8' });
   let dir: string;
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ntk-golden-'));
@@ -165,21 +169,21 @@ describe('golden snapshots: ntk snapshot and ntk check', function () {
     const cfg = path.join(dir, 'c.json');
     fs.writeFileSync(cfg, JSON.stringify({ model: 'mlp', widths: '784,16,3', data: 'mnist', n: 4, outputs: 'full' }));
     const g = path.join(dir, 'golden');
-    const s = run(['snapshot', '--config', cfg, '--out', path.join(g, 'a')]);
-    expect(s.status, s.stderr).to.equal(0);
+    const s = ntk(['snapshot', '--config', cfg, '--out', path.join(g, 'a')]);
+    expect(s.code, s.stderr).to.equal(0);
     const snap = JSON.parse(fs.readFileSync(path.join(g, 'a', 'snapshot.json'), 'utf8'));
     expect(snap.config).to.deep.equal({ model: 'mlp', widths: '784,16,3', data: 'mnist', n: 4, outputs: 'full' });
     expect(snap.shape).to.deep.equal([12, 12]);
-    const ok = run(['check', g]);
-    expect(ok.status, ok.stderr).to.equal(0);
+    const ok = ntk(['check', g]);
+    expect(ok.code, ok.stderr).to.equal(0);
     expect(ok.stdout).to.match(/a\s+ntk\/full\s+12×12.*\sok\s*\n/).and.match(/all 1 snapshots within tolerance/);
     // Move one entry by 1e-3 relative: far beyond float32 noise (1e-7), so a regression.
     fs.cpSync(path.join(g, 'a'), path.join(g, 'b'), { recursive: true });
     const k = readNpy(path.join(g, 'b', 'kernel.npy'));
     k.data[5] *= 1.001;
     fs.writeFileSync(path.join(g, 'b', 'kernel.npy'), encodeNpy(k));
-    const bad = run(['check', g]);
-    expect(bad.status).to.equal(1);
+    const bad = ntk(['check', g]);
+    expect(bad.code).to.equal(1);
     expect(bad.stdout).to.match(/b\s+ntk\/full.*REGRESSION/).and.match(/1 of 2 snapshots regressed/);
   });
 
@@ -191,17 +195,13 @@ describe('golden snapshots: ntk snapshot and ntk check', function () {
       [['snapshot', '--config', path.join(dir, 'none.json'), '--out', path.join(dir, 'x')], /--config .*none\.json: cannot read/],
       [['check', path.join(dir, 'empty-nothing')], /cannot read folder/],
     ] as [string[], RegExp][]) {
-      const r = run(args);
-      expect(r.status, args.join(' ')).to.equal(2);
-      expect(r.stderr.trim().split('\n')).to.have.length(1);
-      expect(r.stderr).to.match(msg);
+      expectUsageError(args, msg);
     }
     expect(fs.existsSync(path.join(dir, 'x'))).to.equal(false);
   });
 });
 
 describe('out-of-core kernels, shards and merge', function () {
-  const run = (args: string[]) => spawnSync(process.execPath, [cli, ...args, '--quiet', '--backend', backend], { encoding: 'utf8' });
   let dir: string;
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ntk-ooc-'));
@@ -214,12 +214,12 @@ describe('out-of-core kernels, shards and merge', function () {
       const tag = label.replace(/\W+/g, '-');
       const f = (name: string) => path.join(dir, `${tag}-${name}.npy`);
       const runs = [
-        run([...base, ...extra, '--workers', '1', '--out', f('mem')]),
-        run([...base, ...extra, '--memory', '64', '--out', f('disk')]),
-        ...[0, 1, 2].map((i) => run([...base, ...extra, '--shard', `${i}/3`, '--out', f(`s${i}`)])),
-        run(['merge', f('s2'), f('s0'), f('s1'), '--out', f('merged')]),
+        ntk([...base, ...extra, '--workers', '1', '--out', f('mem')]),
+        ntk([...base, ...extra, '--memory', '64', '--out', f('disk')]),
+        ...[0, 1, 2].map((i) => ntk([...base, ...extra, '--shard', `${i}/3`, '--out', f(`s${i}`)])),
+        ntk(['merge', f('s2'), f('s0'), f('s1'), '--out', f('merged')]),
       ];
-      runs.forEach((r) => expect(r.status, r.stderr).to.equal(0));
+      runs.forEach((r) => expect(r.code, r.stderr).to.equal(0));
       const mem = fs.readFileSync(f('mem'));
       expect(fs.readFileSync(f('disk')).equals(mem)).to.equal(true);
       expect(fs.readFileSync(f('merged')).equals(mem)).to.equal(true);
@@ -233,18 +233,15 @@ describe('out-of-core kernels, shards and merge', function () {
 
   it('rejects a bad --shard, a missing shard and shards of different kernels (exit 2, one line, no output)', () => {
     const f = (name: string) => path.join(dir, `bad-${name}.npy`);
-    expect(run([...base, '--shard', '0/2', '--out', f('a0')]).status).to.equal(0);
-    expect(run([...base, '--shard', '1/2', '--seed', '9', '--out', f('b1')]).status).to.equal(0);
+    expect(ntk([...base, '--shard', '0/2', '--out', f('a0')]).code).to.equal(0);
+    expect(ntk([...base, '--shard', '1/2', '--seed', '9', '--out', f('b1')]).code).to.equal(0);
     for (const [args, msg] of [
       [[...base, '--shard', '3/2', '--out', f('x')], /--shard: expected I\/N/],
       [['merge', f('a0'), '--out', f('x')], /missing shard\(s\) 1\/2/],
       [['merge', f('a0'), f('b1'), '--out', f('x')], /is a shard of a different kernel/],
       [[...base, '--memory', '10', '--out', f('x')], /--memory: expected a budget of at least 64/],
     ] as [string[], RegExp][]) {
-      const r = run(args);
-      expect(r.status, args.join(' ')).to.equal(2);
-      expect(r.stderr.trim().split('\n')).to.have.length(1);
-      expect(r.stderr).to.match(msg);
+      expectUsageError(args, msg);
     }
     expect(fs.existsSync(f('x'))).to.equal(false);
   });
