@@ -177,6 +177,7 @@ function writeStudy(o: MnistStudyOptions, results: MnistJobResult[], seconds: nu
   const tcsv = ['model,seed,epoch,kernel,distance,relative_change,norm_ratio,alignment,effective_rank,mean_diagonal,top1,top2,top3,top4,top5'];
   for (const r of results) for (const p of r.tracking) for (const kind of ['ntk', 'ck'] as const) {
     const mt = p[kind];
+    if (!mt) continue;
     tcsv.push([r.model, r.seed, p.epoch, kind, mt.distance, mt.relativeChange, mt.normRatio, mt.alignment, mt.effectiveRank, kind === 'ntk' ? p.ntkMeanDiagonal : '', ...mt.topEigenvalues].join(','));
   }
   put('tracking.csv', tcsv.join('\n') + '\n');
@@ -208,7 +209,7 @@ function writeStudy(o: MnistStudyOptions, results: MnistJobResult[], seconds: nu
     models.forEach((m, mi) => (['ntk', 'ck'] as const).forEach((kind, ki) => {
       const rs = byModel(m);
       const epochs = rs[0].tracking.map((p) => p.epoch);
-      const y = epochs.map((_, j) => mean(rs.map((r) => r.tracking[j][kind][mt.key])));
+      const y = epochs.map((_, j) => mean(rs.map((r) => r.tracking[j][kind]?.[mt.key] ?? NaN)));
       series.push({ label: `${m.toUpperCase()} ${kind.toUpperCase()}`, x: epochs, y: mt.log ? y.map((v) => Math.log10(v)) : y, color: COLORS[(mi * 2 + ki) % COLORS.length] });
     }));
     const name = `tracking-${mt.key}.svg`;

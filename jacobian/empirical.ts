@@ -6,7 +6,7 @@ import type { Model } from '../models/model.js';
 import { type Param, paramCount, paramTensors } from '../models/params.js';
 import { type Implementation, type Kernel, type KernelKind, type OutputMode, kernelShape, kernelSize, mirrorTile, placeTile, type TileSink } from './kernel-types.js';
 import { contractJacobians, perSampleJacobians } from './per-sample.js';
-import { type LayerRule, type StageTiming, type TileFeatures, chooseRules, ckFeatures, disposeTileFeatures, layerShapes, newTiming, stageClock, structuredTile, tileFeatures } from './structured.js';
+import { type LayerRule, type StageTiming, type TileFeatures, chooseRules, ckFeatures, disposeTileFeatures, layerShapes, newTiming, stageClock, structuredCoverage, structuredTile, tileFeatures } from './structured.js';
 import { type Samples, sliceSamples } from '../lib/samples.js';
 
 export interface KernelOptions {
@@ -40,6 +40,8 @@ export interface KernelInfo {
   timing: StageTiming;
   /** Worker threads used (1: the calling thread). */
   workers?: number;
+  /** Why `auto` did not take the structured path although the model has layer records (else absent). */
+  notice?: string;
 }
 
 /** Bytes a tile may use for its largest intermediate, used for the default tile size. */
@@ -54,6 +56,21 @@ export function resolveImplementation(impl: Implementation, model: Model): 'jaco
   if (impl === 'jacobian' || impl === 'structured') return impl;
   if (impl !== 'auto') throw new UserError(`--implementation: expected auto, jacobian or structured; got '${impl}'`);
   return typeof model.applyTapped === 'function' ? 'structured' : 'jacobian';
+}
+
+/**
+ * The implementation a kernel of `model` on `probe`'s kind of samples really uses: `resolveImplementation`,
+ * then the coverage check of the structured rules (structuredCoverage). Under `auto` a model whose records
+ * miss a parameter steps aside for the Jacobian path with a notice; asked for `structured` explicitly, it is
+ * a UserError. Never a kernel that silently drops parameters.
+ */
+export function settleImplementation(impl: Implementation, model: Model, probe: Samples): { impl: 'jacobian' | 'structured'; notice?: string } {
+  const r = resolveImplementation(impl, model);
+  if (r === 'jacobian') return { impl: r };
+  const problem = structuredCoverage(model, sliceSamples(probe, 0, Math.min(1, probe.n)));
+  if (problem === null) return { impl: r };
+  if (impl === 'structured') throw new UserError(`--implementation structured: ${problem}; use --implementation jacobian or auto`);
+  return { impl: 'jacobian', notice: `structured rules step aside (${problem}): the kernel is computed from per-sample Jacobians` };
 }
 
 /**
@@ -92,6 +109,8 @@ export interface KernelPlan {
   colTiles: number;
   /** Tile pairs (row, column) to compute: the upper triangle when symmetric. */
   pairs: [number, number][];
+  /** Set when the structured path stepped aside (see settleImplementation). */
+  notice?: string;
 }
 
 export function planKernel(model: Model, x1: Samples, x2: Samples | null, opts: KernelOptions): KernelPlan {
@@ -103,14 +122,15 @@ export function planKernel(model: Model, x1: Samples, x2: Samples | null, opts: 
   model.checkSamples(x1, 'x1');
   model.checkSamples(b, 'x2');
   const P = paramCount(model.paramSpecs);
-  const impl = kind === 'nngp' ? 'structured' : resolveImplementation(opts.implementation ?? 'auto', model);
+  const settled = kind === 'nngp' || x1.n === 0 ? { impl: 'structured' as const } : settleImplementation(opts.implementation ?? 'auto', model, x1);
+  const impl = kind === 'nngp' || x1.n > 0 ? settled.impl : resolveImplementation(opts.implementation ?? 'auto', model);
   const tile = opts.tile ?? defaultTile(impl, Math.max(x1.n, b.n), K, P, symmetric);
   if (!(Number.isInteger(tile) && tile >= 1)) throw new UserError(`--tile: expected a positive integer; got ${tile}`);
   const rowTiles = Math.ceil(x1.n / tile);
   const colTiles = Math.ceil(b.n / tile);
   const pairs: [number, number][] = [];
   for (let r = 0; r < rowTiles; r++) for (let c = symmetric ? r : 0; c < colTiles; c++) pairs.push([r, c]);
-  return { mode, K, symmetric, b, impl, tile, rowTiles, colTiles, pairs };
+  return { mode, K, symmetric, b, impl, tile, rowTiles, colTiles, pairs, notice: settled.notice };
 }
 
 /**
@@ -210,7 +230,7 @@ export function empiricalKernel(model: Model, params: Param[], x1: Samples, x2: 
   if (!sink) checkFiniteKernel(out, kind);
   return {
     kernel: { data: out, shape: kernelShape(mode, x1.n, b.n, K), mode, kind, n1: x1.n, n2: b.n, K },
-    info: { implementation: kind === 'nngp' ? 'features' : impl, tile, tiles: pairs.length, symmetric, rules, timing },
+    info: { implementation: kind === 'nngp' ? 'features' : impl, tile, tiles: pairs.length, symmetric, rules, timing, notice: plan.notice },
   };
 }
 

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { sharedForwardVjps } from '../lib/autodiff.js';
 import { scoped, tensorView } from '../lib/backend.js';
-import type { Samples } from '../lib/samples.js';
-import type { LinearRecord, Model } from '../models/model.js';
+import { type Samples, sliceSamples } from '../lib/samples.js';
+import { UserError } from '../lib/errors.js';
+import type { ChannelwiseRecord, LinearRecord, Model, TappedForward, Taps } from '../models/model.js';
 import type { OutputMode } from './kernel-types.js';
 
 /**
@@ -42,11 +43,75 @@ export function chooseRules(shapes: LayerShape[], t: number, K: number): LayerRu
   });
 }
 
+/** Whether `model` has conjugate-kernel features (a tapped pass with a last hidden layer), read on one sample. */
+export function hasCkFeatures(model: Model, probe: Samples): boolean {
+  if (typeof model.applyTapped !== 'function' || probe.n === 0) return false;
+  return scoped(() => tappedPass(model, model.paramSpecs.map((p) => tf.zeros(p.shape)), sliceSamples(probe, 0, 1), null).ck !== undefined);
+}
+
+/** The model's tapped forward pass, or a UserError for a model that has none. */
+function tappedPass(model: Model, params: tf.Tensor[], s: Samples, taps: Taps): TappedForward {
+  if (typeof model.applyTapped !== 'function') throw new UserError(`--implementation structured: the ${model.config.model} model exposes no layer records (applyTapped); use --implementation jacobian or auto`);
+  return model.applyTapped(params, model.batch(s), taps);
+}
+
 /** Shapes of the linear layers for the first samples (one tapped forward pass, no gradients). */
 export function layerShapes(model: Model, params: tf.Tensor[], probe: Samples): LayerShape[] {
   return scoped(() => {
-    const fw = model.applyTapped(params, model.batch(probe), null);
+    const fw = tappedPass(model, params, probe, null);
     return fw.linear.map((r) => ({ fanIn: r.input.shape[1], fanOut: r.outShape[1], rows: r.outShape[0] / probe.n, wScale: r.wScale, bScale: r.bScale }));
+  });
+}
+
+/** Size of a channelwise record's gradient block: T·C gains (when it has them) and C offsets (when it has them). */
+const channelwiseSize = (r: ChannelwiseRecord) => (r.input ? r.taps * r.outShape[1] : 0) + (r.bScale !== 0 ? r.outShape[1] : 0);
+
+/**
+ * Why the structured rules would miss part of the NTK of `model`, or null when they cover it: every parameter
+ * tensor of θ must be consumed by exactly one record (a linear layer: kernel fanIn·fanOut values, bias fanOut;
+ * a channelwise record: gains T·C, offsets C), since a parameter outside every record contributes nothing to
+ * the structured kernel (a silent error). Records that do not name their parameters are checked by their
+ * total size. One tapped forward pass of `probe` at zero parameters (only the structure is read).
+ */
+export function structuredCoverage(model: Model, probe: Samples): string | null {
+  if (typeof model.applyTapped !== 'function') return `the ${model.config.model} model exposes no layer records`;
+  const specs = model.paramSpecs;
+  const sizes = specs.map((p) => p.shape.reduce((a, b) => a * b, 1));
+  return scoped(() => {
+    const fw = tappedPass(model, specs.map((p) => tf.zeros(p.shape)), probe, null);
+    const used = new Int32Array(specs.length);
+    let anonymous = 0;
+    const claims: { what: string; params?: number[]; sizes: number[]; needs: number }[] = [
+      ...fw.linear.map((r, l) => ({ what: `linear layer ${l}`, params: r.params, sizes: [r.input.shape[1] * r.outShape[1], r.outShape[1]], needs: r.bScale !== 0 ? 2 : 1 })),
+      ...(fw.channelwise ?? []).map((r, l) => ({
+        what: `channelwise record ${l}`, params: r.params, sizes: [...(r.input ? [r.taps * r.outShape[1]] : []), r.outShape[1]],
+        needs: (r.input ? 1 : 0) + (r.bScale !== 0 ? 1 : 0),
+      })),
+    ];
+    for (const c of claims) {
+      if (!c.params) {
+        anonymous += c.sizes.slice(0, c.needs).reduce((a, b) => a + b, 0);
+        continue;
+      }
+      if (c.params.length < c.needs || c.params.length > c.sizes.length) return `${c.what} names ${c.params.length} parameters, its rule needs ${c.needs}`;
+      for (let j = 0; j < c.params.length; j++) {
+        const q = c.params[j];
+        if (!(q >= 0 && q < specs.length)) return `${c.what} names parameter ${q}, which the model does not have`;
+        if (sizes[q] !== c.sizes[j]) return `${c.what}: parameter ${specs[q].name} [${specs[q].shape}] has ${sizes[q]} values, the rule expects ${c.sizes[j]}`;
+        used[q]++;
+      }
+    }
+    const named = sizes.reduce((acc, v, q) => acc + (used[q] > 0 ? v : 0), 0);
+    const twice = specs.findIndex((_, q) => used[q] > 1);
+    if (twice >= 0) return `parameter ${specs[twice].name} is used by ${used[twice]} records (weight sharing across layers has no structured rule)`;
+    const total = sizes.reduce((a, b) => a + b, 0);
+    if (named + anonymous !== total || (anonymous === 0 && used.some((u) => u === 0))) {
+      const missing = specs.filter((_, q) => used[q] === 0).map((p) => p.name);
+      return anonymous > 0
+        ? `the layer records cover ${named + anonymous} of the model's ${total} parameters`
+        : `no structured rule covers parameter${missing.length > 1 ? 's' : ''} ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`;
+    }
+    return null;
   });
 }
 
@@ -238,6 +303,36 @@ function explicitGradients(rec: LinearRecord, cots: tf.Tensor2D[], n: number, J:
 }
 
 /**
+ * Write the per-sample gradients of one channelwise record into J [n, K, P] at column offset `off`:
+ *   J[i, k, off + t·C + c] = wScale·Σ_{r∈i} g_rk[c]·u_r[t·C + c],   J[i, k, off + T·C + c] = bScale·Σ_{r∈i} g_rk[c]
+ * (gains first, as in channelwiseSize). JS loops: R·K·T·C multiply-adds, small beside the layers' products.
+ */
+function channelwiseGradients(rec: ChannelwiseRecord, cots: tf.Tensor2D[], n: number, J: Float32Array, P: number, off: number): void {
+  const K = cots.length;
+  const [R, C] = rec.outShape;
+  const T = rec.taps;
+  const seg = rec.segments ?? identitySegments(n);
+  const U = rec.input ? tensorView(rec.input).slice() : null;
+  const w = rec.wScale, b = rec.bScale;
+  const bOff = U ? T * C : 0;
+  if (R !== seg[n]) throw new Error(`structured: a channelwise record has ${R} rows, its segments ${seg[n]}`);
+  for (let k = 0; k < K; k++) {
+    const G = tensorView(cots[k]).slice();
+    for (let i = 0; i < n; i++) {
+      const o = (i * K + k) * P + off;
+      for (let r = seg[i]; r < seg[i + 1]; r++) {
+        for (let c = 0; c < C; c++) {
+          const g = G[r * C + c];
+          if (g === 0) continue;
+          if (b !== 0) J[o + bOff + c] += b * g;
+          if (U) for (let t = 0; t < T; t++) J[o + t * C + c] += w * g * U[(r * T + t) * C + c];
+        }
+      }
+    }
+  }
+}
+
+/**
  * Features of a block of samples for the structured rules. The cotangents g = ∂f_k/∂z of every linear layer
  * come from K reverse passes over the whole block with zero "taps" added to each layer's output: since
  * z(x_i) depends on x_i alone, the gradient of Σ_i f_k(x_i) with respect to the tap rows of sample i is exactly
@@ -251,6 +346,7 @@ export function tileFeatures(model: Model, params: tf.Tensor[], s: Samples, rule
     // One recorded forward pass (with zero taps it creates itself; its layer inputs are kept for the rules
     // below), then K reverse walks, output k selected in every sample. Kept tensors are released at the end.
     let recs: LinearRecord[] = [];
+    let chw: ChannelwiseRecord[] = [];
     const selectors = Array.from({ length: K }, (_, k) => () => {
       const sel = new Float32Array(n * K);
       for (let i = 0; i < n; i++) sel[i * K + k] = 1;
@@ -258,16 +354,18 @@ export function tileFeatures(model: Model, params: tf.Tensor[], s: Samples, rule
     });
     const cots: tf.Tensor2D[][] = [];
     sharedForwardVjps(() => {
-      const fw = model.applyTapped(params, b, 'zeros');
+      const fw = model.applyTapped!(params, b, 'zeros');
       recs = fw.linear;
+      chw = fw.channelwise ?? [];
       recs.forEach((r) => tf.keep(r.input));
-      return { y: fw.out, xs: recs.map((r) => r.tap!) };
+      chw.forEach((r) => r.input && tf.keep(r.input));
+      return { y: fw.out, xs: [...recs.map((r) => r.tap!), ...chw.map((r) => r.tap!)] };
     }, selectors, (_k, gs) => {
       gs.forEach((c, l) => (cots[l] ??= []).push(tf.keep(c) as tf.Tensor2D));
     });
     if (recs.length !== rules.length) throw new Error(`structured: the model has ${recs.length} linear layers, ${rules.length} rules`);
     const outer: OuterFeatures[] = [];
-    const pExplicit = recs.reduce((acc, r, l) => acc + (rules[l] === 'explicit' ? explicitSize(r) : 0), 0);
+    const pExplicit = recs.reduce((acc, r, l) => acc + (rules[l] === 'explicit' ? explicitSize(r) : 0), 0) + chw.reduce((acc, r) => acc + channelwiseSize(r), 0);
     const ex = pExplicit > 0 ? new Float32Array(n * K * pExplicit) : null;
     let off = 0;
     recs.forEach((r, l) => {
@@ -285,8 +383,13 @@ export function tileFeatures(model: Model, params: tf.Tensor[], s: Samples, rule
       });
       outer.push({ input: tensorView(r.input).slice(), cot, segments: r.segments, rows: R, fanIn: r.input.shape[1], fanOut: m, wScale: r.wScale, bScale: r.bScale });
     });
+    chw.forEach((r, j) => {
+      channelwiseGradients(r, cots[recs.length + j], n, ex!, pExplicit, off);
+      off += channelwiseSize(r);
+    });
     cots.flat().forEach((c) => c.dispose());
     recs.forEach((r) => r.input.dispose());
+    chw.forEach((r) => r.input?.dispose());
     return { n, outer, explicit: ex, pExplicit };
   });
 }
@@ -451,7 +554,8 @@ const identitySegments = (n: number) => Int32Array.from({ length: n + 1 }, (_, i
  */
 export function ckFeatures(model: Model, params: tf.Tensor[], s: Samples): { h: Float32Array; width: number; scale: number; offset: number } {
   return scoped(() => {
-    const fw = model.applyTapped(params, model.batch(s), null);
-    return { h: tensorView(fw.ck.features).slice(), width: fw.ck.features.shape[1], scale: fw.ck.scale, offset: fw.ck.offset };
+    const { ck } = tappedPass(model, params, s, null);
+    if (!ck) throw new UserError(`--kind nngp: the ${model.config.model} model has no conjugate-kernel features (a last hidden layer before a linear read-out); use --kind ntk`);
+    return { h: tensorView(ck.features).slice(), width: ck.features.shape[1], scale: ck.scale, offset: ck.offset };
   });
 }

@@ -4,6 +4,7 @@ import '@tensorflow/tfjs-backend-cpu';
 // (extensionless paths); the @tensorflow/tfjs bundle registers them all into the same tfjs-core (~0.3 s).
 import '@tensorflow/tfjs';
 import { UserError } from './errors.js';
+import { registerWasmGradients } from './wasm-gradients.js';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -22,6 +23,7 @@ async function tryTensorflow(): Promise<boolean> {
 async function tryWasm(): Promise<boolean> {
   try {
     await import('@tensorflow/tfjs-backend-wasm');
+    registerWasmGradients();
     return await tf.setBackend('wasm');
   } catch {
     return false;

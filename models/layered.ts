@@ -24,7 +24,8 @@ export abstract class LayeredModel implements Model {
   }
 
   applyTapped(params: tf.Tensor[], b: Batch, taps: Taps): TappedForward {
-    return this.run(new Forward(params, taps, true), b);
+    const fw = new Forward(params, taps, true);
+    return { channelwise: fw.channelwiseRecords, ...this.run(fw, b) };
   }
 
   abstract checkSamples(s: Samples, flag: string): void;

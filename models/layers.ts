@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../lib/errors.js';
 import { NormalRng } from '../lib/rng.js';
 import { tensorView } from '../lib/backend.js';
-import type { LinearRecord, Taps } from './model.js';
+import type { ChannelwiseRecord, LinearRecord, Taps } from './model.js';
 import type { Param, ParamSpec } from './params.js';
 
 export type Activation = 'relu' | 'erf' | 'tanh' | 'identity';
@@ -93,16 +93,19 @@ const customOp = (nInputs: number, f: (xs: tf.Tensor[], save: (ts: tf.Tensor[]) 
 
 /**
  * im2col: x [n, H, W, C] → patches [n·Ho·Wo, kh·kw·C], feature index (dy·kw + dx)·C + c, which matches a kernel
- * [kh, kw, C, Cout] reshaped row-major to [kh·kw·C, Cout]. A custom op: the copy (and its adjoint, the
- * scatter-add col2im) run as JS loops, several times faster on wasm than a chain of kh·kw slice/concat ops
- * and their gradients, each of which allocates an activation-sized tensor.
+ * [kh, kw, C, Cout] reshaped row-major to [kh·kw·C, Cout]; tap (dy, dx) of output (oy, ox) reads input row
+ * oy·s_h + dy·d_h − pad_top, column ox·s_w + dx·d_w − pad_left (strides s, dilations d). A custom op: the copy
+ * (and its adjoint, the scatter-add col2im) run as JS loops, several times faster on wasm than a chain of
+ * kh·kw slice/concat ops and their gradients, each of which allocates an activation-sized tensor.
  */
-export function im2col(x: tf.Tensor4D, kh: number, kw: number, stride: number, padding: Padding): { patches: tf.Tensor2D; ho: number; wo: number } {
+export function im2col(x: tf.Tensor4D, kh: number, kw: number, stride: number | [number, number], padding: Padding, dilation: [number, number] = [1, 1]): { patches: tf.Tensor2D; ho: number; wo: number } {
   const [n, H, W, C] = x.shape;
-  const gh = convGeometry(H, kh, stride, padding);
-  const gw = convGeometry(W, kw, stride, padding);
+  const [sh, sw] = typeof stride === 'number' ? [stride, stride] : stride;
+  const [dh, dw] = dilation;
+  const gh = convGeometry(H, (kh - 1) * dh + 1, sh, padding);
+  const gw = convGeometry(W, (kw - 1) * dw + 1, sw, padding);
   const ho = gh.out, wo = gw.out;
-  if (ho < 1 || wo < 1) throw new UserError(`convolution ${kh}×${kw} stride ${stride} does not fit a ${H}×${W} input`);
+  if (ho < 1 || wo < 1) throw new UserError(`convolution ${kh}×${kw} stride ${sh}×${sw} dilation ${dh}×${dw} does not fit a ${H}×${W} input`);
   if (padding === 'valid' && kh === H && kw === W) return { patches: tf.reshape(x, [n, H * W * C]) as tf.Tensor2D, ho: 1, wo: 1 };
   const F = kh * kw * C;
   const rows = n * ho * wo;
@@ -115,9 +118,9 @@ export function im2col(x: tf.Tensor4D, kh: number, kw: number, stride: number, p
       for (let ox = 0; ox < wo; ox++) {
         const r = (i * ho + oy) * wo + ox;
         for (let dy = 0; dy < kh; dy++) {
-          const y = oy * stride + dy - gh.before;
+          const y = oy * sh + dy * dh - gh.before;
           for (let dx = 0; dx < kw; dx++) {
-            const xx = ox * stride + dx - gw.before;
+            const xx = ox * sw + dx * dw - gw.before;
             src[r * taps + dy * kw + dx] = y < 0 || y >= H || xx < 0 || xx >= W ? -1 : ((i * H + y) * W + xx) * C;
           }
         }
@@ -270,21 +273,38 @@ export function uniformSegments(n: number, rows: number): Int32Array {
   return s;
 }
 
+/** Strides, dilations and padding of a convolution (per axis: height, width). */
+export interface ConvGeometry {
+  strides: [number, number];
+  dilations: [number, number];
+  padding: Padding;
+}
+
 /**
  * A forward pass that consumes the parameter list in order. With `tapped` set, every linear layer is computed
- * as rows × matrix (convolutions through im2col), recorded, and gets taps[l] added to its output, and the
- * parameters are constants (no ∂/∂W is formed); without it, parameters get gradients and convolutions use
- * tf.conv2d where the backend can differentiate it (not on wasm: there im2col).
+ * as rows × matrix (convolutions through im2col), recorded with the indices of the parameters it uses, and gets
+ * a tap added to its output, and the parameters are constants (no ∂/∂W is formed); without it, parameters get
+ * gradients and convolutions use tf.conv2d where the backend can differentiate it (not on wasm, nor with
+ * dilations: there im2col).
  */
 export class Forward {
   private p = 0;
+  private records = 0;
   readonly linear: LinearRecord[] = [];
+  readonly channelwiseRecords: ChannelwiseRecord[] = [];
 
   constructor(private readonly params: tf.Tensor[], private readonly taps: Taps, readonly tapped: boolean) {}
 
+  /** The next parameter and its index in the list. */
   private next(): tf.Tensor {
     if (this.p >= this.params.length) throw new Error('Forward: the model consumed more parameters than it declared');
     return this.params[this.p++];
+  }
+
+  /** The tap of the next record: a zero tensor of the output's shape, the given one, or none. */
+  private tapFor(shape: number[]): tf.Tensor | undefined {
+    const t = this.records++;
+    return this.taps === 'zeros' ? tf.zeros(shape) : this.taps?.[t];
   }
 
   /**
@@ -292,37 +312,77 @@ export class Forward {
    * `product` computes a W itself when the rows a are a view of another tensor (a convolution's patches).
    */
   dense(a: tf.Tensor2D, s: { wScale: number; bScale: number }, bias: boolean, segments: Int32Array | null, product?: (W: tf.Tensor) => tf.Tensor2D): tf.Tensor2D {
+    const kIndex = this.p;
     const Wt = this.next();
     const fanOut = Wt.shape[Wt.shape.length - 1];
     const W = Wt.rank === 2 ? (Wt as tf.Tensor2D) : (tf.reshape(Wt, [a.shape[1], fanOut]) as tf.Tensor2D);
     let z: tf.Tensor2D = tf.mul(product ? product(Wt) : linearOp(a, W, !this.tapped), s.wScale);
-    if (bias) z = tf.add(z, tf.mul(this.next(), s.bScale));
+    const params = [kIndex];
+    if (bias) {
+      params.push(this.p);
+      z = tf.add(z, tf.mul(this.next(), s.bScale));
+    }
     if (this.tapped) {
-      const l = this.linear.length;
-      const tap = this.taps === 'zeros' ? tf.zeros([a.shape[0], fanOut]) : this.taps?.[l];
-      this.linear.push({ input: a, segments, wScale: s.wScale, bScale: bias ? s.bScale : 0, outShape: [a.shape[0], fanOut], tap });
+      const tap = this.tapFor([a.shape[0], fanOut]);
+      this.linear.push({ input: a, segments, wScale: s.wScale, bScale: bias ? s.bScale : 0, outShape: [a.shape[0], fanOut], tap, params });
       if (tap) z = tf.add(z, tap);
     }
     return z;
   }
 
-  /** Convolution of x [n, H, W, C] with the next kernel [kh, kw, C, Cout]; output [n, Ho, Wo, Cout]. */
-  conv(x: tf.Tensor4D, kh: number, kw: number, stride: number, padding: Padding, s: { wScale: number; bScale: number }, bias: boolean): tf.Tensor4D {
+  /**
+   * Parameters used channel by channel (see ChannelwiseRecord): z_r[c] = wScale·Σ_t u_r[t, c]·γ[t, c] +
+   * bScale·β[c] for rows u [R, T·C] (t-major), γ the next parameter (any shape of T·C values) when `gain`,
+   * then β [C] when `offset`. Returns z [R, C].
+   */
+  channelwise(u: tf.Tensor2D | null, C: number, T: number, s: { wScale: number; bScale: number }, gain: boolean, offset: boolean, segments: Int32Array | null, rows: number): tf.Tensor2D {
+    const params: number[] = [];
+    let z: tf.Tensor2D | null = null;
+    if (gain) {
+      if (!u) throw new Error('Forward.channelwise: a gain needs its input rows');
+      params.push(this.p);
+      const g = this.next();
+      z = (T === 1 ? tf.mul(u, tf.reshape(g, [C])) : tf.sum(tf.mul(tf.reshape(u, [rows, T, C]), tf.reshape(g, [1, T, C])), 1)) as tf.Tensor2D;
+      if (s.wScale !== 1) z = tf.mul(z, s.wScale) as tf.Tensor2D;
+    }
+    if (offset) {
+      params.push(this.p);
+      const b = tf.mul(tf.reshape(this.next(), [C]), s.bScale);
+      z = (z ? tf.add(z, b) : tf.add(tf.zeros([rows, C]), b)) as tf.Tensor2D;
+    }
+    if (!z) throw new Error('Forward.channelwise: neither gain nor offset');
+    if (this.tapped) {
+      const tap = this.tapFor([rows, C]);
+      this.channelwiseRecords.push({ input: gain ? u : null, taps: T, segments, wScale: s.wScale, bScale: offset ? s.bScale : 0, outShape: [rows, C], tap, params });
+      if (tap) z = tf.add(z, tap) as tf.Tensor2D;
+    }
+    return z;
+  }
+
+  /**
+   * Convolution of x [n, H, W, C] with the next kernel [kh, kw, C, Cout]; output [n, Ho, Wo, Cout]. `g` is a
+   * stride (both axes, no dilation) or the full geometry.
+   */
+  conv(x: tf.Tensor4D, kh: number, kw: number, g: number | ConvGeometry, padding: Padding, s: { wScale: number; bScale: number }, bias: boolean): tf.Tensor4D {
     const n = x.shape[0];
-    // tfjs-wasm has no Conv2DBackpropFilter kernel: there the convolution is im2col + linear too.
-    if (this.tapped || tf.getBackend() === 'wasm') {
-      const { patches, ho, wo } = im2col(x, kh, kw, stride, padding);
+    const geo: ConvGeometry = typeof g === 'number' ? { strides: [g, g], dilations: [1, 1], padding } : g;
+    const [sh, sw] = geo.strides;
+    const dilated = geo.dilations[0] !== 1 || geo.dilations[1] !== 1;
+    // tfjs-wasm has no fast differentiable convolution, and tfjs has no gradient of a dilated one: there the
+    // convolution is im2col + linear too.
+    if (this.tapped || tf.getBackend() === 'wasm' || dilated) {
+      const { patches, ho, wo } = im2col(x, kh, kw, geo.strides, geo.padding, geo.dilations);
       // Cotangent passes (parameters constant, stride 1): the patches feed the layer record, while the
       // product is taken from x itself, so that the backward pass is one transposed convolution instead of
       // a patch-sized [R, fanIn] matMul plus a scatter-add; only where that padded convolution does at most
       // twice the patch product's work (not, e.g., for a kernel that covers the whole map).
       const [, H, Wd] = x.shape;
-      const product = this.tapped && stride === 1 && H * Wd <= 2 * ho * wo ? (W: tf.Tensor) => convRows(x, patches, W as tf.Tensor4D, padding) : undefined;
+      const product = this.tapped && sh === 1 && sw === 1 && !dilated && H * Wd <= 2 * ho * wo ? (W: tf.Tensor) => convRows(x, patches, W as tf.Tensor4D, geo.padding) : undefined;
       const z = this.dense(patches, s, bias, uniformSegments(n, ho * wo), product);
       return tf.reshape(z, [n, ho, wo, z.shape[1]]) as tf.Tensor4D;
     }
     const W = this.next() as tf.Tensor4D;
-    let z: tf.Tensor4D = tf.mul(tf.conv2d(x, W, stride, padding), s.wScale);
+    let z: tf.Tensor4D = tf.mul(tf.conv2d(x, W, [sh, sw], geo.padding), s.wScale);
     if (bias) z = tf.add(z, tf.mul(this.next(), s.bScale));
     return z;
   }

@@ -38,25 +38,58 @@ export interface LinearRecord {
   outShape: [number, number];
   /** The tap added to the output, when the pass created its own zero taps ('zeros'). */
   tap?: tf.Tensor;
+  /** Indices in the parameter list of the layer's kernel and (when it has one) bias: what the structured path
+   * checks its coverage of θ against. Records without it are checked by parameter count only. */
+  params?: number[];
 }
 
-/** Taps of a tapped forward pass: given tensors, zero taps created by the pass, or none. */
+/**
+ * A parameter used channel by channel (normalisation gains and offsets, depthwise kernels): for every row r of
+ * its input (rows of sample i in [segments[i], segments[i+1]), as for LinearRecord)
+ *   z_r[c] = wScale·Σ_t u_r[t, c]·γ[t, c] + bScale·β[c],   u [R, T·C] with index t·C + c, γ [T, C], β [C].
+ * No rule of the Gram kind exists for it, so its exact per-sample gradients are formed:
+ *   ∂f_k(x_i)/∂γ[t, c] = wScale·Σ_{r∈i} g_rk[c]·u_r[t, c],   ∂f_k(x_i)/∂β[c] = bScale·Σ_{r∈i} g_rk[c],
+ * g_rk = ∂f_k/∂z_r read through a tap on z, and added to the explicit gradients whose Gram the kernel takes.
+ */
+export interface ChannelwiseRecord {
+  /** u [R, T·C]; null when the record has no gain (an offset β only). */
+  input: tf.Tensor2D | null;
+  /** T: 1 for a gain, kh·kw for a depthwise kernel. */
+  taps: number;
+  segments: Int32Array | null;
+  wScale: number;
+  /** 0 when there is no offset β. */
+  bScale: number;
+  /** [R, C]: the shape of z and of its tap. */
+  outShape: [number, number];
+  tap?: tf.Tensor;
+  /** Indices in the parameter list of γ (when input is given) and β (when bScale ≠ 0). */
+  params?: number[];
+}
+
+/** Taps of a tapped forward pass: given tensors (one per record, in the order the records were made, linear and
+ * channelwise together), zero taps created by the pass, or none. */
 export type Taps = tf.Tensor[] | 'zeros' | null;
 
 /** Result of a tapped forward pass. */
 export interface TappedForward {
   /** Network outputs [n, K]. */
   out: tf.Tensor2D;
-  /** One record per linear layer, in forward order, matching the taps. */
+  /** One record per linear layer, in forward order. */
   linear: LinearRecord[];
-  /** Conjugate-kernel features per sample: CK(x, x') = scale²·h(x)·h(x') + offset². */
-  ck: { features: tf.Tensor2D; scale: number; offset: number };
+  /** Parameters used channel by channel (none for the built-in families). */
+  channelwise?: ChannelwiseRecord[];
+  /** Conjugate-kernel features per sample: CK(x, x') = scale²·h(x)·h(x') + offset² (absent where the network
+   * has no such last hidden layer; `--kind nngp` then refuses the model). */
+  ck?: { features: tf.Tensor2D; scale: number; offset: number };
 }
 
 /**
- * A network as pure functions of its parameters (a flat ordered list of named tensors): the neural-tangents
- * "init/apply" idea. `applyTapped` exposes what the structured kernel rules need (each linear layer's input
- * rows and an additive tap on its output), without knowing about kernels.
+ * A network as pure functions of its parameters θ (a flat ordered list of named tensors): the neural-tangents
+ * "init/apply" idea. `applyTapped` (optional) exposes what the structured kernel rules need (each linear layer's
+ * input rows and an additive tap on its output, and the parameters used channel by channel), without knowing
+ * about kernels; a model without it is served by the generic per-sample-Jacobian path. The structured path
+ * checks that the records cover every parameter of θ exactly once, and otherwise steps aside for that path.
  */
 export interface Model {
   readonly config: { model: string };
@@ -76,5 +109,5 @@ export interface Model {
    * is added to linear layer l's output (null: no taps; 'zeros': each layer creates a zero tap of its output's
    * shape and records it, so that cotangents can be taken without a prior pass to learn the shapes).
    */
-  applyTapped(params: tf.Tensor[], b: Batch, taps: Taps): TappedForward;
+  applyTapped?(params: tf.Tensor[], b: Batch, taps: Taps): TappedForward;
 }

@@ -77,7 +77,7 @@ describe('optimisers and training', function () {
     const p0 = tracker.record(0, init);
     const p1 = tracker.record(1, init);
     expect(p1.ntk.distance).to.be.closeTo(0, 1e-12);
-    expect(p1.ck.relativeChange).to.equal(0);
+    expect(p1.ck!.relativeChange).to.equal(0);
     expect(p0.ntk.normRatio).to.equal(1);
     const seen: number[] = [];
     trainModel(m, init, vectors(x, n), Float32Array.from(oneHot(labels, 3)), { loss: 'cross-entropy', optimiser: { name: 'adam', lr: 1e-2 }, epochs: 6, batchSize: n, seed: 0 }, {
