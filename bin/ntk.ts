@@ -2,7 +2,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { UserError } from '../lib/errors.js';
-import { commands } from './commands.js';
+import { commands } from './commands/index.js';
 
 /**
  * The `ntk` command line. Every user mistake (a flag, a file, a shape) ends as one line on stderr and exit

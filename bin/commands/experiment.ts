@@ -1,0 +1,217 @@
+import * as path from 'node:path';
+import { type Args, type Command, checkInteger, num, progressFor, runOptions, str } from './flags.js';
+import type { GraphDataset } from '../../lib/graphs.js';
+import { type MnistStudyOptions, mnistDefaults, renderMnistStudy, runMnistStudy } from '../../experiments/mnist.js';
+import { UserError } from '../../lib/errors.js';
+import { convergenceDefaults, runConvergence } from '../../experiments/convergence.js';
+import { initBackend } from '../../lib/backend.js';
+import { lantkDefaults, runLantk } from '../../experiments/lantk.js';
+import { loadData } from '../../lib/data.js';
+import { loadTableFolder } from '../../lib/tabular.js';
+import { lognormalDefaults, runLognormal } from '../../experiments/lognormal.js';
+import { parseIntList } from '../../models/registry.js';
+import { runGntkStudy } from '../../experiments/gntk.js';
+import { runResnetVsFfnet } from '../../experiments/resnet-vs-ffnet.js';
+import { runTabular } from '../../experiments/tabular.js';
+
+/** The flags each experiment accepts besides --quick, --seed, --out-dir, --backend and --quiet. */
+const EXPERIMENT_FLAGS: Record<string, string[]> = {
+  'resnet-vs-ffnet': ['seeds', 'width'],
+  mnist: ['seeds', 'render-only', 'n', 'data-seed', 'models', 'channels', 'mlp-epochs', 'cnn-epochs', 'mlp-batch-size', 'cnn-batch-size', 'mlp-lr', 'cnn-lr', 'mlp-inf-seeds', 'cnn-inf-seeds', 'ce-steps', 'ce-lr', 'ridge', 'probe', 'workers'],
+  convergence: ['widths', 'seeds', 'train-seeds', 'steps', 'lr', 'grid'],
+  lognormal: ['seeds', 'width', 'depths'],
+  gntk: ['data', 'dataset-name', 'folds', 'seeds', 'width', 'hidden', 'blocks', 'mlp-layers', 'aggregation', 'jk', 'epochs', 'lr'],
+  lantk: ['pairs', 'n', 'seeds', 'epochs'],
+  tabular: ['data-dir', 'folds', 'seeds', 'width', 'epochs', 'lr'],
+};
+const EXPERIMENTS = Object.keys(EXPERIMENT_FLAGS);
+const ALL_EXPERIMENT_FLAGS = [...new Set(Object.values(EXPERIMENT_FLAGS).flat())];
+
+function positive(v: number | undefined, flag: string): number | undefined {
+  if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new UserError(`${flag}: expected a positive number; got ${v}`);
+  return v;
+}
+
+/** The options of `ntk experiment mnist`: the defaults of the full or quick study, overridden by flags. */
+function mnistOptions(a: Args, outDir: string, backend: string): MnistStudyOptions {
+  const d = mnistDefaults(Boolean(a.quick));
+  const int = (flag: string, min: number) => {
+    const v = num(a, flag);
+    checkInteger(v, `--${flag}`, min);
+    return v;
+  };
+  const seeds = int('seeds', 1) ?? d.seeds.length;
+  const base = int('seed', 0) ?? 0;
+  const models = a.models === undefined ? d.models : String(a.models).split(',').map((m) => m.trim());
+  for (const m of models) if (m !== 'mlp' && m !== 'cnn') throw new UserError(`--models: expected a comma-separated list of mlp and cnn; got '${a.models}'`);
+  const channels = a.channels === undefined ? d.channels : parseIntList(String(a.channels), '--channels');
+  if (channels.length !== 2) throw new UserError(`--channels: expected two channel counts C1,C2 (the seed's CNN); got '${a.channels}'`);
+  const sched = (m: 'mlp' | 'cnn') => ({
+    epochs: int(`${m}-epochs`, 0) ?? d[m].epochs,
+    batchSize: int(`${m}-batch-size`, 1) ?? d[m].batchSize,
+    lr: positive(num(a, `${m}-lr`), `--${m}-lr`) ?? d[m].lr,
+    infSeeds: int(`${m}-inf-seeds`, 2) ?? d[m].infSeeds,
+  });
+  const ridge = num(a, 'ridge');
+  if (ridge !== undefined && !(ridge >= 0)) throw new UserError(`--ridge: expected a number ≥ 0; got ${ridge}`);
+  return {
+    ...d,
+    models: [...new Set(models)] as ('mlp' | 'cnn')[],
+    seeds: Array.from({ length: seeds }, (_, i) => base + i),
+    n: int('n', 2) ?? d.n,
+    dataSeed: int('data-seed', 0) ?? d.dataSeed,
+    channels: channels as [number, number],
+    mlp: sched('mlp'),
+    cnn: sched('cnn'),
+    ceSteps: int('ce-steps', 1) ?? d.ceSteps,
+    ceLr: positive(num(a, 'ce-lr'), '--ce-lr') ?? d.ceLr,
+    ridge: ridge ?? d.ridge,
+    probe: int('probe', 2) ?? d.probe,
+    workers: int('workers', 1) ?? d.workers,
+    outDir, backend, progress: progressFor(a),
+  };
+}
+
+/** convergence, lognormal, gntk, lantk and tabular: their defaults (full or --quick) overridden by flags. */
+function otherStudy(name: string, a: Args, outDir: string, backend: string): { files: string[] } {
+  const quick = Boolean(a.quick);
+  const int = (flag: string, min: number) => {
+    const v = num(a, flag);
+    checkInteger(v, `--${flag}`, min);
+    return v;
+  };
+  const seed = int('seed', 0) ?? 0;
+  const common = { outDir, backend, progress: progressFor(a), quick };
+  if (name === 'convergence') {
+    const d = convergenceDefaults(quick);
+    return runConvergence({
+      ...d, ...common, seed,
+      widths: a.widths === undefined ? d.widths : parseIntList(str(a, 'widths'), '--widths', 2),
+      seeds: int('seeds', 2) ?? d.seeds, trainSeeds: int('train-seeds', 1) ?? d.trainSeeds, steps: int('steps', 0) ?? d.steps,
+      lr: positive(num(a, 'lr'), '--lr') ?? d.lr, grid: int('grid', 4) ?? d.grid,
+    });
+  }
+  if (name === 'lognormal') {
+    const d = lognormalDefaults(quick);
+    return runLognormal({
+      ...d, ...common, seed, seeds: int('seeds', 10) ?? d.seeds, width: int('width', 1) ?? d.width,
+      depths: a.depths === undefined ? d.depths : parseIntList(str(a, 'depths'), '--depths'),
+    });
+  }
+  if (name === 'gntk') {
+    const specs = ((a.data as string | undefined) ?? (quick ? 'synthetic-graphs:60' : 'synthetic-graphs:200')).split(',').map((x) => x.trim());
+    const names = a['dataset-name'] === undefined ? [] : String(a['dataset-name']).split(',');
+    const datasets = specs.map((spec, i) => {
+      if (!/^(graphs:|synthetic-graphs)/.test(spec)) throw new UserError(`--data: experiment gntk takes graphs:PATH or synthetic-graphs[:N] (comma-separated for several); got '${spec}'`);
+      const fileName = spec.startsWith('graphs:') ? path.basename(spec.slice(7)).replace(/\.[^.]*$/, '') : 'synthetic';
+      return { data: loadData(spec, { flag: '--data' }) as GraphDataset, name: names[i] ?? fileName };
+    });
+    const agg = (a.aggregation as string | undefined) ?? 'sum';
+    if (agg !== 'sum' && agg !== 'mean') throw new UserError(`--aggregation: expected sum or mean; got '${agg}'`);
+    return runGntkStudy({
+      ...common, seed, datasets, folds: int('folds', 2) ?? (quick ? 5 : 10),
+      blocks: int('blocks', 1) ?? 2, mlpLayers: int('mlp-layers', 1) ?? 2, aggregation: agg, jk: (a.jk as boolean | undefined) ?? true,
+      mcWidth: int('width', 1) ?? (quick ? 64 : 128), mcSeeds: int('seeds', 2) ?? (quick ? 4 : 8), ginWidth: int('hidden', 1) ?? (quick ? 32 : 64),
+      epochs: int('epochs', 0) ?? (quick ? 15 : 50), batchSize: 32, lr: positive(num(a, 'lr'), '--lr') ?? 1e-2,
+    });
+  }
+  if (name === 'tabular') {
+    const dataDir = (a['data-dir'] as string | undefined) ?? '../shared/datasets/uci';
+    let tables = loadTableFolder(dataDir, '--data-dir');
+    if (quick) tables = tables.filter((t) => t.n <= 600);
+    return runTabular({
+      ...common, seed, tables, dataDir, folds: int('folds', 2) ?? 4, depths: quick ? [1, 3] : [1, 2, 3, 4, 5],
+      width: int('width', 1) ?? (quick ? 128 : 256), netDepth: 2, mcSeeds: int('seeds', 2) ?? (quick ? 2 : 8),
+      epochs: int('epochs', 0) ?? (quick ? 30 : 200), batchSize: 64, lr: positive(num(a, 'lr'), '--lr') ?? 1e-3,
+    });
+  }
+  const d = lantkDefaults(quick);
+  const pairs = a.pairs === undefined ? d.pairs : String(a.pairs).split(',').map((p) => {
+    const m = /^\s*(\d)-(\d)\s*$/.exec(p);
+    if (!m || m[1] === m[2]) throw new UserError(`--pairs: expected digit pairs like 3-5,4-9; got '${a.pairs}'`);
+    return [Number(m[1]), Number(m[2])] as [number, number];
+  });
+  const seeds = int('seeds', 1) ?? d.dataSeeds.length;
+  return runLantk({ ...d, ...common, pairs, n: int('n', 8) ?? d.n, dataSeeds: Array.from({ length: seeds }, (_, i) => seed + i), epochs: int('epochs', 0) ?? d.epochs });
+}
+
+export const experimentCommand: Command = (y) =>
+  y.command(
+    'experiment <name>',
+    `run a study and write its report into results/<name>/ (${Object.keys(EXPERIMENT_FLAGS).join(' | ')})`,
+    (c) =>
+      runOptions(c)
+        .positional('name', { type: 'string', describe: EXPERIMENTS.join(' | ') })
+        .option('seeds', { type: 'number', describe: 'resnet-vs-ffnet/lognormal: initialisations per net (200/1000); mnist, lantk: number of seeds (3); convergence: initialisations per width (10); gntk: Monte-Carlo nets (8)' })
+        .option('width', { type: 'number', describe: 'resnet-vs-ffnet, lognormal: hidden width (64); gntk: width of the Monte-Carlo nets (128)' })
+        .option('widths', { type: 'string', describe: 'convergence: widths (default 64,128,...,4096)' })
+        .option('train-seeds', { type: 'number', describe: 'convergence: trained nets per width (2)' })
+        .option('steps', { type: 'number', describe: 'convergence: GD steps (200)' })
+        .option('lr', { type: 'number', describe: 'convergence: GD rate (1); gntk: Adam rate of the GIN (1e-2)' })
+        .option('grid', { type: 'number', describe: 'convergence: points on the circle (64)' })
+        .option('depths', { type: 'string', describe: 'lognormal: feedforward depths (5,20,100)' })
+        .option('data', { type: 'string', describe: 'gntk: graphs:PATH (GIN/GNTK text format) or synthetic-graphs[:N], comma-separated for several (default synthetic-graphs:200)' })
+        .option('dataset-name', { type: 'string', describe: 'gntk: dataset names in the table, comma-separated (default the file names)' })
+        .option('folds', { type: 'number', describe: 'gntk: cross-validation folds (10)' })
+        .option('hidden', { type: 'number', describe: 'gntk: width of the trained GIN (64)' })
+        .option('blocks', { type: 'number', describe: 'gntk: GIN blocks (2)' })
+        .option('mlp-layers', { type: 'number', describe: 'gntk: MLP layers per block (2)' })
+        .option('aggregation', { type: 'string', describe: 'gntk: sum | mean (sum)' })
+        .option('jk', { type: 'boolean', describe: 'gntk: jumping knowledge (default true)' })
+        .option('epochs', { type: 'number', describe: 'gntk: GIN epochs (50); lantk: net epochs (300)' })
+        .option('data-dir', { type: 'string', describe: 'tabular: folder of *.csv tables and/or NAME/NAME_R.dat folders (default ../shared/datasets/uci)' })
+        .option('pairs', { type: 'string', describe: 'lantk: digit pairs (default 3-5,4-9,7-9)' })
+        .option('seed', { type: 'number', default: 0, describe: 'first seed' })
+        .option('quick', { type: 'boolean', default: false, describe: 'small smoke-test run' })
+        .option('out-dir', { type: 'string', describe: 'output folder (default results/<name>)' })
+        .option('n', { type: 'number', describe: 'mnist: train and test digits each (default 500; --quick 100); lantk: per pair (400)' })
+        .option('data-seed', { type: 'number', describe: 'mnist: seed of the train/test split (default 0)' })
+        .option('models', { type: 'string', describe: 'mnist: mlp,cnn (default both)' })
+        .option('channels', { type: 'string', describe: 'mnist: CNN channels C1,C2 (default 20,20)' })
+        .option('mlp-epochs', { type: 'number', describe: 'mnist: MLP epochs (default 5000)' })
+        .option('cnn-epochs', { type: 'number', describe: 'mnist: CNN epochs (default 40)' })
+        .option('mlp-batch-size', { type: 'number', describe: 'mnist: MLP minibatch (default 500 = full batch)' })
+        .option('cnn-batch-size', { type: 'number', describe: 'mnist: CNN minibatch (default 50)' })
+        .option('mlp-lr', { type: 'number', describe: 'mnist: MLP Adam learning rate (default 1e-3)' })
+        .option('cnn-lr', { type: 'number', describe: 'mnist: CNN Adam learning rate (default 3e-3)' })
+        .option('mlp-inf-seeds', { type: 'number', describe: 'mnist: nets averaged for the MLP NTK∞ (default 16)' })
+        .option('cnn-inf-seeds', { type: 'number', describe: 'mnist: nets averaged for the CNTK∞ (default 4)' })
+        .option('ce-steps', { type: 'number', describe: 'mnist: Adam steps of the cross-entropy kernel regressors (default 5000)' })
+        .option('ce-lr', { type: 'number', describe: 'mnist: their learning rate (default 1e-2)' })
+        .option('ridge', { type: 'number', describe: 'mnist: ridge λ relative to the mean diagonal (default 1e-6)' })
+        .option('probe', { type: 'number', describe: 'mnist: probe digits for kernel tracking (default 50)' })
+        .option('workers', { type: 'number', describe: 'mnist: worker threads for the (model, seed) runs (default: cores)' })
+        .option('render-only', { type: 'boolean', describe: 'mnist: re-render report and figures from <out-dir>/results.json, computing nothing' }),
+    async (a: Args) => {
+      const name = str(a, 'name');
+      if (!EXPERIMENTS.includes(name)) throw new UserError(`experiment: unknown experiment '${name}'; expected ${EXPERIMENTS.join(' or ')}`);
+      const outDir = (a['out-dir'] as string | undefined) ?? `results/${name}`;
+      const foreign = ALL_EXPERIMENT_FLAGS.find((f) => a[f] !== undefined && !EXPERIMENT_FLAGS[name].includes(f));
+      if (foreign) throw new UserError(`--${foreign}: not an option of experiment ${name}`);
+      if (name !== 'mnist' && name !== 'resnet-vs-ffnet') {
+        const backend = await initBackend(str(a, 'backend'));
+        const r = otherStudy(name, a, outDir, backend);
+        if (!a.quiet) process.stderr.write(`wrote ${r.files.join(', ')}\n`);
+        return;
+      }
+      if (name === 'mnist') {
+        if (a['render-only']) {
+          const files = renderMnistStudy(outDir);
+          if (!a.quiet) process.stderr.write(`re-rendered ${files.length} files in ${outDir}\n`);
+          return;
+        }
+        const opts = mnistOptions(a, outDir, str(a, 'backend'));
+        opts.backend = await initBackend(opts.backend);
+        const r = await runMnistStudy(opts);
+        if (!a.quiet) process.stderr.write(`wrote ${r.files.length} files into ${outDir} in ${r.seconds.toFixed(0)} s (${opts.backend})\n`);
+        return;
+      }
+      const seeds = num(a, 'seeds') ?? (a.quick ? 40 : 200);
+      checkInteger(seeds, '--seeds', 3);
+      const width = num(a, 'width') ?? 64;
+      checkInteger(width, '--width', 1);
+      const backend = await initBackend(str(a, 'backend'));
+      const r = runResnetVsFfnet({ seeds, width, depth: 100, branches: 20, branchDepth: 5, seed: num(a, 'seed') ?? 0, outDir, backend, progress: progressFor(a) });
+      if (!a.quiet) process.stderr.write(`wrote ${r.files.join(', ')}\n`);
+    },
+  );

@@ -1,0 +1,112 @@
+import { type Args, type Command, checkFit, checkInteger, checkKind, commonOptions, dataOptions, kernelOptions, loadInputs, modelFlags, modelOptions, num, progressFor, str } from './flags.js';
+import type { Gnn } from '../../models/gnn.js';
+import { type Implementation, type KernelKind, checkMode } from '../../jacobian/kernel-types.js';
+import { type LoadedData, featureDim } from '../../lib/data.js';
+import type { Model } from '../../models/model.js';
+import { type MonteCarloReport, monteCarloKernel } from '../../jacobian/monte-carlo.js';
+import { analyticGntk } from '../../models/gnn-analytic.js';
+import { analyticMlpKernel } from '../../models/mlp-analytic.js';
+import { checkNpyPath, dataMeta, layoutOf, round } from './output.js';
+import { expandPerOutput } from '../../jacobian/empirical.js';
+import { initBackend } from '../../lib/backend.js';
+import { modelFromFlags, parseIntList } from '../../models/registry.js';
+import { toolVersion } from '../../lib/version.js';
+import { writeNpyWithMetadata } from '../../lib/files.js';
+
+export const infiniteCommand: Command = (y) =>
+  y.command(
+    'infinite',
+    'Monte-Carlo NTK∞ (or NNGP∞): mean of S networks\' kernels with per-entry standard errors',
+    (c) =>
+      commonOptions(kernelOptions(dataOptions(modelOptions(c))))
+        .option('seeds', { type: 'number', default: 16, describe: 'number of networks S (≥ 2)' })
+        .option('seed', { type: 'number', default: 0, describe: 'base seed; network s uses seed "SEED/s"' })
+        .option('stderr-out', { type: 'string', describe: 'write the per-entry standard error here (.npy)' })
+        .option('report-at', { type: 'string', describe: 'also report the estimate after these S, e.g. 4,16,64' }),
+    async (a: Args) => {
+      const t0 = performance.now();
+      const out = str(a, 'out');
+      const seOut = a['stderr-out'] as string | undefined;
+      checkNpyPath(out, '--out');
+      if (seOut !== undefined) checkNpyPath(seOut, '--stderr-out');
+      const mode = checkMode(str(a, 'outputs'));
+      const kind = checkKind(str(a, 'kind'));
+      checkInteger(num(a, 'seed'), '--seed', 0);
+      const { d1, d2 } = loadInputs(a);
+      const model = modelFromFlags(modelFlags(a), d1);
+      checkFit(model, d1, d2);
+      const reportAt = a['report-at'] === undefined ? [] : parseIntList(str(a, 'report-at'), '--report-at');
+      const backend = await initBackend(str(a, 'backend'));
+      const oracle = analyticOracle(model, d1, d2, kind, mode);
+      const reports: object[] = [];
+      const onReport = (r: MonteCarloReport) => reports.push(summarise(r, oracle));
+      const tc = performance.now();
+      const mc = monteCarloKernel(model, d1, d2, {
+        kind, mode, implementation: str(a, 'implementation') as Implementation, tile: num(a, 'tile'),
+        seeds: num(a, 'seeds')!, seed: num(a, 'seed') ?? 0, reportAt, onReport, progress: progressFor(a),
+      });
+      const computeSeconds = (performance.now() - tc) / 1000;
+      const meta = {
+        tool: toolVersion(), command: 'infinite', kind, outputs: mode, config: model.config, seeds: mc.seeds, seed: num(a, 'seed'),
+        networkSeeds: `"${num(a, 'seed')}/s" for s = 0..${mc.seeds - 1}`, backend, implementation: mc.info.implementation, tile: mc.info.tile,
+        data: dataMeta(d1), data2: dataMeta(d2), K: model.outputSize, shape: mc.shape, dtype: 'float64', layout: layoutOf(mode),
+        stderrFile: seOut ?? null, reports, analyticOracle: oracle ? oracle.what : 'none for this configuration',
+        computeSeconds: round(computeSeconds), totalSeconds: round((performance.now() - t0) / 1000),
+      };
+      const arrays = [{ path: out, array: { data: mc.mean, shape: mc.shape } }];
+      if (seOut) arrays.push({ path: seOut, array: { data: mc.stderr, shape: mc.shape } });
+      writeNpyWithMetadata(out, arrays, meta);
+      if (!a.quiet) {
+        const last = reports[reports.length - 1] as Record<string, number>;
+        process.stderr.write(`wrote ${out} [${mc.shape}] from ${mc.seeds} networks (${backend}); relative stderr ${last.relativeStderr.toPrecision(3)}` +
+          (last.relativeErrorToAnalytic !== undefined ? `, relative error to analytic ${last.relativeErrorToAnalytic.toPrecision(3)}` : '') + '\n');
+      }
+    },
+  );
+
+/** The analytic kernel in the output layout of the Monte-Carlo estimate, when a closed form exists. */
+function analyticOracle(model: Model, d1: LoadedData, d2: LoadedData | null, kind: KernelKind, mode: 'full' | 'trace' | 'diagonal'): { what: string; data: Float64Array } | null {
+  const c = model.config as unknown as { model: string; widths?: number[]; activation: string; parameterization: string; wStd: number; bStd: number; bias: boolean };
+  if (c.parameterization !== 'ntk' || !['relu', 'erf', 'identity'].includes(c.activation)) return null;
+  const b = d2 ?? d1;
+  let r: { ntk: Float64Array; nngp: Float64Array };
+  let what: string;
+  if (c.model === 'mlp' && d1.kind === 'vectors' && b.kind === 'vectors') {
+    const depth = c.widths!.length - 2;
+    r = analyticMlpKernel({ depth, activation: c.activation, wStd: c.wStd, bStd: c.bias ? c.bStd : 0 }, d1.x, d1.n, b.x, b.n, featureDim(d1));
+    what = `analytic ${kind} of the infinite-width mlp (depth ${depth}, ${c.activation})`;
+  } else if (c.model === 'gnn' && d1.kind === 'graphs' && b.kind === 'graphs') {
+    const g = (model as Gnn).config;
+    r = analyticGntk({ blocks: g.blocks, mlpLayers: g.mlpLayers, aggregation: g.aggregation, jk: g.jk, activation: g.activation, wStd: g.wStd, bStd: g.bias ? g.bStd : 0 }, d1.graphs, b.graphs, g.featureDim);
+    what = `analytic GNTK ${kind} of the infinite-width gnn (${g.blocks} blocks × ${g.mlpLayers} layers, ${g.aggregation}${g.jk ? ', jk' : ''})`;
+  } else {
+    return null;
+  }
+  const per = kind === 'ntk' ? r.ntk : r.nngp;
+  return { what, data: mode === 'trace' ? per : Float64Array.from(expandPerOutput(per, d1.n, b.n, model.outputSize, mode)) };
+}
+
+/** Summary of one Monte-Carlo report: relative standard error and, with an oracle, the error and z-scores. */
+export function summarise(r: MonteCarloReport, oracle: { data: Float64Array } | null): Record<string, number> {
+  let m2 = 0, se2 = 0;
+  for (let i = 0; i < r.mean.length; i++) {
+    m2 += r.mean[i] * r.mean[i];
+    se2 += r.stderr[i] * r.stderr[i];
+  }
+  const s: Record<string, number> = { seeds: r.seeds, relativeStderr: Math.sqrt(se2 / m2) };
+  if (oracle) {
+    let e2 = 0, o2 = 0, within2 = 0, count = 0;
+    for (let i = 0; i < r.mean.length; i++) {
+      const e = r.mean[i] - oracle.data[i];
+      e2 += e * e;
+      o2 += oracle.data[i] * oracle.data[i];
+      if (r.stderr[i] > 0) {
+        count++;
+        if (Math.abs(e) <= 2 * r.stderr[i]) within2++;
+      }
+    }
+    s.relativeErrorToAnalytic = Math.sqrt(e2 / o2);
+    s.shareWithin2Stderr = count ? within2 / count : NaN;
+  }
+  return s;
+}
