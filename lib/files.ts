@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from './errors.js';
-import { type NdArray, npyChunks } from './npy.js';
+import { type WritableArray, npyChunks } from './npy.js';
 
 /**
  * Write several files all-or-nothing: each is written to a temporary name beside its target and only
@@ -59,7 +59,7 @@ export function metadataPath(out: string): string {
  * Write an array as `.npy` and its metadata as JSON beside it (`K.npy` + `K.json`), all-or-nothing.
  * Extra arrays (e.g. a standard error) and other files (e.g. a params file) are written in the same atomic step.
  */
-export function writeNpyWithMetadata(out: string, arrays: { path: string; array: NdArray }[], meta: object, others: { path: string; data: string }[] = []): void {
+export function writeNpyWithMetadata(out: string, arrays: { path: string; array: WritableArray }[], meta: object, others: { path: string; data: string }[] = []): void {
   if (!/\.npy$/i.test(out)) throw new UserError(`--out: expected a path ending in .npy; got '${out}'`);
   writeFilesAtomically([
     ...others,

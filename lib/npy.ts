@@ -7,13 +7,19 @@ export interface NdArray {
   shape: number[];
 }
 
+/** An array to write: float32, float64 or int32 (labels, indices). */
+export interface WritableArray {
+  data: Float32Array | Float64Array | Int32Array;
+  shape: number[];
+}
+
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]);
 
 /**
- * Encode an array as NumPy .npy format version 1.0 (little-endian '<f4' or '<f8', C order). The header is
+ * Encode an array as NumPy .npy format version 1.0 (little-endian '<f4', '<f8' or '<i4', C order). The header is
  * padded with spaces so that the data starts at a multiple of 64 bytes, as NumPy itself writes it.
  */
-export function encodeNpy(a: NdArray): Buffer {
+export function encodeNpy(a: WritableArray): Buffer {
   return Buffer.concat(npyChunks(a));
 }
 
@@ -21,18 +27,18 @@ export function encodeNpy(a: NdArray): Buffer {
  * The .npy encoding as [header, body] without copying the data (the body is a view of `a.data`); writing
  * the chunks one after the other avoids a copy of a possibly very large kernel.
  */
-export function npyChunks(a: NdArray): Buffer[] {
+export function npyChunks(a: WritableArray): Buffer[] {
   const count = a.shape.reduce((p, d) => p * d, 1);
   if (count !== a.data.length) {
     throw new Error(`encodeNpy: shape [${a.shape}] holds ${count} values, data has ${a.data.length}`);
   }
-  const head = npyHeader(a.shape, a.data instanceof Float64Array ? '<f8' : '<f4');
+  const head = npyHeader(a.shape, a.data instanceof Float64Array ? '<f8' : a.data instanceof Int32Array ? '<i4' : '<f4');
   const body = Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength);
   return [head, body];
 }
 
 /** The .npy v1.0 header of a C-order array: padded so that the data start at a multiple of 64 bytes. */
-export function npyHeader(shape: number[], descr: '<f4' | '<f8'): Buffer {
+export function npyHeader(shape: number[], descr: '<f4' | '<f8' | '<i4'): Buffer {
   const shapeStr = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeStr}, }`;
   const base = MAGIC.length + 2 + 2;

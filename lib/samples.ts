@@ -10,6 +10,8 @@ export interface VectorSamples {
   sampleShape: number[];
   labels?: Int32Array;
   source?: string;
+  /** Index of each sample in its source (e.g. the digit's position in the mnist package); absent: 0..n−1. */
+  indices?: Int32Array;
 }
 
 /**
@@ -30,6 +32,8 @@ export interface GraphSamples {
   featureDim: number;
   labels?: Int32Array;
   source?: string;
+  /** Index of each graph in its source; absent: 0..n−1. */
+  indices?: Int32Array;
 }
 
 export type Samples = VectorSamples | GraphSamples;
@@ -45,9 +49,9 @@ export const sampleSize = (s: VectorSamples): number => s.sampleShape.reduce((p,
 export function sliceSamples<S extends Samples>(s: S, start: number, count: number): S {
   if (s.kind === 'vectors') {
     const d = sampleSize(s);
-    return { ...s, x: s.x.subarray(start * d, (start + count) * d), n: count, labels: s.labels?.subarray(start, start + count) };
+    return { ...s, x: s.x.subarray(start * d, (start + count) * d), n: count, labels: s.labels?.subarray(start, start + count), indices: s.indices?.subarray(start, start + count) };
   }
-  return { ...s, graphs: s.graphs.slice(start, start + count), n: count, labels: s.labels?.subarray(start, start + count) };
+  return { ...s, graphs: s.graphs.slice(start, start + count), n: count, labels: s.labels?.subarray(start, start + count), indices: s.indices?.subarray(start, start + count) };
 }
 
 /** Vector samples a followed by b (same sample shape; labels are dropped). */
@@ -61,11 +65,13 @@ export function joinVectors(a: VectorSamples, b: VectorSamples): VectorSamples {
 /** The samples at the given indices, in that order (copies; labels follow). */
 export function gatherSamples<S extends Samples>(s: S, idx: ArrayLike<number>): S {
   const labels = s.labels ? Int32Array.from(idx, (i) => s.labels![i]) : undefined;
+  const src = s.indices;
+  const indices = src ? Int32Array.from(idx, (i) => src[i]) : Int32Array.from(idx);
   if (s.kind === 'vectors') {
     const d = sampleSize(s);
     const x = new Float32Array(idx.length * d);
     for (let r = 0; r < idx.length; r++) x.set(s.x.subarray(idx[r] * d, (idx[r] + 1) * d), r * d);
-    return { ...s, x, n: idx.length, labels };
+    return { ...s, x, n: idx.length, labels, indices };
   }
-  return { ...s, graphs: Array.from(idx, (i) => s.graphs[i]), n: idx.length, labels };
+  return { ...s, graphs: Array.from(idx, (i) => s.graphs[i]), n: idx.length, labels, indices };
 }

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
  * DepthwiseConv2dNativeBackpropInput, UnsortedSegmentSum — the last is tf.gather's gradient) or runs at
  * 0.5-3 GFLOP/s (Conv2DBackpropInput), registered for the wasm backend so that a user's own tf.grads through
  * tf.conv2d / tf.depthwiseConv2d / tf.gather, and tfjs-layers' model.fit of a conv net or an embedding, work
- * once ntk-ts has chosen wasm. The convolution adjoints are one wasm matMul each (through the backend's own
+ * once ntk-ts has chosen wasm; and MaxPoolGrad, whose wasm version loses the gradient of all-negative windows. The convolution adjoints are one wasm matMul each (through the backend's own
  * BatchMatMul kernel) around a JS im2col / col2im; the depthwise and segment kernels are JS loops (their work is
  * linear in the data). NHWC only, as tfjs's wasm convolutions.
  */
@@ -176,6 +176,46 @@ function depthwiseBackpropInput({ inputs, backend, attrs }: KernelArgs): tf.Tens
   return out;
 }
 
+/**
+ * Max pooling's adjoint: dx[argmax of each window] += dy, the first maximum of the window winning (tfjs-cpu's
+ * rule). tfjs-backend-wasm 4.22's own MaxPoolGrad drops the gradient of windows whose values are all negative
+ * (measured: a 2×2 window of −0.99, −0.42, −0.32, −1.00 gets no gradient), so it is replaced.
+ */
+function maxPoolGrad({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
+  const be = backend as WasmBackend;
+  const { dy, input } = inputs;
+  const a = attrs as { filterSize: [number, number] | number; strides: [number, number] | number; pad: 'valid' | 'same' | number; dimRoundingMode?: 'floor' | 'round' | 'ceil' };
+  const c = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+  const { batchSize: n, inHeight: H, inWidth: W, inChannels: C, outHeight: ho, outWidth: wo } = c;
+  const out = be.makeOutput(input.shape, 'float32');
+  const xv = be.typedArrayFromHeap(input), gv = be.typedArrayFromHeap(dy), ov = be.typedArrayFromHeap(out);
+  ov.fill(0);
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < ho; oy++) {
+      for (let ox = 0; ox < wo; ox++) {
+        for (let ch = 0; ch < C; ch++) {
+          let best = -Infinity, at = -1;
+          for (let fy = 0; fy < c.filterHeight; fy++) {
+            const y = oy * c.strideHeight + fy * c.dilationHeight - c.padInfo.top;
+            if (y < 0 || y >= H) continue;
+            for (let fx = 0; fx < c.filterWidth; fx++) {
+              const x = ox * c.strideWidth + fx * c.dilationWidth - c.padInfo.left;
+              if (x < 0 || x >= W) continue;
+              const q = ((b * H + y) * W + x) * C + ch;
+              if (xv[q] > best || at < 0) {
+                best = xv[q];
+                at = q;
+              }
+            }
+          }
+          if (at >= 0) ov[at] += gv[((b * ho + oy) * wo + ox) * C + ch];
+        }
+      }
+    }
+  }
+  return out;
+}
+
 /** out[s, …] = Σ_{i: ids[i] = s} x[i, …] for s in [0, numSegments); ids outside that range are dropped (TF's rule). */
 function unsortedSegmentSum({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   const be = backend as WasmBackend;
@@ -206,6 +246,7 @@ export function registerWasmGradients(): void {
     ['DepthwiseConv2dNativeBackpropFilter', depthwiseBackpropFilter],
     ['DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInput],
     ['UnsortedSegmentSum', unsortedSegmentSum],
+    ['MaxPoolGrad', maxPoolGrad],
   ];
   for (const [kernelName, f] of kernels) {
     if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');

@@ -134,7 +134,7 @@ export class LayersNetwork implements Model {
       try {
         outs.set(l.name, this.layer(l, ins, fw));
       } catch (e) {
-        if (e instanceof UserError) throw e;
+        if (e instanceof UserError || process.env.NTK_DEBUG) throw e;
         throw new UserError(`${this.config.name}: layer '${l.name}' (${l.className}) fails on inputs ${ins.map((t) => `[${t.shape}]`).join(', ')}: ${(e as Error).message.split('\n')[0]}`);
       }
     }
@@ -216,7 +216,8 @@ export class LayersNetwork implements Model {
       case 'DepthwiseConv2D':
       case 'SeparableConv2D': {
         const [kh, kw] = pair(get('kernel_size'), 1);
-        const m = Number(get('depth_multiplier') ?? 1);
+        // The multiplier from the kernel [kh, kw, C, m] itself: tfjs' SeparableConv2D config omits depth_multiplier.
+        const m = l.weights.find((q) => q.role === 'depthwise_kernel')!.shape[3];
         const geo = this.geometry(get, false);
         const w = this.weightsOf(l, fw);
         const x4 = x as tf.Tensor4D;
@@ -347,7 +348,7 @@ export function layersNetwork(t: ParsedTopology, lookup: WeightLookup, what: str
 /** The part of a tfjs-layers LayersModel that fromLayersModel reads (structural, so no tfjs-layers import is needed). */
 export interface LayersModelLike {
   toJSON(unused?: unknown, returnString?: boolean): unknown;
-  layers: { name: string; weights: { name: string; shape: (number | null)[]; read(): tf.Tensor }[] }[];
+  layers: { name: string; weights: { name: string; originalName?: string; shape: (number | null)[]; read(): tf.Tensor }[] }[];
 }
 
 /**
@@ -359,8 +360,28 @@ export function fromLayersModel(m: LayersModelLike): { model: LayersNetwork; par
   const t = parseTopology(m.toJSON(null, false), 'fromLayersModel');
   const byLayer = new Map(m.layers.map((l) => [l.name, l]));
   return layersNetwork(t, (layer, role) => {
-    const v = byLayer.get(layer)?.weights.find((w) => w.name === `${layer}/${role}` || w.name.endsWith(`/${role}`) || w.name === role);
+    // tfjs makes weight names unique (conv/kernel_1 for a second model with a layer 'conv'); originalName keeps
+    // the layer/role form.
+    const v = byLayer.get(layer)?.weights.find((w) => {
+      const name = (w.originalName ?? w.name).replace(/_\d+$/, '');
+      return name === `${layer}/${role}` || name.endsWith(`/${role}`) || name === role;
+    });
     if (!v) return null;
     return { shape: v.shape as number[], values: Float32Array.from(v.read().dataSync() as Float32Array) };
   }, 'fromLayersModel');
+}
+
+/**
+ * The network of a topology and weights named as in a model.json manifest (`layer/weight`, possibly with a
+ * `:0` suffix or an enclosing scope `outer/layer/weight`): `{ model, params }` as fromLayersModel.
+ */
+export function layersNetworkFromNamedWeights(topology: unknown, weights: Map<string, { shape: number[]; values: Float32Array }>, what: string): { model: LayersNetwork; params: Param[] } {
+  const t = parseTopology(topology, what);
+  const byName = new Map([...weights].map(([k, v]) => [k.replace(/:\d+$/, ''), v]));
+  return layersNetwork(t, (layer, role) => {
+    const exact = byName.get(`${layer}/${role}`);
+    if (exact) return exact;
+    const hits = [...byName.keys()].filter((k) => k.endsWith(`/${layer}/${role}`));
+    return hits.length === 1 ? byName.get(hits[0])! : null;
+  }, what);
 }

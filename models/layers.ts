@@ -377,11 +377,15 @@ export class Forward {
       // a patch-sized [R, fanIn] matMul plus a scatter-add; only where that padded convolution does at most
       // twice the patch product's work (not, e.g., for a kernel that covers the whole map).
       const [, H, Wd] = x.shape;
-      const product = this.tapped && sh === 1 && sw === 1 && !dilated && H * Wd <= 2 * ho * wo ? (W: tf.Tensor) => convRows(x, patches, W as tf.Tensor4D, geo.padding) : undefined;
+      const C = x.shape[3];
+      // (The kernel may come as [k, C, Cout] from a 1-D convolution: read it as [kh, kw, C, Cout].)
+      const product = this.tapped && sh === 1 && sw === 1 && !dilated && H * Wd <= 2 * ho * wo
+        ? (W: tf.Tensor) => convRows(x, patches, tf.reshape(W, [kh, kw, C, W.shape[W.rank - 1]]) as tf.Tensor4D, geo.padding) : undefined;
       const z = this.dense(patches, s, bias, uniformSegments(n, ho * wo), product);
       return tf.reshape(z, [n, ho, wo, z.shape[1]]) as tf.Tensor4D;
     }
-    const W = this.next() as tf.Tensor4D;
+    const Wt = this.next();
+    const W = tf.reshape(Wt, [kh, kw, x.shape[3], Wt.shape[Wt.rank - 1]]) as tf.Tensor4D;
     let z: tf.Tensor4D = tf.mul(tf.conv2d(x, W, [sh, sw], geo.padding), s.wScale);
     if (bias) z = tf.add(z, tf.mul(this.next(), s.bScale));
     return z;

@@ -6,6 +6,7 @@ import type { Activation, CommonConfig, Padding, Parameterization } from './laye
 import { DEFAULT_COMMON, Mlp, type MlpConfig } from './mlp.js';
 import type { Model } from './model.js';
 import { ResNet, type ResNetConfig } from './resnet.js';
+import { LayersNetwork, type LayersModelConfig } from './layers-network.js';
 
 export const MODELS = ['mlp', 'cnn', 'resnet', 'gnn'] as const;
 
@@ -133,6 +134,7 @@ export function modelFromConfig(cfg: Record<string, unknown>, what: string): Mod
       case 'cnn': return new Cnn(cfg as unknown as CnnConfig);
       case 'resnet': return new ResNet(cfg as unknown as ResNetConfig);
       case 'gnn': return new Gnn(cfg as unknown as GnnConfig);
+      case 'layers': return new LayersNetwork(cfg as unknown as LayersModelConfig);
       default: throw new UserError(`unknown model '${String(cfg.model)}'; expected one of ${MODELS.join(', ')}`);
     }
   } catch (e) {

@@ -4,7 +4,10 @@ import { type LoadedData, loadData } from '../../lib/data.js';
 import type { Model } from '../../models/model.js';
 import { type ModelFlags, modelFromConfig, modelFromFlags, parseWidths } from '../../models/registry.js';
 import { type Param, checkParams, parseParamsFile } from '../../models/params.js';
+import * as path from 'node:path';
 import { UserError } from '../../lib/errors.js';
+import { readModelJson } from '../../lib/model-json.js';
+import { layersNetworkFromNamedWeights } from '../../models/layers-network.js';
 import { noProgress, stderrProgress } from '../../lib/progress.js';
 
 /** Flags shared by the commands: yargs option groups, typed access to parsed arguments, and the checks and
@@ -15,6 +18,7 @@ export type Args = Record<string, unknown>;
 export const modelOptions = (y: Argv) =>
   y
     .option('model', { type: 'string', default: 'mlp', describe: 'architecture: mlp | cnn | resnet | gnn' })
+    .option('model-json', { type: 'string', describe: 'your own network: a tfjs-layers model.json (weight shards beside it); replaces --model and its flags' })
     .option('widths', { type: 'string', describe: 'mlp: layer widths input,hidden...,outputs (default 784,100,100,100,10)' })
     .option('activation', { type: 'string', default: 'relu', describe: 'relu | erf | tanh | identity' })
     .option('parameterization', { type: 'string', default: 'ntk', describe: 'ntk | standard' })
@@ -121,9 +125,32 @@ export function checkFit(model: Model, d1: LoadedData, d2: LoadedData | null): v
   if (d2) model.checkSamples(d2, '--data2');
 }
 
-/** Model and parameters: from --load-params (config from the file), or built from flags and seeded. */
+/** Architecture flags that have no default: given together with --model-json they would be ignored, so they are refused. */
+const ARCHITECTURE_FLAGS = ['widths', 'k', 'preset', 'channels', 'kernel-sizes', 'strides', 'padding', 'head', 'image-shape', 'variant', 'input-size', 'width', 'branches', 'branch-depth', 'alpha', 'hidden', 'blocks', 'mlp-layers', 'aggregation', 'jk', 'feature-dim'];
+
+/** The network of --model-json and its weights (θ = its trainable weights); conflicting flags are refused. */
+export function modelFromJson(a: Args): { model: Model; params: Param[]; file: string } {
+  const file = str(a, 'model-json');
+  if (a['load-params'] !== undefined) throw new UserError(`--model-json and --load-params both name the network; give one (a params file saved from a model.json run rebuilds it alone)`);
+  const clash = ARCHITECTURE_FLAGS.find((f) => a[f] !== undefined);
+  if (clash) throw new UserError(`--${clash}: the network comes from --model-json ${file}; drop --${clash}`);
+  const { topology, weights } = readModelJson(file);
+  const { model, params } = layersNetworkFromNamedWeights(topology, weights, `--model-json ${file}`);
+  return { model, params, file };
+}
+
+/** The network of the flags for re-initialisation (Monte-Carlo): --model-json's topology, or the built-in model flags. */
+export function modelForSeeds(a: Args, data: LoadedData): Model {
+  return a['model-json'] !== undefined ? modelFromJson(a).model : modelFromFlags(modelFlags(a), data);
+}
+
+/** Model and parameters: from --model-json (its weights), --load-params (config from the file), or built from flags and seeded. */
 export function modelAndParams(a: Args, data: LoadedData): { model: Model; params: Param[]; paramsFrom: string } {
   const file = a['load-params'] as string | undefined;
+  if (a['model-json'] !== undefined) {
+    const r = modelFromJson(a);
+    return { model: r.model, params: r.params, paramsFrom: `model.json ${path.basename(r.file)} (its weights)` };
+  }
   if (!file) {
     const model = modelFromFlags(modelFlags(a), data);
     checkInteger(num(a, 'seed'), '--seed', 0);

@@ -1,4 +1,4 @@
-import { type Args, type Command, checkFit, checkInteger, checkKind, commonOptions, dataOptions, kernelOptions, loadInputs, modelFlags, modelOptions, num, progressFor, str } from './flags.js';
+import { type Args, type Command, checkFit, checkInteger, checkKind, commonOptions, dataOptions, kernelOptions, loadInputs, modelForSeeds, modelOptions, num, progressFor, str } from './flags.js';
 import type { Gnn } from '../../models/gnn.js';
 import { type Implementation, type KernelKind, checkMode } from '../../jacobian/kernel-types.js';
 import { type LoadedData, featureDim } from '../../lib/data.js';
@@ -9,7 +9,7 @@ import { analyticMlpKernel } from '../../models/mlp-analytic.js';
 import { checkNpyPath, dataMeta, layoutOf, round } from './output.js';
 import { expandPerOutput } from '../../jacobian/empirical.js';
 import { initBackend } from '../../lib/backend.js';
-import { modelFromFlags, parseIntList } from '../../models/registry.js';
+import { parseIntList } from '../../models/registry.js';
 import { toolVersion } from '../../lib/version.js';
 import { writeNpyWithMetadata } from '../../lib/files.js';
 
@@ -33,10 +33,10 @@ export const infiniteCommand: Command = (y) =>
       const kind = checkKind(str(a, 'kind'));
       checkInteger(num(a, 'seed'), '--seed', 0);
       const { d1, d2 } = loadInputs(a);
-      const model = modelFromFlags(modelFlags(a), d1);
-      checkFit(model, d1, d2);
       const reportAt = a['report-at'] === undefined ? [] : parseIntList(str(a, 'report-at'), '--report-at');
       const backend = await initBackend(str(a, 'backend'));
+      const model = modelForSeeds(a, d1);
+      checkFit(model, d1, d2);
       const oracle = analyticOracle(model, d1, d2, kind, mode);
       const reports: object[] = [];
       const onReport = (r: MonteCarloReport) => reports.push(summarise(r, oracle));

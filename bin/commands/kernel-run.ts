@@ -1,7 +1,7 @@
 import yargs from 'yargs';
 import { type Args, checkFit, checkInteger, checkKind, commonOptions, dataOptions, kernelOptions, loadInputs, modelAndParams, modelOptions, num, progressFor, str } from './flags.js';
 import { type Implementation, checkMode } from '../../jacobian/kernel-types.js';
-import { type KernelInfo, empiricalKernel, planKernel, resolveImplementation } from '../../jacobian/empirical.js';
+import { type KernelInfo, empiricalKernel, planKernel } from '../../jacobian/empirical.js';
 import { UserError } from '../../lib/errors.js';
 import { dataMeta, layoutOf } from './output.js';
 import { initBackend } from '../../lib/backend.js';
@@ -13,7 +13,7 @@ import { toolVersion } from '../../lib/version.js';
 export function kernelRunMeta(a: Args, p: Pick<Awaited<ReturnType<typeof prepareKernel>>, 'mode' | 'kind' | 'd1' | 'd2' | 'model' | 'paramsFrom' | 'backend'>, info: KernelInfo, shape: number[]) {
   return {
     tool: toolVersion(), command: 'kernel', kind: p.kind, outputs: p.mode, config: p.model.config, params: p.paramsFrom, seed: num(a, 'seed'), backend: p.backend,
-    implementation: info.implementation, tile: info.tile, tiles: info.tiles, symmetric: info.symmetric, rules: info.rules ?? null,
+    implementation: info.implementation, tile: info.tile, tiles: info.tiles, symmetric: info.symmetric, rules: info.rules ?? null, notice: info.notice ?? null,
     data: dataMeta(p.d1), data2: dataMeta(p.d2), K: p.model.outputSize, shape, dtype: 'float32', layout: layoutOf(p.mode),
   };
 }
@@ -23,9 +23,10 @@ export async function prepareKernel(a: Args) {
   const mode = checkMode(str(a, 'outputs'));
   const kind = checkKind(str(a, 'kind'));
   const { d1, d2 } = loadInputs(a);
+  // The backend first: a layers model runs one probe sample through the network when it is built.
+  const backend = await initBackend(str(a, 'backend'));
   const { model, params, paramsFrom } = modelAndParams(a, d1);
   checkFit(model, d1, d2);
-  const backend = await initBackend(str(a, 'backend'));
   return { mode, kind, d1, d2, model, params, paramsFrom, backend };
 }
 
@@ -37,7 +38,9 @@ export async function computeKernel(a: Args) {
   const kopts = { kind, mode, implementation: str(a, 'implementation') as Implementation, tile: num(a, 'tile'), progress: progressFor(a) };
   const workers = num(a, 'workers') ?? 1;
   // Threads pay only when there are several tile pairs to share out (one tile is one thread's work).
-  const parallel = workers > 1 && kind === 'ntk' && resolveImplementation(kopts.implementation, model) === 'structured' && planKernel(model, d1, d2, kopts).pairs.length > 1;
+  const plan = planKernel(model, d1, d2, kopts);
+  if (plan.notice && !a.quiet) process.stderr.write(`ntk: notice: ${plan.notice}\n`);
+  const parallel = workers > 1 && kind === 'ntk' && plan.impl === 'structured' && plan.pairs.length > 1;
   const { kernel, info } = parallel
     ? await parallelStructuredKernel(model, params, d1, d2, { ...kopts, workers, backend })
     : empiricalKernel(model, params, d1, d2, kopts);

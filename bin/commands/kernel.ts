@@ -9,6 +9,7 @@ import { computeKernel, kernelRunMeta, prepareKernel } from './kernel-run.js';
 import { empiricalKernel, planKernel } from '../../jacobian/empirical.js';
 import { metadataPath, writeFilesAtomically, writeNpyWithMetadata } from '../../lib/files.js';
 import { paramsToJson } from '../../models/params.js';
+import type { WritableArray } from '../../lib/npy.js';
 import { toolVersion } from '../../lib/version.js';
 
 export const kernelCommand: Command = (y) =>
@@ -20,6 +21,7 @@ export const kernelCommand: Command = (y) =>
         .option('seed', { type: 'number', default: 0, describe: 'initialisation seed' })
         .option('save-params', { type: 'string', describe: 'write the parameters used to this JSON file' })
         .option('load-params', { type: 'string', describe: 'use the parameters (and model config) of this JSON file' })
+        .option('labels-out', { type: 'string', describe: 'write the labels of the --data samples used (int32 .npy; the data must have labels)' })
         .option('workers', { type: 'number', default: os.availableParallelism(), describe: 'threads for the structured ntk (each with its own backend; default: the number of cores); same kernel bit for bit' })
         .option('memory', { type: 'number', describe: 'out-of-core: write the kernel tile by tile into --out on disk (never held in memory), tiles sized for this budget in MB' })
         .option('shard', { type: 'string', describe: 'I/N: compute only shard I of N (tile pairs p with p mod N = I) into --out; assemble with ntk merge' }),
@@ -28,15 +30,20 @@ export const kernelCommand: Command = (y) =>
       const out = str(a, 'out');
       checkNpyPath(out, '--out');
       if (a.memory !== undefined || a.shard !== undefined) return streamKernel(a, out, t0);
+      const labelsOut = a['labels-out'] as string | undefined;
+      if (labelsOut !== undefined) checkNpyPath(labelsOut, '--labels-out');
       const r = await computeKernel(a);
       const { kernel, info, model, params, backend } = r;
       const saveParams = a['save-params'] as string | undefined;
+      if (labelsOut !== undefined && !r.d1.labels) throw new UserError(`--labels-out: ${r.d1.source} has no labels`);
       const meta = {
         ...kernelRunMeta(a, r, info, kernel.shape), workers: info.workers ?? 1,
         stageSeconds: Object.fromEntries(Object.entries(info.timing).map(([k, v]) => [k, round(v)])),
         computeSeconds: round(r.computeSeconds), totalSeconds: round((performance.now() - t0) / 1000),
       };
-      writeNpyWithMetadata(out, [{ path: out, array: { data: kernel.data, shape: kernel.shape } }], meta,
+      const arrays: { path: string; array: WritableArray }[] = [{ path: out, array: { data: kernel.data, shape: kernel.shape } }];
+      if (labelsOut !== undefined) arrays.push({ path: labelsOut, array: { data: Int32Array.from(r.d1.labels!), shape: [r.d1.n] } });
+      writeNpyWithMetadata(out, arrays, { ...meta, labelsFile: labelsOut ?? null },
         saveParams ? [{ path: saveParams, data: paramsToJson(model.config, params) }] : []);
       if (!a.quiet) process.stderr.write(`wrote ${out} [${kernel.shape}] (${backend}, ${info.implementation}, ${r.computeSeconds.toFixed(2)} s)\n`);
     },
