@@ -42,10 +42,10 @@ export function parseShard(v: string): { index: number; count: number } {
 
 /**
  * Assemble the shards of one kernel (each a full-shape .npy in which only its own tiles and their mirrors were
- * written, with its ShardInfo) into `out`, copying every tile's rows by positional reads and writes: memory stays
+ * written, with its ShardInfo) into `writer` (the caller commits it), copying every tile's rows by positional reads and writes: memory stays
  * at one row. Refuses shards of different kernels, a missing or repeated shard index, or mismatched shapes.
  */
-export function mergeShards(shards: { path: string; info: ShardInfo }[], out: string): { tiles: number } {
+export function mergeShards(shards: { path: string; info: ShardInfo }[], writer: NpyFileWriter): { tiles: number } {
   if (shards.length === 0) throw new UserError('merge: no shard files given');
   const first = shards[0].info;
   const seen = new Set<number>();
@@ -58,31 +58,25 @@ export function mergeShards(shards: { path: string; info: ShardInfo }[], out: st
   }
   const missing = Array.from({ length: first.count }, (_, i) => i).filter((i) => !seen.has(i));
   if (missing.length) throw new UserError(`merge: missing shard(s) ${missing.map((i) => `${i}/${first.count}`).join(', ')}`);
-  const writer = new NpyFileWriter(out, first.shape);
+  if (writer.shape.join(',') !== first.shape.join(',')) throw new Error(`mergeShards: writer shape [${writer.shape}] differs from the shards' [${first.shape}]`);
   let tiles = 0;
-  try {
-    for (const { path, info } of shards) {
-      const reader = new NpyFileReader(path, 'merge');
-      try {
-        if (reader.shape.join(',') !== info.shape.join(',')) throw new UserError(`merge: ${path} has shape [${reader.shape}], its metadata says [${info.shape}]`);
-        const copy = (r0: number, nr: number, c0: number, nc: number) => {
-          for (const [dst, , len] of tileRows(info.mode, info.n2, info.K, r0, nr, c0, nc)) writer.writeAt(dst, reader.readAt(dst, len));
-        };
-        for (const [r, c] of info.pairs) {
-          const r0 = r * info.tile, c0 = c * info.tile;
-          const nr = Math.min(info.tile, info.n1 - r0), nc = Math.min(info.tile, info.n2 - c0);
-          copy(r0, nr, c0, nc);
-          if (info.symmetric && r !== c) copy(c0, nc, r0, nr);
-          tiles++;
-        }
-      } finally {
-        reader.close();
+  for (const { path, info } of shards) {
+    const reader = new NpyFileReader(path, 'merge');
+    try {
+      if (reader.shape.join(',') !== info.shape.join(',')) throw new UserError(`merge: ${path} has shape [${reader.shape}], its metadata says [${info.shape}]`);
+      const copy = (r0: number, nr: number, c0: number, nc: number) => {
+        for (const [dst, , len] of tileRows(info.mode, info.n2, info.K, r0, nr, c0, nc)) writer.writeAt(dst, reader.readAt(dst, len));
+      };
+      for (const [r, c] of info.pairs) {
+        const r0 = r * info.tile, c0 = c * info.tile;
+        const nr = Math.min(info.tile, info.n1 - r0), nc = Math.min(info.tile, info.n2 - c0);
+        copy(r0, nr, c0, nc);
+        if (info.symmetric && r !== c) copy(c0, nc, r0, nr);
+        tiles++;
       }
+    } finally {
+      reader.close();
     }
-    writer.commit();
-  } catch (e) {
-    writer.abort();
-    throw e;
   }
   return { tiles };
 }

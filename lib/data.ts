@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
@@ -60,11 +61,11 @@ export function mnistPool(): MnistPool {
  * half is the train split and the second half the test split, so train and test never share a digit for
  * any n. Returns the first n samples of the requested split.
  */
-export function loadMnist(split: 'train' | 'test', n: number, dataSeed: number): Dataset {
+export function loadMnist(split: 'train' | 'test', n: number, dataSeed: number, nFlag = '--n'): Dataset {
   const pool = mnistPool();
   const half = Math.floor(pool.n / 2);
   if (!(Number.isInteger(n) && n >= 1 && n <= half)) {
-    throw new UserError(`--n: expected an integer from 1 to ${half} for MNIST (${pool.n} digits in the package); got ${n}`);
+    throw new UserError(`${nFlag}: expected an integer from 1 to ${half} for MNIST (${pool.n} digits in the package); got ${n}`);
   }
   const perm = new NormalRng(`mnist-split/${dataSeed}`).permutation(pool.n);
   const off = split === 'train' ? 0 : half;
@@ -180,18 +181,25 @@ export function takeFirst<D extends LoadedData>(ds: D, n: number | undefined, fl
  * `graphs:PATH` (GIN/GNTK text format), `synthetic-graphs` or `synthetic-graphs:N` (default 100 graphs).
  * `flag` names the CLI flag in error messages.
  */
-export function loadData(spec: string, opts: { n?: number; dataSeed?: number; flag: string }): LoadedData {
+export function loadData(spec: string, opts: { n?: number; dataSeed?: number; flag: string; nFlag?: string }): LoadedData {
   const { flag } = opts;
+  const nFlag = opts.nFlag ?? '--n';
   if (spec === 'mnist' || spec === 'mnist:train' || spec === 'mnist:test') {
     const split = spec === 'mnist:test' ? 'test' : 'train';
-    return loadMnist(split, opts.n ?? 500, opts.dataSeed ?? 0);
+    return loadMnist(split, opts.n ?? 500, opts.dataSeed ?? 0, nFlag);
   }
-  if (spec.startsWith('npy:')) return takeFirst(loadNpyData(spec.slice(4), flag), opts.n, '--n');
-  if (spec.startsWith('csv:')) return takeFirst(loadCsvData(spec.slice(4), flag), opts.n, '--n');
-  if (spec.startsWith('graphs:')) return takeFirst(loadGraphFile(spec.slice(7), flag), opts.n, '--n');
+  const file = /^(npy|csv|graphs):(.*)$/.exec(spec);
+  if (file && file[2] === '') throw new UserError(`${flag}: expected a file path after '${file[1]}:'; got '${spec}'`);
+  if (spec.startsWith('npy:')) return takeFirst(loadNpyData(spec.slice(4), flag), opts.n, nFlag);
+  if (spec.startsWith('csv:')) return takeFirst(loadCsvData(spec.slice(4), flag), opts.n, nFlag);
+  if (spec.startsWith('graphs:')) return takeFirst(loadGraphFile(spec.slice(7), flag), opts.n, nFlag);
   if (spec === 'synthetic-graphs' || spec.startsWith('synthetic-graphs:')) {
     const count = spec.includes(':') ? Number(spec.split(':')[1]) : 100;
-    return takeFirst(syntheticGraphs(count, opts.dataSeed ?? 0), opts.n, '--n');
+    // About 4 kB per graph (10–20 nodes, their features and edge lists): refuse before generating what cannot fit.
+    if (Number.isInteger(count) && count * 4096 > os.totalmem() / 2) {
+      throw new UserError(`${flag} ${spec}: ${count} graphs would need about ${(count * 4096 / 1e9).toPrecision(3)} GB of memory; this machine has ${(os.totalmem() / 1e9).toPrecision(3)} GB`);
+    }
+    return takeFirst(syntheticGraphs(count, opts.dataSeed ?? 0), opts.n, nFlag);
   }
   throw new UserError(`${flag}: expected mnist, mnist:test, npy:PATH, csv:PATH, graphs:PATH or synthetic-graphs[:N]; got '${spec}'`);
 }

@@ -105,3 +105,14 @@ export function readModelJson(file: string): ModelJsonFile {
   });
   return { topology: obj.modelTopology, weights, shards };
 }
+
+/** The shard files a model.json names (resolved in its folder; unreadable or malformed entries are skipped: readModelJson reports them). */
+export function modelJsonShardPaths(file: string): string[] {
+  try {
+    const obj = JSON.parse(fs.readFileSync(file, 'utf8')) as { weightsManifest?: { paths?: unknown[] }[] };
+    const dir = path.dirname(path.resolve(file));
+    return (obj.weightsManifest ?? []).flatMap((g) => (Array.isArray(g?.paths) ? g.paths : [])).filter((p): p is string => typeof p === 'string').map((p) => path.resolve(dir, p));
+  } catch {
+    return [];
+  }
+}

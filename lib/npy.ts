@@ -86,14 +86,15 @@ export function decodeNpy(buf: Buffer, what: string): NdArray {
     .map((s) => s.trim())
     .filter((s) => s.length > 0)
     .map((s) => Number(s));
-  if (shape.some((d) => !Number.isInteger(d) || d < 0)) throw new UserError(`${what}: malformed shape in .npy header`);
+  if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new UserError(`${what}: malformed shape in .npy header`);
   const count = shape.reduce((p, d) => p * d, 1);
   const [, endian, kind, sizeStr] = descr;
   const size = Number(sizeStr);
   const big = endian === '>';
   const dataStart = start + headerLen;
-  if (buf.length - dataStart < count * size) {
-    throw new UserError(`${what}: .npy data truncated: shape [${shape}] needs ${count * size} bytes, file has ${buf.length - dataStart}`);
+  // The bytes present must be exactly what the header promises: a file cut short (or with bytes appended) is refused.
+  if (buf.length - dataStart !== count * size) {
+    throw new UserError(`${what}: .npy data ${buf.length - dataStart < count * size ? 'truncated' : 'has trailing bytes'}: shape [${shape}] needs ${count * size} bytes, file has ${buf.length - dataStart}`);
   }
   const read = readerFor(kind, size, big, what);
   if (kind === 'f' && size === 4 && !big) {

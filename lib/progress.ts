@@ -15,6 +15,19 @@ export type ProgressFactory = (label: string, total: number) => Progress;
 
 export const noProgress: ProgressFactory = () => silentProgress();
 
+/** Progress bars now drawn on the terminal: an error must end them first, so that it stands on its own line. */
+const activeBars = new Set<{ stop(): void }>();
+
+/**
+ * End any progress bar still drawn on stderr and clear its line, so that what comes next (an error) is one clean
+ * line. Plain-line progress (not a TTY) needs nothing: its lines are complete.
+ */
+export function clearProgress(): void {
+  for (const b of activeBars) b.stop();
+  if (activeBars.size && process.stderr.isTTY) process.stderr.write('\r\x1b[2K');
+  activeBars.clear();
+}
+
 /**
  * Progress on stderr: on a TTY a cli-progress bar with ETA (chosen because it already handles redraw,
  * terminal width and ETA smoothing); otherwise one plain line every `everyMs` milliseconds and at the end,
@@ -28,7 +41,14 @@ export function stderrProgress(everyMs = 5000): ProgressFactory {
         cliProgress.Presets.shades_classic,
       );
       bar.start(total, 0);
-      return { update: (d) => bar.update(d), stop: () => bar.stop() };
+      activeBars.add(bar);
+      return {
+        update: (d) => bar.update(d),
+        stop: () => {
+          activeBars.delete(bar);
+          bar.stop();
+        },
+      };
     }
     const t0 = Date.now();
     let last = t0;

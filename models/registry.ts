@@ -48,7 +48,7 @@ export interface ModelFlags {
 export function parseIntList(v: string | number[] | undefined, flag: string, minLength = 1): number[] {
   if (v === undefined) throw new UserError(`${flag}: required`);
   const parts = Array.isArray(v) ? v.map(String) : String(v).split(',').map((s) => s.trim());
-  if (parts.length < minLength || parts.some((s) => !/^\d+$/.test(s) || Number(s) < 1)) {
+  if (parts.length < minLength || parts.some((s) => !/^\d+$/.test(s) || Number(s) < 1 || !Number.isSafeInteger(Number(s)))) {
     throw new UserError(`${flag}: expected ${minLength > 1 ? `at least ${minLength} ` : ''}positive integers separated by commas; got '${Array.isArray(v) ? v.join(',') : v}'`);
   }
   return parts.map(Number);

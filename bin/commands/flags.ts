@@ -17,14 +17,14 @@ export type Args = Record<string, unknown>;
 
 export const modelOptions = (y: Argv) =>
   y
-    .option('model', { type: 'string', default: 'mlp', describe: 'architecture: mlp | cnn | resnet | gnn' })
+    .option('model', { type: 'string', describe: 'architecture: mlp (default) | cnn | resnet | gnn' })
     .option('model-json', { type: 'string', describe: 'your own network: a tfjs-layers model.json (weight shards beside it); replaces --model and its flags' })
     .option('widths', { type: 'string', describe: 'mlp: layer widths input,hidden...,outputs (default 784,100,100,100,10)' })
-    .option('activation', { type: 'string', default: 'relu', describe: 'relu | erf | tanh | identity' })
-    .option('parameterization', { type: 'string', default: 'ntk', describe: 'ntk | standard' })
-    .option('w-std', { type: 'number', default: Math.SQRT2, describe: 'σ_w: weight scale' })
-    .option('b-std', { type: 'number', default: 0.1, describe: 'σ_b: bias scale' })
-    .option('bias', { type: 'boolean', default: true, describe: 'use biases (--no-bias to drop them)' })
+    .option('activation', { type: 'string', describe: 'relu (default) | erf | tanh | identity' })
+    .option('parameterization', { type: 'string', describe: 'ntk (default) | standard' })
+    .option('w-std', { type: 'number', describe: 'σ_w: weight scale (default √2)' })
+    .option('b-std', { type: 'number', describe: 'σ_b: bias scale (default 0.1)' })
+    .option('bias', { type: 'boolean', describe: 'use biases (default; --no-bias to drop them)' })
     .option('k', { type: 'number', describe: 'number of outputs K (cnn/resnet default 10, gnn default 1)' })
     .option('preset', { type: 'string', describe: 'cnn: seed-cnn = the CNN of seeds/003 (28×28×1, 5×5, 5×5, 20×20 valid)' })
     .option('channels', { type: 'string', describe: 'cnn: channels per convolution (seed-cnn: the two hidden ones, default 20,20)' })
@@ -75,10 +75,10 @@ export const str = (a: Args, k: string) => a[k] as string;
 
 export function modelFlags(a: Args): ModelFlags {
   return {
-    model: str(a, 'model'),
+    model: (a.model as string | undefined) ?? 'mlp',
     widths: a.widths as string | undefined,
-    activation: str(a, 'activation'),
-    parameterization: str(a, 'parameterization'),
+    activation: a.activation as string | undefined,
+    parameterization: a.parameterization as string | undefined,
     wStd: num(a, 'w-std'),
     bStd: num(a, 'b-std'),
     bias: a.bias as boolean,
@@ -114,8 +114,9 @@ export function loadInputs(a: Args): { d1: LoadedData; d2: LoadedData | null } {
   checkInteger(num(a, 'n'), '--n', 1);
   checkInteger(num(a, 'n2'), '--n2', 1);
   const dataSeed = num(a, 'data-seed') ?? 0;
+  if (a.data2 === undefined && a.n2 !== undefined) throw new UserError('--n2: only with --data2 (the second input set); give --data2 or drop --n2');
   const d1 = loadData(str(a, 'data'), { n: num(a, 'n'), dataSeed, flag: '--data' });
-  const d2 = a.data2 ? loadData(str(a, 'data2'), { n: num(a, 'n2'), dataSeed, flag: '--data2' }) : null;
+  const d2 = a.data2 !== undefined ? loadData(str(a, 'data2'), { n: num(a, 'n2'), dataSeed, flag: '--data2', nFlag: '--n2' }) : null;
   return { d1, d2 };
 }
 
@@ -125,14 +126,36 @@ export function checkFit(model: Model, d1: LoadedData, d2: LoadedData | null): v
   if (d2) model.checkSamples(d2, '--data2');
 }
 
-/** Architecture flags that have no default: given together with --model-json they would be ignored, so they are refused. */
-const ARCHITECTURE_FLAGS = ['widths', 'k', 'preset', 'channels', 'kernel-sizes', 'strides', 'padding', 'head', 'image-shape', 'variant', 'input-size', 'width', 'branches', 'branch-depth', 'alpha', 'hidden', 'blocks', 'mlp-layers', 'aggregation', 'jk', 'feature-dim'];
+/** The model flags (yargs names) each architecture uses; any other model flag given is refused, not ignored. */
+const COMMON_MODEL_FLAGS = ['activation', 'parameterization', 'w-std', 'b-std', 'bias'];
+export const MODEL_FLAGS: Record<string, string[]> = {
+  mlp: ['widths', ...COMMON_MODEL_FLAGS],
+  cnn: [...COMMON_MODEL_FLAGS, 'k', 'preset', 'channels', 'kernel-sizes', 'strides', 'padding', 'head', 'image-shape'],
+  resnet: [...COMMON_MODEL_FLAGS, 'k', 'variant', 'input-size', 'width', 'branches', 'branch-depth', 'alpha', 'image-shape'],
+  gnn: [...COMMON_MODEL_FLAGS, 'k', 'hidden', 'blocks', 'mlp-layers', 'aggregation', 'jk', 'feature-dim'],
+};
+const ALL_MODEL_FLAGS = [...new Set(['model', ...Object.values(MODEL_FLAGS).flat()])];
+
+/** Refuse model flags that `model` (from --model) does not use. */
+export function checkModelFlags(a: Args, model: string, extra: string[] = []): void {
+  const uses = MODEL_FLAGS[model];
+  if (!uses) return; // an unknown --model is reported by the registry
+  const foreign = ALL_MODEL_FLAGS.find((f) => f !== 'model' && a[f] !== undefined && !uses.includes(f) && !extra.includes(f));
+  if (foreign) throw new UserError(`--${foreign}: not used by --model ${model}; drop it (the ${model} takes ${[...uses, ...extra].map((f) => `--${f}`).join(', ')})`);
+}
+
+/** The params file's value for a model flag, in the flag's form, for the conflict check of --load-params. */
+function configValue(config: Record<string, unknown>, flag: string): unknown {
+  const key = flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  const v = config[key];
+  return Array.isArray(v) ? v.join(',') : v;
+}
 
 /** The network of --model-json and its weights (θ = its trainable weights); conflicting flags are refused. */
 export function modelFromJson(a: Args): { model: Model; params: Param[]; file: string } {
   const file = str(a, 'model-json');
   if (a['load-params'] !== undefined) throw new UserError(`--model-json and --load-params both name the network; give one (a params file saved from a model.json run rebuilds it alone)`);
-  const clash = ARCHITECTURE_FLAGS.find((f) => a[f] !== undefined);
+  const clash = ALL_MODEL_FLAGS.find((f) => a[f] !== undefined);
   if (clash) throw new UserError(`--${clash}: the network comes from --model-json ${file}; drop --${clash}`);
   const { topology, weights } = readModelJson(file);
   const { model, params } = layersNetworkFromNamedWeights(topology, weights, `--model-json ${file}`);
@@ -141,26 +164,43 @@ export function modelFromJson(a: Args): { model: Model; params: Param[]; file: s
 
 /** The network of the flags for re-initialisation (Monte-Carlo): --model-json's topology, or the built-in model flags. */
 export function modelForSeeds(a: Args, data: LoadedData): Model {
-  return a['model-json'] !== undefined ? modelFromJson(a).model : modelFromFlags(modelFlags(a), data);
+  if (a['model-json'] !== undefined) return modelFromJson(a).model;
+  const flags = modelFlags(a);
+  checkModelFlags(a, flags.model);
+  return modelFromFlags(flags, data);
 }
 
-/** Model and parameters: from --model-json (its weights), --load-params (config from the file), or built from flags and seeded. */
-export function modelAndParams(a: Args, data: LoadedData): { model: Model; params: Param[]; paramsFrom: string } {
+/**
+ * Model and parameters: from --model-json (its weights), --load-params (config from the file), or built from flags and seeded. `fits` sees the
+ * model before its parameters are drawn or checked, to refuse sizes that cannot fit.
+ */
+export function modelAndParams(a: Args, data: LoadedData, fits: (model: Model, flag: string) => void = () => {}): { model: Model; params: Param[]; paramsFrom: string } {
   const file = a['load-params'] as string | undefined;
   if (a['model-json'] !== undefined) {
     const r = modelFromJson(a);
     return { model: r.model, params: r.params, paramsFrom: `model.json ${path.basename(r.file)} (its weights)` };
   }
   if (!file) {
-    const model = modelFromFlags(modelFlags(a), data);
+    const flags = modelFlags(a);
+    checkModelFlags(a, flags.model);
+    const model = modelFromFlags(flags, data);
+    fits(model, a.widths !== undefined ? `--widths ${a.widths}` : `--model ${flags.model}`);
     checkInteger(num(a, 'seed'), '--seed', 0);
     return { model, params: model.init(num(a, 'seed') ?? 0), paramsFrom: `init seed ${num(a, 'seed') ?? 0}` };
   }
+  if (a.seed !== undefined && a.seed !== 0) throw new UserError(`--seed: not used with --load-params ${file} (the parameters come from the file); drop one of them`);
   const { config, params } = parseParamsFile(file);
   const model = modelFromConfig(config, `--load-params ${file}`);
-  if (a.widths !== undefined && model.config.model === 'mlp' && parseWidths(a.widths as string).join(',') !== (model.config as unknown as { widths: number[] }).widths.join(',')) {
-    throw new UserError(`--widths: ${a.widths} differs from the widths in --load-params ${file}; drop one of them`);
+  // A model flag given beside a params file must say what the file says: a different value is refused, not ignored.
+  for (const f of ALL_MODEL_FLAGS) {
+    if (a[f] === undefined) continue;
+    const given = f === 'widths' ? parseWidths(a.widths as string).join(',') : a[f];
+    const inFile = configValue(model.config as unknown as Record<string, unknown>, f);
+    if (String(given) !== String(inFile)) {
+      throw new UserError(`--${f}: ${a[f]} ${inFile === undefined ? 'is not part of the model' : `differs from ${inFile}`} in --load-params ${file}; drop one of them`);
+    }
   }
+  fits(model, `--load-params ${file}`);
   checkParams(params, model.paramSpecs, `--load-params ${file}`);
   return { model, params, paramsFrom: `file ${file}` };
 }

@@ -1,17 +1,19 @@
 import { type Args, type Command, checkFit, checkInteger, checkKind, commonOptions, dataOptions, kernelOptions, loadInputs, modelForSeeds, modelOptions, num, progressFor, str } from './flags.js';
 import type { Gnn } from '../../models/gnn.js';
-import { type Implementation, type KernelKind, checkMode } from '../../jacobian/kernel-types.js';
+import { type Implementation, type KernelKind, checkMode, kernelShape, kernelSize } from '../../jacobian/kernel-types.js';
 import { type LoadedData, featureDim } from '../../lib/data.js';
 import type { Model } from '../../models/model.js';
 import { type MonteCarloReport, monteCarloKernel } from '../../jacobian/monte-carlo.js';
 import { analyticGntk } from '../../models/gnn-analytic.js';
 import { analyticMlpKernel } from '../../models/mlp-analytic.js';
-import { checkNpyPath, dataMeta, layoutOf, round } from './output.js';
+import { checkNpyPath, dataMeta, inputFiles, layoutOf, npyOutput, round, withOutputs, writeJson } from './output.js';
 import { expandPerOutput } from '../../jacobian/empirical.js';
 import { initBackend } from '../../lib/backend.js';
 import { parseIntList } from '../../models/registry.js';
 import { toolVersion } from '../../lib/version.js';
-import { writeNpyWithMetadata } from '../../lib/files.js';
+import { metadataPath } from '../../lib/files.js';
+import { npyChunks } from '../../lib/npy.js';
+import { checkArrayFits, checkModelFits } from './limits.js';
 
 export const infiniteCommand: Command = (y) =>
   y.command(
@@ -33,10 +35,17 @@ export const infiniteCommand: Command = (y) =>
       const kind = checkKind(str(a, 'kind'));
       checkInteger(num(a, 'seed'), '--seed', 0);
       const { d1, d2 } = loadInputs(a);
-      const reportAt = a['report-at'] === undefined ? [] : parseIntList(str(a, 'report-at'), '--report-at');
+      // The backend first: a layers model (--model-json) runs one probe sample through the network when it is built.
       const backend = await initBackend(str(a, 'backend'));
       const model = modelForSeeds(a, d1);
+      checkModelFits(model, a['model-json'] !== undefined ? `--model-json ${a['model-json']}` : a.widths !== undefined ? `--widths ${a.widths}` : `--model ${str(a, 'model') ?? 'mlp'}`, backend);
       checkFit(model, d1, d2);
+      const shape = kernelShape(mode, d1.n, (d2 ?? d1).n, model.outputSize);
+      // Running mean and M2 (Welford), the standard error, the analytic oracle and one network's kernel: ~5 float64 copies.
+      checkArrayFits(kernelSize(mode, d1.n, (d2 ?? d1).n, model.outputSize), 8, `--out ${out}`, 'use fewer samples (--n) or --outputs trace', 5);
+      const reportAt = a['report-at'] === undefined ? [] : parseIntList(str(a, 'report-at'), '--report-at');
+      const outputs = [...npyOutput(out, '--out', shape, 8), ...(seOut ? npyOutput(seOut, '--stderr-out', shape, 8, false) : [])];
+      await withOutputs(outputs, inputFiles(a), async (set) => {
       const oracle = analyticOracle(model, d1, d2, kind, mode);
       const reports: object[] = [];
       const onReport = (r: MonteCarloReport) => reports.push(summarise(r, oracle));
@@ -53,14 +62,15 @@ export const infiniteCommand: Command = (y) =>
         stderrFile: seOut ?? null, reports, analyticOracle: oracle ? oracle.what : 'none for this configuration',
         computeSeconds: round(computeSeconds), totalSeconds: round((performance.now() - t0) / 1000),
       };
-      const arrays = [{ path: out, array: { data: mc.mean, shape: mc.shape } }];
-      if (seOut) arrays.push({ path: seOut, array: { data: mc.stderr, shape: mc.shape } });
-      writeNpyWithMetadata(out, arrays, meta);
+      set.write(out, npyChunks({ data: mc.mean, shape: mc.shape }));
+      if (seOut) set.write(seOut, npyChunks({ data: mc.stderr, shape: mc.shape }));
+      writeJson(set, metadataPath(out), meta);
       if (!a.quiet) {
         const last = reports[reports.length - 1] as Record<string, number>;
         process.stderr.write(`wrote ${out} [${mc.shape}] from ${mc.seeds} networks (${backend}); relative stderr ${last.relativeStderr.toPrecision(3)}` +
           (last.relativeErrorToAnalytic !== undefined ? `, relative error to analytic ${last.relativeErrorToAnalytic.toPrecision(3)}` : '') + '\n');
       }
+      });
     },
   );
 

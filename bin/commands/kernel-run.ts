@@ -1,14 +1,20 @@
+import * as os from 'node:os';
 import yargs from 'yargs';
 import { type Args, checkFit, checkInteger, checkKind, commonOptions, dataOptions, kernelOptions, loadInputs, modelAndParams, modelOptions, num, progressFor, str } from './flags.js';
 import { type Implementation, checkMode } from '../../jacobian/kernel-types.js';
 import { type KernelInfo, empiricalKernel, planKernel } from '../../jacobian/empirical.js';
+import { layerShapes, ruleFlops } from '../../jacobian/structured.js';
+import { paramTensors } from '../../models/params.js';
+import { sliceSamples } from '../../lib/samples.js';
 import { UserError } from '../../lib/errors.js';
 import { dataMeta, layoutOf } from './output.js';
+import { checkModelFits } from './limits.js';
 import { initBackend } from '../../lib/backend.js';
 import { parallelStructuredKernel } from '../../jacobian/parallel.js';
 import { toolVersion } from '../../lib/version.js';
 
-/** The `kernel` computation shared by `kernel`, `snapshot` and `check`: flags → inputs, model, params, backend → kernel. */
+// The `kernel` computation shared by `kernel`, `snapshot` and `check`: flags → inputs, model, params, backend → kernel.
+
 /** The metadata every `kernel` output records: what was computed, from what, on which backend and how. */
 export function kernelRunMeta(a: Args, p: Pick<Awaited<ReturnType<typeof prepareKernel>>, 'mode' | 'kind' | 'd1' | 'd2' | 'model' | 'paramsFrom' | 'backend'>, info: KernelInfo, shape: number[]) {
   return {
@@ -19,32 +25,73 @@ export function kernelRunMeta(a: Args, p: Pick<Awaited<ReturnType<typeof prepare
 }
 
 /** What every kernel computation of the `kernel` flags needs first: checked modes, inputs, model, params, backend. */
-export async function prepareKernel(a: Args) {
+export async function prepareKernel(a: Args, budget?: { bytes: number; flag: string }) {
   const mode = checkMode(str(a, 'outputs'));
   const kind = checkKind(str(a, 'kind'));
   const { d1, d2 } = loadInputs(a);
-  // The backend first: a layers model runs one probe sample through the network when it is built.
-  const backend = await initBackend(str(a, 'backend'));
-  const { model, params, paramsFrom } = modelAndParams(a, d1);
+  const backendName = str(a, 'backend');
+  // The backend first: a layers model (--model-json) runs one probe sample through the network when it is built.
+  const backend = await initBackend(backendName);
+  const { model, params, paramsFrom } = modelAndParams(a, d1, (m, flag) => checkModelFits(m, flag, backend, budget));
   checkFit(model, d1, d2);
   return { mode, kind, d1, d2, model, params, paramsFrom, backend };
+}
+
+export type PreparedKernel = Awaited<ReturnType<typeof prepareKernel>>;
+
+/**
+ * Below this estimate of the tile products' FLOPs (≈ 4 s of one wasm thread at 25 GFLOP/s) worker threads do not
+ * pay: each starts its own backend and computes its own block features, about 2 s on the 2-core machines measured
+ * (the MNIST MLP's full kernel, ~15 GFLOP, ran 2.6 s on one thread and 5.5 s on two; the seeds/003 CNN's, ~280
+ * GFLOP, 16.4 s on one and 10.3 s on two). `npm run bench` compares the default against 1 and 2 workers.
+ */
+export const PARALLEL_MIN_FLOPS = 100e9;
+
+/**
+ * The plan the defaults choose: how many threads a structured NTK uses. `--workers` given is obeyed; otherwise the
+ * cost model above: estimated FLOPs Σ_pairs Σ_layers min(rule FLOPs) (the per-layer rules of jacobian/structured.ts)
+ * against PARALLEL_MIN_FLOPS, and never more threads than cores.
+ */
+export function kernelWorkers(a: Args, p: PreparedKernel): { workers: number; estimatedFlops: number | null; notice?: string } {
+  const given = num(a, 'workers');
+  const kopts = { kind: p.kind, mode: p.mode, implementation: str(a, 'implementation') as Implementation, tile: num(a, 'tile') };
+  const plan = planKernel(p.model, p.d1, p.d2, kopts);
+  const structured = p.kind === 'ntk' && plan.impl === 'structured';
+  // Threads pay only when there are several tile pairs to share out (one tile is one thread's work).
+  if (!structured || plan.pairs.length < 2) return { workers: 1, estimatedFlops: null, notice: plan.notice };
+  if (given !== undefined) return { workers: given, estimatedFlops: null };
+  const ps = paramTensors(p.params);
+  let perPair = 0;
+  try {
+    const shapes = layerShapes(p.model, ps, sliceSamples(p.d1, 0, Math.min(8, p.d1.n)));
+    for (const s of shapes) {
+      const f = ruleFlops(s, plan.tile, p.model.outputSize);
+      perPair += Math.min(f.outer, f.explicit);
+    }
+  } finally {
+    ps.forEach((t) => t.dispose());
+  }
+  const estimatedFlops = perPair * plan.pairs.length;
+  return { workers: estimatedFlops >= PARALLEL_MIN_FLOPS ? Math.max(1, os.availableParallelism()) : 1, estimatedFlops };
+}
+
+/** The kernel of prepared `kernel` flags, computed on the chosen backend and plan; nothing written. */
+export async function runKernel(a: Args, p: PreparedKernel) {
+  const { mode, kind, d1, d2, model, params, paramsFrom, backend } = p;
+  const tc = performance.now();
+  const kopts = { kind, mode, implementation: str(a, 'implementation') as Implementation, tile: num(a, 'tile'), progress: progressFor(a) };
+  const { workers, notice } = kernelWorkers(a, p);
+  if (notice && !a.quiet) process.stderr.write(`ntk: notice: ${notice}\n`);
+  const { kernel, info } = workers > 1
+    ? await parallelStructuredKernel(model, params, d1, d2, { ...kopts, workers, backend })
+    : empiricalKernel(model, params, d1, d2, kopts);
+  return { kernel, info, model, params, paramsFrom, backend, d1, d2, mode, kind, computeSeconds: (performance.now() - tc) / 1000 };
 }
 
 /** The kernel of the `kernel` command's flags (validated), computed on the chosen backend; nothing written. */
 export async function computeKernel(a: Args) {
   checkInteger(num(a, 'workers'), '--workers', 1);
-  const { mode, kind, d1, d2, model, params, paramsFrom, backend } = await prepareKernel(a);
-  const tc = performance.now();
-  const kopts = { kind, mode, implementation: str(a, 'implementation') as Implementation, tile: num(a, 'tile'), progress: progressFor(a) };
-  const workers = num(a, 'workers') ?? 1;
-  // Threads pay only when there are several tile pairs to share out (one tile is one thread's work).
-  const plan = planKernel(model, d1, d2, kopts);
-  if (plan.notice && !a.quiet) process.stderr.write(`ntk: notice: ${plan.notice}\n`);
-  const parallel = workers > 1 && kind === 'ntk' && plan.impl === 'structured' && plan.pairs.length > 1;
-  const { kernel, info } = parallel
-    ? await parallelStructuredKernel(model, params, d1, d2, { ...kopts, workers, backend })
-    : empiricalKernel(model, params, d1, d2, kopts);
-  return { kernel, info, model, params, paramsFrom, backend, d1, d2, mode, kind, computeSeconds: (performance.now() - tc) / 1000 };
+  return runKernel(a, await prepareKernel(a));
 }
 
 /**
