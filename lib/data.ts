@@ -61,7 +61,7 @@ export function mnistPool(): MnistPool {
  * half is the train split and the second half the test split, so train and test never share a digit for
  * any n. Returns the first n samples of the requested split.
  */
-export function loadMnist(split: 'train' | 'test', n: number, dataSeed: number, nFlag = '--n'): Dataset {
+export function loadMnist(split: 'train' | 'test', n: number, dataSeed: number, nFlag = '--n'): Dataset & { labels: Int32Array; indices: Int32Array } {
   const pool = mnistPool();
   const half = Math.floor(pool.n / 2);
   if (!(Number.isInteger(n) && n >= 1 && n <= half)) {

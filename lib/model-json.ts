@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from './errors.js';
 
 /** A named weight array read from a model.json's binary shards. */
@@ -115,4 +116,19 @@ export function modelJsonShardPaths(file: string): string[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * Write a tfjs-layers model as `dir/model.json` + `dir/weights.bin`, the files tfjs' `model.save('file://dir')`
+ * writes (topology, one weightsManifest group, one binary shard), through a save handler so that no tfjs-node is
+ * needed; readModelJson reads them back. `by` fills the generatedBy field.
+ */
+export async function saveLayersModel(m: { save(handler: tf.io.IOHandler): Promise<unknown> }, dir: string, by = 'ntk-ts'): Promise<void> {
+  await m.save(tf.io.withSaveHandler(async (art) => {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.from(art.weightData as ArrayBuffer));
+    const json = { modelTopology: art.modelTopology, format: 'layers-model', generatedBy: by, convertedBy: null, weightsManifest: [{ paths: ['weights.bin'], weights: art.weightSpecs }] };
+    fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(json));
+    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+  }));
 }
