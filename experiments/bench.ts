@@ -2,7 +2,8 @@
  * `npm run bench`: whole-process timings of the full multi-output NTK [5000, 5000] (N = 500 real MNIST
  * digits, K = 10) of the MLP 784-100-100-100-10 and of the seeds/003 CNN, by this tool and by the PyTorch peer
  * (../shared/bench/torch_ntk.py, all its methods), in the same run on the same machine, with the ratio, and
- * the achieved GFLOP/s of the products against the backend's best measured matMul rate.
+ * the achieved GFLOP/s of the products against the backend's best measured matMul rate; each model also as a saved
+ * tfjs-layers model through `--model-json` (the any-network route), with its time against the built-in model's.
  * Options: --models mlp,cnn, --n N, --repeats R, --peer PATH, --backends wasm,cpu, --workers 1,2, --skip-peer, --out DIR,
  * --scaling off (skip the N/width scaling series).
  */
@@ -18,6 +19,8 @@ import { initBackend } from '../lib/backend.js';
 import { loadMnist } from '../lib/data.js';
 import { writeFilesAtomically } from '../lib/files.js';
 import { encodeNpy } from '../lib/npy.js';
+import { saveLayersModel } from '../lib/model-json.js';
+import * as tfl from '@tensorflow/tfjs-layers';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = path.join(root, 'dist', 'bin', 'ntk.js');
@@ -119,6 +122,8 @@ interface BenchModel {
   torchMethods: string[];
   /** Product FLOPs given the run's metadata (tile, rules). */
   flops: (meta: Record<string, unknown>, n: number) => number;
+  /** The same architecture as a tfjs-layers model (standard parameterisation), run through --model-json. */
+  layers: () => tfl.LayersModel;
 }
 
 const MODELS: Record<string, BenchModel> = {
@@ -127,6 +132,10 @@ const MODELS: Record<string, BenchModel> = {
     ntkArgs: ['--model', 'mlp', '--widths', '784,100,100,100,10'], torchArgs: ['--model', 'mlp', '--widths', '784,100,100,100,10'],
     torchMethods: ['loop', 'vmap', 'ntkvp'],
     flops: (meta, n) => structuredFlops([784, 100, 100, 100, 10], n, meta.tile as number),
+    layers: () => tfl.sequential({ layers: [
+      tfl.layers.dense({ inputShape: [784], units: 100, activation: 'relu' }), tfl.layers.dense({ units: 100, activation: 'relu' }),
+      tfl.layers.dense({ units: 100, activation: 'relu' }), tfl.layers.dense({ units: 10 }),
+    ] }),
   },
   cnn: {
     name: 'cnn', title: 'seeds/003 CNN 1-20-20-10, 5×5, 5×5, 20×20 valid (90,550 parameters)',
@@ -141,6 +150,10 @@ const MODELS: Record<string, BenchModel> = {
       ].map((l, i) => ({ ...l, rule: rules[i] }));
       return productFlops(layers, 10, n, meta.tile as number);
     },
+    layers: () => tfl.sequential({ layers: [
+      tfl.layers.conv2d({ inputShape: [28, 28, 1], filters: 20, kernelSize: 5, activation: 'relu' }), tfl.layers.conv2d({ filters: 20, kernelSize: 5, activation: 'relu' }),
+      tfl.layers.conv2d({ filters: 10, kernelSize: 20 }), tfl.layers.flatten(),
+    ] }),
   },
 };
 
@@ -168,12 +181,16 @@ async function main(): Promise<void> {
   for (const bm of models) {
     console.log(`\n# full NTK [${n * 10}, ${n * 10}] of the ${bm.title} on ${n} MNIST digits (${os.cpus().length} cores, ${os.cpus()[0]?.model ?? 'cpu'})`);
     const ours: Record<string, unknown>[] = [];
-    for (const backend of backends) for (const workers of workerCounts) {
+    // The built-in model, then the same network as a saved tfjs-layers model (your own network's route).
+    const layersDir = path.join(tmp, `layers-${bm.name}`);
+    await saveLayersModel(bm.layers(), layersDir, 'ntk-ts bench');
+    const variants = [{ label: '', args: bm.ntkArgs }, { label: ' --model-json', args: ['--model-json', path.join(layersDir, 'model.json')] }];
+    for (const v of variants) for (const backend of backends) for (const workers of workerCounts) {
       const runs: number[] = [];
       let meta: Record<string, unknown> = {};
       for (let r = 0; r < repeats; r++) {
         const out = path.join(tmp, `k-${bm.name}-${backend}-${workers}.npy`);
-        const res = timed(process.execPath, [cli, 'kernel', ...bm.ntkArgs, '--data', `npy:${xfile}`, '--outputs', 'full', '--backend', backend, '--workers', String(workers), '--quiet', '--out', out]);
+        const res = timed(process.execPath, [cli, 'kernel', ...v.args, '--data', `npy:${xfile}`, '--outputs', 'full', '--backend', backend, '--workers', String(workers), '--quiet', '--out', out]);
         if (res.code !== 0) {
           console.log(`ntk on ${backend}: failed (${res.stderr.trim().split('\n').pop()})`);
           break;
@@ -186,7 +203,7 @@ async function main(): Promise<void> {
       const flops = bm.flops(meta, n);
       const st = meta.stageSeconds as Record<string, number>;
       ours.push({
-        tool: `ntk-ts (${backend}, ${workers} thread${workers > 1 ? 's' : ''}, ${meta.implementation}, tile ${meta.tile}${meta.rules ? `, rules ${(meta.rules as string[]).join('/')}` : ''})`, backend, workers,
+        tool: `ntk-ts${v.label} (${backend}, ${workers} thread${workers > 1 ? 's' : ''}, ${meta.implementation}, tile ${meta.tile}${meta.rules ? `, rules ${(meta.rules as string[]).join('/')}` : ''})`, backend, workers, variant: v.label.trim() || 'built-in',
         seconds: Math.min(...runs), runs, computeSeconds: meta.computeSeconds, stageSeconds: st, productGflop: flops / 1e9,
         // With workers, st.products is summed over threads: this is the per-thread rate.
         productGflops: flops / 1e9 / st.products, bestMatMulGflops: Math.max(...peaks[backend].map((p) => p.gflops)),
@@ -223,7 +240,12 @@ async function main(): Promise<void> {
       console.log(`\n${o.tool}: products ${(o.productGflop as number).toFixed(1)} GFLOP in ${st.products} s = ${(o.productGflops as number).toFixed(1)} GFLOP/s against the backend's best matMul ${(o.bestMatMulGflops as number).toFixed(1)} GFLOP/s; ` +
         `stages: features ${st.features} s, products ${st.products} s, combine ${st.combine} s, mirror ${st.mirror} s`);
     }
-    (report.models as Record<string, unknown>)[bm.name] = { title: bm.title, ours, peers };
+    const layersRatios = ours.filter((o) => o.variant !== 'built-in').map((o) => {
+      const base = ours.find((b) => b.variant === 'built-in' && b.backend === o.backend && b.workers === o.workers);
+      return { backend: o.backend, workers: o.workers, ratio: base ? (o.seconds as number) / (base.seconds as number) : null };
+    });
+    for (const r of layersRatios) console.log(`--model-json against the built-in model (${r.backend}, ${r.workers} thread${(r.workers as number) > 1 ? 's' : ''}): ${r.ratio?.toFixed(2)}× its time`);
+    (report.models as Record<string, unknown>)[bm.name] = { title: bm.title, ours, peers, layersRatios };
   }
   if (arg('scaling', 'on') !== 'off') report.scaling = scaling(tmp, backends[0]);
   console.log(`\nmatMul [1250,2048]·[2048,1250] on all ${os.cpus().length} cores at once (one process each, summed): ${Object.entries(allCores).map(([b, g]) => `${b} ${g.toFixed(1)}`).join(', ')} GFLOP/s`);

@@ -78,6 +78,20 @@ describe('ntk kernel/infinite --model-json (a saved tfjs-layers model)', functio
     expect(Array.from(readNpy(out2).data)).to.deep.equal(Array.from(got.data));
   });
 
+  it('--workers 2 and --memory give the same kernel bit for bit as one thread in memory (layers models are rebuilt in the workers)', () => {
+    const one = path.join(dir, 'one.npy'), two = path.join(dir, 'two.npy'), disk = path.join(dir, 'disk.npy');
+    const common = ['kernel', '--model-json', fixture, '--data', `npy:${xfile}`, '--tile', '2'];
+    expect(ntk([...common, '--workers', '1', '--out', one]).code).to.equal(0);
+    const r2 = ntk([...common, '--workers', '2', '--out', two]);
+    expect(r2.code, r2.stderr).to.equal(0);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'two.json'), 'utf8')).workers).to.equal(2);
+    const r3 = ntk([...common, '--memory', '64', '--out', disk]);
+    expect(r3.code, r3.stderr).to.equal(0);
+    const k1 = Array.from(readNpy(one).data);
+    expect(Array.from(readNpy(two).data)).to.deep.equal(k1);
+    expect(Array.from(readNpy(disk).data)).to.deep.equal(k1);
+  });
+
   it('infinite re-initialises the topology per seed; MNIST metadata records digit indices and labels; --labels-out writes them', () => {
     const out = path.join(dir, 'M.npy');
     const r = ntk(['infinite', '--model-json', fixture, '--data', `npy:${xfile}`, '--seeds', '3', '--outputs', 'trace', '--out', out]);
