@@ -152,29 +152,19 @@ function depthwiseAdjoint(c: Conv2DInfo, xv: Float32Array | null, wv: Float32Arr
   }
 }
 
-function depthwiseBackpropFilter({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
+/** The depthwise adjoint kernels: ∂/∂filter (inputs x, dy) or ∂/∂x (inputs dy, filter), by depthwiseAdjoint. */
+const depthwiseBackprop = (wrt: 'filter' | 'input') => ({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo => {
   const be = backend as WasmBackend;
-  const { x, dy } = inputs;
-  const a = attrs as unknown as DepthwiseAttrs & { filterShape: number[] };
-  const c = depthwiseInfo(x.shape, a.filterShape, a);
-  const out = be.makeOutput(a.filterShape, 'float32');
+  const a = attrs as unknown as DepthwiseAttrs & { filterShape: number[]; inputShape: number[] };
+  const xShape = wrt === 'filter' ? inputs.x.shape : a.inputShape;
+  const c = depthwiseInfo(xShape, wrt === 'filter' ? a.filterShape : inputs.filter.shape, a);
+  const out = be.makeOutput(wrt === 'filter' ? a.filterShape : a.inputShape, 'float32');
   const ov = be.typedArrayFromHeap(out) as Float32Array;
   ov.fill(0);
-  depthwiseAdjoint(c, be.typedArrayFromHeap(x) as Float32Array, null, be.typedArrayFromHeap(dy) as Float32Array, ov, null);
+  const view = (t: tf.TensorInfo | undefined) => (t ? (be.typedArrayFromHeap(t) as Float32Array) : null);
+  depthwiseAdjoint(c, view(inputs.x), view(inputs.filter), be.typedArrayFromHeap(inputs.dy) as Float32Array, wrt === 'filter' ? ov : null, wrt === 'input' ? ov : null);
   return out;
-}
-
-function depthwiseBackpropInput({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
-  const be = backend as WasmBackend;
-  const { dy, filter } = inputs;
-  const a = attrs as unknown as DepthwiseAttrs & { inputShape: number[] };
-  const c = depthwiseInfo(a.inputShape, filter.shape, a);
-  const out = be.makeOutput(a.inputShape, 'float32');
-  const ov = be.typedArrayFromHeap(out) as Float32Array;
-  ov.fill(0);
-  depthwiseAdjoint(c, null, be.typedArrayFromHeap(filter) as Float32Array, be.typedArrayFromHeap(dy) as Float32Array, null, ov);
-  return out;
-}
+};
 
 /**
  * Max pooling's adjoint: dx[argmax of each window] += dy, the first maximum of the window winning (tfjs-cpu's
@@ -243,8 +233,8 @@ export function registerWasmGradients(): void {
   const kernels: [string, (args: KernelArgs) => tf.TensorInfo][] = [
     ['Conv2DBackpropFilter', conv2DBackpropFilter],
     ['Conv2DBackpropInput', conv2DBackpropInput],
-    ['DepthwiseConv2dNativeBackpropFilter', depthwiseBackpropFilter],
-    ['DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInput],
+    ['DepthwiseConv2dNativeBackpropFilter', depthwiseBackprop('filter')],
+    ['DepthwiseConv2dNativeBackpropInput', depthwiseBackprop('input')],
     ['UnsortedSegmentSum', unsortedSegmentSum],
     ['MaxPoolGrad', maxPoolGrad],
   ];

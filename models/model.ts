@@ -21,6 +21,23 @@ export interface Batch {
   graph?: GraphBatch;
 }
 
+/** What every record of a tapped forward pass has (see LinearRecord and ChannelwiseRecord). */
+export interface RecordBase {
+  /** Rows of sample i: [segments[i], segments[i+1]); null: row i is sample i. */
+  segments: Int32Array | null;
+  wScale: number;
+  /** 0 when the record has no bias / offset. */
+  bScale: number;
+  /** [R, fanOut]: the shape of the record's output, and of its tap. */
+  outShape: [number, number];
+  /** The tap added to the output, when the pass created its own zero taps ('zeros'). */
+  tap?: tf.Tensor;
+  /** Indices in the parameter list of the parameters the record uses (a linear layer: kernel, then bias when it
+   * has one; a channelwise record: gain, then offset): what the structured path checks its coverage of θ
+   * against. Records without it are checked by parameter count only. */
+  params?: number[];
+}
+
 /**
  * What the structured NTK rules need of one weight-sharing linear layer z_r = wScale·(a_r W) + bScale·b,
  * applied to every row r of its input: a dense layer has one row per sample; a convolution one row per output
@@ -28,19 +45,8 @@ export interface Batch {
  * [segments[i], segments[i+1]) (segments null: row i is sample i). The layer's NTK contribution is
  *   Θ_l[(i,k),(j,k')] = Σ_{r∈i, s∈j} (wScale² a_r·a_s + bScale²)·(g_rk·g_sk'),  g_rk = ∂f_k(x_i)/∂z_r.
  */
-export interface LinearRecord {
+export interface LinearRecord extends RecordBase {
   input: tf.Tensor2D;
-  segments: Int32Array | null;
-  wScale: number;
-  /** 0 when the layer has no bias. */
-  bScale: number;
-  /** [R, fanOut]: the shape of the layer's output, and of its tap. */
-  outShape: [number, number];
-  /** The tap added to the output, when the pass created its own zero taps ('zeros'). */
-  tap?: tf.Tensor;
-  /** Indices in the parameter list of the layer's kernel and (when it has one) bias: what the structured path
-   * checks its coverage of θ against. Records without it are checked by parameter count only. */
-  params?: number[];
 }
 
 /**
@@ -51,20 +57,11 @@ export interface LinearRecord {
  *   ∂f_k(x_i)/∂γ[t, c] = wScale·Σ_{r∈i} g_rk[c]·u_r[t, c],   ∂f_k(x_i)/∂β[c] = bScale·Σ_{r∈i} g_rk[c],
  * g_rk = ∂f_k/∂z_r read through a tap on z, and added to the explicit gradients whose Gram the kernel takes.
  */
-export interface ChannelwiseRecord {
+export interface ChannelwiseRecord extends RecordBase {
   /** u [R, T·C]; null when the record has no gain (an offset β only). */
   input: tf.Tensor2D | null;
   /** T: 1 for a gain, kh·kw for a depthwise kernel. */
   taps: number;
-  segments: Int32Array | null;
-  wScale: number;
-  /** 0 when there is no offset β. */
-  bScale: number;
-  /** [R, C]: the shape of z and of its tap. */
-  outShape: [number, number];
-  tap?: tf.Tensor;
-  /** Indices in the parameter list of γ (when input is given) and β (when bScale ≠ 0). */
-  params?: number[];
 }
 
 /** Taps of a tapped forward pass: given tensors (one per record, in the order the records were made, linear and
