@@ -3,7 +3,8 @@
  * digits, K = 10) of the MLP 784-100-100-100-10 and of the seeds/003 CNN, by this tool and by the PyTorch peer
  * (../shared/bench/torch_ntk.py, all its methods), in the same run on the same machine, with the ratio, and
  * the achieved GFLOP/s of the products against the backend's best measured matMul rate.
- * Options: --models mlp,cnn, --n N, --repeats R, --peer PATH, --backends wasm,cpu, --workers 1,2, --skip-peer, --out DIR,
+ * Options: --models mlp,cnn, --n N, --repeats R, --peer PATH, --backends wasm,cpu, --workers default,1,2 (`default`: no
+ * --workers flag, i.e. the plan the cost model picks, shown against 1 and 2 threads), --skip-peer, --out DIR,
  * --scaling off (skip the N/width scaling series).
  */
 import { diagonalGramFlops } from '../jacobian/structured.js';
@@ -148,7 +149,7 @@ async function main(): Promise<void> {
   const n = Number(arg('n', '500'));
   const repeats = Number(arg('repeats', '3'));
   const backends = arg('backends', 'wasm').split(',');
-  const workerCounts = arg('workers', `1,${os.cpus().length}`).split(',').map(Number).filter((v, i, a) => v >= 1 && a.indexOf(v) === i);
+  const workerCounts = arg('workers', 'default,1,2').split(',').filter((v, i, a) => (v === 'default' || Number(v) >= 1) && a.indexOf(v) === i);
   const models = arg('models', 'mlp,cnn').split(',').map((m) => {
     if (!MODELS[m]) throw new Error(`--models: unknown model ${m}; expected mlp, cnn`);
     return MODELS[m];
@@ -173,7 +174,7 @@ async function main(): Promise<void> {
       let meta: Record<string, unknown> = {};
       for (let r = 0; r < repeats; r++) {
         const out = path.join(tmp, `k-${bm.name}-${backend}-${workers}.npy`);
-        const res = timed(process.execPath, [cli, 'kernel', ...bm.ntkArgs, '--data', `npy:${xfile}`, '--outputs', 'full', '--backend', backend, '--workers', String(workers), '--quiet', '--out', out]);
+        const res = timed(process.execPath, [cli, 'kernel', ...bm.ntkArgs, '--data', `npy:${xfile}`, '--outputs', 'full', '--backend', backend, ...(workers === 'default' ? [] : ['--workers', workers]), '--quiet', '--out', out]);
         if (res.code !== 0) {
           console.log(`ntk on ${backend}: failed (${res.stderr.trim().split('\n').pop()})`);
           break;
@@ -186,7 +187,7 @@ async function main(): Promise<void> {
       const flops = bm.flops(meta, n);
       const st = meta.stageSeconds as Record<string, number>;
       ours.push({
-        tool: `ntk-ts (${backend}, ${workers} thread${workers > 1 ? 's' : ''}, ${meta.implementation}, tile ${meta.tile}${meta.rules ? `, rules ${(meta.rules as string[]).join('/')}` : ''})`, backend, workers,
+        tool: `ntk-ts (${backend}, ${workers === 'default' ? `default plan: ${meta.workers} thread${(meta.workers as number) > 1 ? 's' : ''}` : `--workers ${workers}`}, ${meta.implementation}, tile ${meta.tile}${meta.rules ? `, rules ${(meta.rules as string[]).join('/')}` : ''})`, backend, workers,
         seconds: Math.min(...runs), runs, computeSeconds: meta.computeSeconds, stageSeconds: st, productGflop: flops / 1e9,
         // With workers, st.products is summed over threads: this is the per-thread rate.
         productGflops: flops / 1e9 / st.products, bestMatMulGflops: Math.max(...peaks[backend].map((p) => p.gflops)),
@@ -229,7 +230,7 @@ async function main(): Promise<void> {
   console.log(`\nmatMul [1250,2048]·[2048,1250] on all ${os.cpus().length} cores at once (one process each, summed): ${Object.entries(allCores).map(([b, g]) => `${b} ${g.toFixed(1)}`).join(', ')} GFLOP/s`);
   console.log(`\nbackend matMul rates: ${Object.entries(peaks).map(([b, ps]) => `${b}: ${ps.map((p) => `${p.shape} ${p.gflops.toFixed(1)}`).join('; ')}`).join(' | ')} GFLOP/s`);
   writeFilesAtomically([{ path: path.join(outDir, 'bench.json'), data: JSON.stringify(report, null, 2) + '\n' }]);
-  console.log(`wrote ${path.join(outDir, 'bench.json')}`);
+  console.log(`wrote ${path.relative(process.cwd(), path.join(outDir, 'bench.json'))}`);
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 
