@@ -4,7 +4,8 @@
  * (../shared/bench/torch_ntk.py, all its methods), in the same run on the same machine, with the ratio, and
  * the achieved GFLOP/s of the products against the backend's best measured matMul rate; each model also as a saved
  * tfjs-layers model through `--model-json` (the any-network route), with its time against the built-in model's.
- * Options: --models mlp,cnn, --n N, --repeats R, --peer PATH, --backends wasm,cpu, --workers 1,2, --skip-peer, --out DIR,
+ * Options: --models mlp,cnn, --n N, --repeats R, --peer PATH, --backends wasm,cpu, --workers default,1,2 (`default`: no
+ * --workers flag, i.e. the plan the cost model picks, shown against 1 and 2 threads), --skip-peer, --out DIR,
  * --scaling off (skip the N/width scaling series).
  */
 import { diagonalGramFlops } from '../jacobian/structured.js';
@@ -161,7 +162,7 @@ async function main(): Promise<void> {
   const n = Number(arg('n', '500'));
   const repeats = Number(arg('repeats', '3'));
   const backends = arg('backends', 'wasm').split(',');
-  const workerCounts = arg('workers', `1,${os.cpus().length}`).split(',').map(Number).filter((v, i, a) => v >= 1 && a.indexOf(v) === i);
+  const workerCounts = arg('workers', 'default,1,2').split(',').filter((v, i, a) => (v === 'default' || Number(v) >= 1) && a.indexOf(v) === i);
   const models = arg('models', 'mlp,cnn').split(',').map((m) => {
     if (!MODELS[m]) throw new Error(`--models: unknown model ${m}; expected mlp, cnn`);
     return MODELS[m];
@@ -190,7 +191,7 @@ async function main(): Promise<void> {
       let meta: Record<string, unknown> = {};
       for (let r = 0; r < repeats; r++) {
         const out = path.join(tmp, `k-${bm.name}-${backend}-${workers}.npy`);
-        const res = timed(process.execPath, [cli, 'kernel', ...v.args, '--data', `npy:${xfile}`, '--outputs', 'full', '--backend', backend, '--workers', String(workers), '--quiet', '--out', out]);
+        const res = timed(process.execPath, [cli, 'kernel', ...v.args, '--data', `npy:${xfile}`, '--outputs', 'full', '--backend', backend, ...(workers === 'default' ? [] : ['--workers', workers]), '--quiet', '--out', out]);
         if (res.code !== 0) {
           console.log(`ntk on ${backend}: failed (${res.stderr.trim().split('\n').pop()})`);
           break;
@@ -203,7 +204,7 @@ async function main(): Promise<void> {
       const flops = bm.flops(meta, n);
       const st = meta.stageSeconds as Record<string, number>;
       ours.push({
-        tool: `ntk-ts${v.label} (${backend}, ${workers} thread${workers > 1 ? 's' : ''}, ${meta.implementation}, tile ${meta.tile}${meta.rules ? `, rules ${(meta.rules as string[]).join('/')}` : ''})`, backend, workers, variant: v.label.trim() || 'built-in',
+        tool: `ntk-ts${v.label} (${backend}, ${workers === 'default' ? `default plan: ${meta.workers} thread${(meta.workers as number) > 1 ? 's' : ''}` : `--workers ${workers}`}, ${meta.implementation}, tile ${meta.tile}${meta.rules ? `, rules ${(meta.rules as string[]).join('/')}` : ''})`, backend, workers, variant: v.label.trim() || 'built-in',
         seconds: Math.min(...runs), runs, computeSeconds: meta.computeSeconds, stageSeconds: st, productGflop: flops / 1e9,
         // With workers, st.products is summed over threads: this is the per-thread rate.
         productGflops: flops / 1e9 / st.products, bestMatMulGflops: Math.max(...peaks[backend].map((p) => p.gflops)),
@@ -244,14 +245,14 @@ async function main(): Promise<void> {
       const base = ours.find((b) => b.variant === 'built-in' && b.backend === o.backend && b.workers === o.workers);
       return { backend: o.backend, workers: o.workers, ratio: base ? (o.seconds as number) / (base.seconds as number) : null };
     });
-    for (const r of layersRatios) console.log(`--model-json against the built-in model (${r.backend}, ${r.workers} thread${(r.workers as number) > 1 ? 's' : ''}): ${r.ratio?.toFixed(2)}× its time`);
+    for (const r of layersRatios) console.log(`--model-json against the built-in model (${r.backend}, workers ${r.workers}): ${r.ratio?.toFixed(2)}× its time`);
     (report.models as Record<string, unknown>)[bm.name] = { title: bm.title, ours, peers, layersRatios };
   }
   if (arg('scaling', 'on') !== 'off') report.scaling = scaling(tmp, backends[0]);
   console.log(`\nmatMul [1250,2048]·[2048,1250] on all ${os.cpus().length} cores at once (one process each, summed): ${Object.entries(allCores).map(([b, g]) => `${b} ${g.toFixed(1)}`).join(', ')} GFLOP/s`);
   console.log(`\nbackend matMul rates: ${Object.entries(peaks).map(([b, ps]) => `${b}: ${ps.map((p) => `${p.shape} ${p.gflops.toFixed(1)}`).join('; ')}`).join(' | ')} GFLOP/s`);
   writeFilesAtomically([{ path: path.join(outDir, 'bench.json'), data: JSON.stringify(report, null, 2) + '\n' }]);
-  console.log(`wrote ${path.join(outDir, 'bench.json')}`);
+  console.log(`wrote ${path.relative(process.cwd(), path.join(outDir, 'bench.json'))}`);
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { readTextFile } from './files.js';
+import { readTextFile, sourcePath } from './files.js';
 import { UserError, assertFinite } from './errors.js';
 import { readNpy } from './npy.js';
 import { NormalRng } from './rng.js';
@@ -135,7 +135,7 @@ export function loadNpyData(file: string, flag: string): Dataset {
   if (n < 1) throw new UserError(`${flag} npy:${file}: the array holds no samples`);
   const x = a.data instanceof Float32Array ? a.data : Float32Array.from(a.data);
   assertFinite(a.data, `${flag} npy:${file}`);
-  return { kind: 'vectors', x, n, sampleShape: a.shape.slice(1), source: `npy:${path.resolve(file)}` };
+  return { kind: 'vectors', x, n, sampleShape: a.shape.slice(1), source: `npy:${sourcePath(file)}` };
 }
 
 /**
@@ -162,7 +162,7 @@ export function loadCsvData(file: string, flag: string): Dataset {
       x[i * d + j] = Number(s);
     });
   });
-  return { kind: 'vectors', x, n: rows.length, sampleShape: [d], source: `csv:${path.resolve(file)}` };
+  return { kind: 'vectors', x, n: rows.length, sampleShape: [d], source: `csv:${sourcePath(file)}` };
 }
 
 /** Any loaded input set with its origin. */

@@ -53,9 +53,19 @@ function watchdog(files: string[]): ChildProcess | null {
   }
 }
 
-/** The real path a file has or would have: symlinks of its existing part resolved. */
+/** The real path a file has or would have: symlinks resolved, also a dangling one (it would create its target). */
 function realTarget(p: string): string {
-  const abs = path.resolve(p);
+  let abs = path.resolve(p);
+  for (let hops = 0; hops < 40; hops++) {
+    let link: string;
+    try {
+      if (!fs.lstatSync(abs).isSymbolicLink()) break;
+      link = fs.readlinkSync(abs);
+    } catch {
+      break;
+    }
+    abs = path.resolve(path.dirname(abs), link);
+  }
   const rest: string[] = [];
   let cur = abs;
   for (;;) {
@@ -215,10 +225,16 @@ export class OutputSet {
       for (const o of this.outputs) {
         const tmp = this.temps.get(o.path)!;
         let backup: string | null = null;
-        if (fs.existsSync(o.path)) {
+        const st = fs.lstatSync(o.path, { throwIfNoEntry: false });
+        if (st) {
+          if (!st.isFile()) throw new UserError(`${o.flag} ${o.path}: exists and is not a plain file`);
           backup = `${tmp}.old`;
           track(backup);
-          fs.linkSync(o.path, backup);
+          try {
+            fs.linkSync(o.path, backup);
+          } catch {
+            fs.copyFileSync(o.path, backup); // a file system without hard links
+          }
         }
         try {
           fs.renameSync(tmp, o.path);
@@ -334,6 +350,12 @@ export function readTextFile(file: string, label: string): string {
     throw new UserError(`${label}: cannot read file (${errCode(e)})`);
   }
 }
+
+/**
+ * How a data file is named in metadata and reports: relative to the working folder, so that committed results carry
+ * no absolute path of the machine that made them (`../shared/datasets/uci/iris.csv`, not `/work/shared/...`).
+ */
+export const sourcePath = (file: string): string => path.relative(process.cwd(), path.resolve(file)) || '.';
 
 /** The JSON metadata file that goes beside an output: `K.npy` → `K.json`. */
 export function metadataPath(out: string): string {

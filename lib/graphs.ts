@@ -1,5 +1,4 @@
-import * as path from 'node:path';
-import { readTextFile } from './files.js';
+import { readTextFile, sourcePath } from './files.js';
 import { UserError } from './errors.js';
 import { NormalRng } from './rng.js';
 import type { Graph, GraphSamples } from './samples.js';
@@ -74,7 +73,7 @@ export function loadGraphFile(file: string, flag: string): GraphDataset {
   });
   return {
     kind: 'graphs', graphs, n: graphs.length, featureDim: F, labels: Int32Array.from(graphs.map((g) => g.label)),
-    source: `graphs:${path.resolve(file)}`, classes: labelList.length, tags: tagList,
+    source: `graphs:${sourcePath(file)}`, classes: labelList.length, tags: tagList,
   };
 }
 

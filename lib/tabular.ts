@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { UserError } from './errors.js';
-import { readTextFile } from './files.js';
+import { readTextFile, sourcePath } from './files.js';
 
 /** A labelled table: features [n, d] row-major (float64), integer labels 0..classes−1, optional fixed folds. */
 export interface Table {
@@ -51,7 +51,7 @@ function toTable(name: string, source: string, rows: string[][], firstFeature: n
 /** A CSV with a header row, numeric features and the class label (name or integer) in the last column. */
 export function loadLabelledCsv(file: string, flag: string): Table {
   const rows = parseRows(file, readTextFile(file, `${flag} ${file}`), ',', flag);
-  return { ...toTable(path.basename(file).replace(/\.csv$/i, ''), path.resolve(file), rows.slice(1), 0, flag), folds: null };
+  return { ...toTable(path.basename(file).replace(/\.csv$/i, ''), sourcePath(file), rows.slice(1), 0, flag), folds: null };
 }
 
 /**
@@ -63,7 +63,7 @@ export function loadUciFolder(dir: string, flag: string): Table {
   const name = path.basename(dir);
   const dat = path.join(dir, `${name}_R.dat`);
   const rows = parseRows(dat, readTextFile(dat, `${flag} ${dat}`), '\t', flag).slice(1);
-  const table = toTable(name, path.resolve(dat), rows, 1, flag);
+  const table = toTable(name, sourcePath(dat), rows, 1, flag);
   let folds: Table['folds'] = null;
   const kf = path.join(dir, 'conxuntos_kfold.dat');
   if (fs.existsSync(kf)) {

@@ -80,12 +80,13 @@ export async function runKernel(a: Args, p: PreparedKernel) {
   const { mode, kind, d1, d2, model, params, paramsFrom, backend } = p;
   const tc = performance.now();
   const kopts = { kind, mode, implementation: str(a, 'implementation') as Implementation, tile: num(a, 'tile'), progress: progressFor(a) };
-  const { workers, notice } = kernelWorkers(a, p);
-  if (notice && !a.quiet) process.stderr.write(`ntk: notice: ${notice}\n`);
+  const plan = kernelWorkers(a, p);
+  const { workers } = plan;
+  if (plan.notice && !a.quiet) process.stderr.write(`ntk: notice: ${plan.notice}\n`);
   const { kernel, info } = workers > 1
     ? await parallelStructuredKernel(model, params, d1, d2, { ...kopts, workers, backend })
     : empiricalKernel(model, params, d1, d2, kopts);
-  return { kernel, info, model, params, paramsFrom, backend, d1, d2, mode, kind, computeSeconds: (performance.now() - tc) / 1000 };
+  return { kernel, info, model, params, paramsFrom, backend, d1, d2, mode, kind, plan, computeSeconds: (performance.now() - tc) / 1000 };
 }
 
 /** The kernel of the `kernel` command's flags (validated), computed on the chosen backend; nothing written. */

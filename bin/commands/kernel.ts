@@ -5,7 +5,7 @@ import { NpyFileWriter } from '../../lib/npy-file.js';
 import { type ShardInfo, fileTileSink, parseShard } from '../../jacobian/out-of-core.js';
 import { UserError } from '../../lib/errors.js';
 import { checkNpyPath, dataMeta, inputFiles, jsonOutput, npyOutput, round, withOutputs, writeJson } from './output.js';
-import { kernelRunMeta, prepareKernel, runKernel } from './kernel-run.js';
+import { PARALLEL_MIN_FLOPS, kernelRunMeta, prepareKernel, runKernel } from './kernel-run.js';
 import { checkArrayFits } from './limits.js';
 import { empiricalKernel, planKernel } from '../../jacobian/empirical.js';
 import { metadataPath } from '../../lib/files.js';
@@ -54,6 +54,7 @@ export const kernelCommand: Command = (y) =>
         const { kernel, info, model, params, backend } = r;
         const meta = {
           ...kernelRunMeta(a, r, info, kernel.shape), workers: info.workers ?? 1,
+          workersFrom: a.workers !== undefined ? '--workers' : `cost model: estimated ${r.plan.estimatedFlops === null ? 'n/a (one tile pair or not the structured ntk)' : `${(r.plan.estimatedFlops / 1e9).toFixed(1)} GFLOP`} against ${PARALLEL_MIN_FLOPS / 1e9} GFLOP for threads`,
           stageSeconds: Object.fromEntries(Object.entries(info.timing).map(([k, v]) => [k, round(v)])),
           computeSeconds: round(r.computeSeconds), totalSeconds: round((performance.now() - t0) / 1000), labelsFile: labelsOut ?? null,
         };
