@@ -23,9 +23,7 @@ import type { GraphDataset } from '../lib/graphs.js';
 import { loadTableFolder } from '../lib/tabular.js';
 import { runTabular } from '../experiments/tabular.js';
 import { analyticMlpKernel } from '../models/mlp-analytic.js';
-import { analyticGntk } from '../models/gnn-analytic.js';
-import type { Gnn } from '../models/gnn.js';
-import type { GraphSamples } from '../lib/samples.js';
+import { analyticKernel } from '../models/analytic.js';
 import type { Model } from '../models/model.js';
 import { type Param, checkParams, paramsToJson, parseParamsFile } from '../models/params.js';
 import { type ModelFlags, modelFromConfig, modelFromFlags, parseIntList, parseWidths } from '../models/registry.js';
@@ -469,32 +467,28 @@ const analyticCommand: Command = (y) =>
       let K: number;
       let per: Float64Array;
       let config: object;
-      if (str(a, 'model') === 'mlp') {
+      if (str(a, 'model') === 'mlp' && a.widths === undefined) {
+        // --depth alone: the NTK-parameterised kernel, which does not depend on the hidden widths.
+        if (str(a, 'parameterization') !== 'ntk') throw new UserError('--parameterization: the standard parameterisation\'s kernel depends on the widths; give --widths');
         if (d1.kind !== 'vectors' || (d2 && d2.kind !== 'vectors')) throw new UserError('--data: the mlp takes vectors, not graphs');
-        const widths = a.widths !== undefined ? parseWidths(str(a, 'widths')) : null;
-        const depth = num(a, 'depth') ?? (widths ? widths.length - 2 : undefined);
+        const depth = num(a, 'depth');
         if (depth === undefined) throw new UserError('--depth: required (or give --widths)');
         checkInteger(depth, '--depth', 0);
-        if (widths && widths[0] !== featureDim(d1)) throw new UserError(`--data: ${d1.source} has ${featureDim(d1)} features per sample but --widths starts with ${widths[0]}`);
-        K = num(a, 'k') ?? (widths ? widths[widths.length - 1] : 1);
+        K = num(a, 'k') ?? 1;
         const cfg = { depth, activation: str(a, 'activation'), wStd: num(a, 'w-std')!, bStd: a.bias ? num(a, 'b-std')! : 0 };
         const b = d2 ?? d1;
         if (b.kind !== 'vectors' || featureDim(b) !== featureDim(d1)) throw new UserError('--data2: must have the same number of features as --data');
         const r = analyticMlpKernel(cfg, d1.x, d1.n, b.x, b.n, featureDim(d1));
         per = kind === 'ntk' ? r.ntk : r.nngp;
         config = { model: 'mlp', ...cfg, parameterization: 'ntk' };
-      } else if (str(a, 'model') === 'gnn') {
-        const model = modelFromFlags(modelFlags(a), d1) as Gnn;
+      } else {
+        const model = modelFromFlags(modelFlags(a), d1);
         checkFit(model, d1, d2);
         K = model.outputSize;
-        const c = model.config;
-        const cfg = { blocks: c.blocks, mlpLayers: c.mlpLayers, aggregation: c.aggregation, jk: c.jk, activation: c.activation, wStd: c.wStd, bStd: c.bias ? c.bStd : 0 };
-        const g1 = (d1 as GraphSamples).graphs, g2 = ((d2 ?? d1) as GraphSamples).graphs;
-        const r = analyticGntk(cfg, g1, g2, c.featureDim);
-        per = kind === 'ntk' ? r.ntk : r.nngp;
-        config = { model: 'gnn', ...cfg, featureDim: c.featureDim, parameterization: 'ntk' };
-      } else {
-        throw new UserError(`--model: the analytic kernel is implemented for mlp and gnn; got '${str(a, 'model')}'`);
+        const r = analyticKernel(model, d1, d2, kind, progressFor(a));
+        if (!r) throw new UserError(`--model: no closed-form kernel for this ${model.config.model} (closed forms: mlp, cnn, resnet --variant mlp, gnn; activations relu, erf, identity; the gnn in NTK parameterisation)`);
+        per = r.kernel;
+        config = { ...model.config, analytic: r.what };
       }
       checkInteger(K, '--k', 1);
       const n2 = (d2 ?? d1).n;
@@ -525,24 +519,9 @@ const round = (s: number) => Math.round(s * 1000) / 1000;
 
 /** The analytic kernel in the output layout of the Monte-Carlo estimate, when a closed form exists. */
 function analyticOracle(model: Model, d1: LoadedData, d2: LoadedData | null, kind: KernelKind, mode: 'full' | 'trace' | 'diagonal'): { what: string; data: Float64Array } | null {
-  const c = model.config as unknown as { model: string; widths?: number[]; activation: string; parameterization: string; wStd: number; bStd: number; bias: boolean };
-  if (c.parameterization !== 'ntk' || !['relu', 'erf', 'identity'].includes(c.activation)) return null;
-  const b = d2 ?? d1;
-  let r: { ntk: Float64Array; nngp: Float64Array };
-  let what: string;
-  if (c.model === 'mlp' && d1.kind === 'vectors' && b.kind === 'vectors') {
-    const depth = c.widths!.length - 2;
-    r = analyticMlpKernel({ depth, activation: c.activation, wStd: c.wStd, bStd: c.bias ? c.bStd : 0 }, d1.x, d1.n, b.x, b.n, featureDim(d1));
-    what = `analytic ${kind} of the infinite-width mlp (depth ${depth}, ${c.activation})`;
-  } else if (c.model === 'gnn' && d1.kind === 'graphs' && b.kind === 'graphs') {
-    const g = (model as Gnn).config;
-    r = analyticGntk({ blocks: g.blocks, mlpLayers: g.mlpLayers, aggregation: g.aggregation, jk: g.jk, activation: g.activation, wStd: g.wStd, bStd: g.bias ? g.bStd : 0 }, d1.graphs, b.graphs, g.featureDim);
-    what = `analytic GNTK ${kind} of the infinite-width gnn (${g.blocks} blocks × ${g.mlpLayers} layers, ${g.aggregation}${g.jk ? ', jk' : ''})`;
-  } else {
-    return null;
-  }
-  const per = kind === 'ntk' ? r.ntk : r.nngp;
-  return { what, data: mode === 'trace' ? per : Float64Array.from(expandPerOutput(per, d1.n, b.n, model.outputSize, mode)) };
+  const r = analyticKernel(model, d1, d2, kind);
+  if (!r) return null;
+  return { what: r.what, data: mode === 'trace' ? r.kernel : Float64Array.from(expandPerOutput(r.kernel, d1.n, (d2 ?? d1).n, model.outputSize, mode)) };
 }
 
 /** Summary of one Monte-Carlo report: relative standard error and, with an oracle, the error and z-scores. */
