@@ -24,6 +24,9 @@ export { vectors, sliceSamples, type Samples, type VectorSamples, type GraphSamp
 export { paramsToJson, parseParamsFile, checkParams, paramTensors, type Param, type ParamSpec } from './models/params.js';
 export { modelFromFlags, modelFromConfig, parseWidths } from './models/registry.js';
 export { analyticGntk, type GntkConfig } from './models/gnn-analytic.js';
+export { analyticCnnKernel } from './models/cnn-analytic.js';
+export { analyticResNetMlpKernel } from './models/resnet-analytic.js';
+export { analyticKernel, type AnalyticKernel } from './models/analytic.js';
 export { loadGraphFile, syntheticGraphs } from './lib/graphs.js';
 export { empiricalKernel, expandPerOutput, type KernelOptions, type KernelInfo } from './jacobian/empirical.js';
 export { reduceFull, kernelShape, type Kernel, type OutputMode, type KernelKind, type Implementation } from './jacobian/kernel-types.js';

@@ -104,7 +104,7 @@ describe('analytic CNTK and residual-MLP NTK∞', function () {
         const r = monteCarloKernel(model, x, null, { seeds: 16, seed: 5, mode: 'trace', kind });
         return compareToOracle(r, analyticKernel(model, x, null, kind)!.kernel);
       };
-      const narrow = run(8), wide = run(256);
+      const narrow = run(8), wide = run(512);
       if (process.env.NTK_TEST_VERBOSE) console.log('resnet', kind, { narrow, wide });
       expect(wide.rel).to.be.below(narrow.rel / 2);
       expect(wide.zMax).to.be.below(4.5);
