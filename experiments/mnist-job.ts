@@ -38,6 +38,10 @@ export interface MnistJob {
   ridge: number;
   probe: number;
   trackAt: number[];
+  /** Parameterisation of the trained and the Monte-Carlo nets (default ntk). */
+  parameterization?: 'ntk' | 'standard';
+  /** Standardise the grey levels with MNIST's pixel mean and sd, (x − 0.1307)/0.3081, instead of keeping [0, 1]. */
+  standardise?: boolean;
 }
 
 export interface RegressorResult {
@@ -70,10 +74,14 @@ export interface MnistJobResult {
 }
 
 function studyModel(job: MnistJob, infinite: boolean, data: Samples): Model {
-  if (job.model === 'mlp') return modelFromFlags({ model: 'mlp', widths: infinite ? job.infWidths : job.widths }, data);
+  const parameterization = job.parameterization ?? 'ntk';
+  if (job.model === 'mlp') return modelFromFlags({ model: 'mlp', widths: infinite ? job.infWidths : job.widths, parameterization }, data);
   const ch = infinite ? job.infChannels : job.channels;
-  return modelFromFlags({ model: 'cnn', preset: 'seed-cnn', channels: ch.join(',') }, data);
+  return modelFromFlags({ model: 'cnn', preset: 'seed-cnn', channels: ch.join(','), parameterization }, data);
 }
+
+/** The digits as the job wants them: grey levels in [0, 1], or standardised as torchvision's MNIST recipe does. */
+const scaled = <D extends { x: Float32Array }>(d: D, job: MnistJob): D => (job.standardise ? { ...d, x: d.x.map((v) => (v - 0.1307) / 0.3081) } : d);
 
 /**
  * One run of seeds/003 for one model and seed: train the net (cross-entropy, Adam) tracking its NTK and CK on
@@ -91,8 +99,8 @@ export function runMnistJob(job: MnistJob, report: (fraction: number) => void = 
     seconds[name] = (seconds[name] ?? 0) + (t - t0) / 1000;
     t0 = t;
   };
-  const tr = loadMnist('train', job.n, job.dataSeed);
-  const te = loadMnist('test', job.n, job.dataSeed);
+  const tr = scaled(loadMnist('train', job.n, job.dataSeed), job);
+  const te = scaled(loadMnist('test', job.n, job.dataSeed), job);
   const K = 10;
   const model = studyModel(job, false, tr);
   const init = model.init(derivedSeed(job.seed, 0) + `/${job.model}`);
