@@ -9,7 +9,7 @@ import { empiricalKernel } from '../jacobian/empirical.js';
 import { reduceFull } from '../jacobian/kernel-types.js';
 import { monteCarloKernel } from '../jacobian/monte-carlo.js';
 import { KernelTracker, type TrackPoint } from '../jacobian/tracking.js';
-import { analyticMlpKernel } from '../models/mlp-analytic.js';
+import { analyticKernel } from '../models/analytic.js';
 import type { Model } from '../models/model.js';
 import { paramsToJson } from '../models/params.js';
 import { modelFromFlags } from '../models/registry.js';
@@ -38,6 +38,10 @@ export interface MnistJob {
   ridge: number;
   probe: number;
   trackAt: number[];
+  /** Parameterisation of the trained and the Monte-Carlo nets (default ntk). */
+  parameterization?: 'ntk' | 'standard';
+  /** Standardise the grey levels with MNIST's pixel mean and sd, (x − 0.1307)/0.3081, instead of keeping [0, 1]. */
+  standardise?: boolean;
 }
 
 export interface RegressorResult {
@@ -58,7 +62,7 @@ export interface MnistJobResult {
   lossHistory: number[];
   tracking: TrackPoint[];
   regressors: RegressorResult[];
-  /** Monte-Carlo NTK∞: networks, ‖SE‖_F/‖mean‖_F on the train block, and (MLP) relative error to the analytic kernel. */
+  /** Monte-Carlo NTK∞: networks, ‖SE‖_F/‖mean‖_F on the train block, and relative error to the analytic kernel. */
   infinite: { seeds: number; relativeStderr: number; analyticRelativeError?: number };
   /** Mean diagonal of the NTK on the probe set at init and after training. */
   scale: { init: number; trained: number };
@@ -70,10 +74,14 @@ export interface MnistJobResult {
 }
 
 function studyModel(job: MnistJob, infinite: boolean, data: Samples): Model {
-  if (job.model === 'mlp') return modelFromFlags({ model: 'mlp', widths: infinite ? job.infWidths : job.widths }, data);
+  const parameterization = job.parameterization ?? 'ntk';
+  if (job.model === 'mlp') return modelFromFlags({ model: 'mlp', widths: infinite ? job.infWidths : job.widths, parameterization }, data);
   const ch = infinite ? job.infChannels : job.channels;
-  return modelFromFlags({ model: 'cnn', preset: 'seed-cnn', channels: ch.join(',') }, data);
+  return modelFromFlags({ model: 'cnn', preset: 'seed-cnn', channels: ch.join(','), parameterization }, data);
 }
+
+/** The digits as the job wants them: grey levels in [0, 1], or standardised as torchvision's MNIST recipe does. */
+const scaled = <D extends { x: Float32Array }>(d: D, job: MnistJob): D => (job.standardise ? { ...d, x: d.x.map((v) => (v - 0.1307) / 0.3081) } : d);
 
 /**
  * One run of seeds/003 for one model and seed: train the net (cross-entropy, Adam) tracking its NTK and CK on
@@ -91,8 +99,8 @@ export function runMnistJob(job: MnistJob, report: (fraction: number) => void = 
     seconds[name] = (seconds[name] ?? 0) + (t - t0) / 1000;
     t0 = t;
   };
-  const tr = loadMnist('train', job.n, job.dataSeed);
-  const te = loadMnist('test', job.n, job.dataSeed);
+  const tr = scaled(loadMnist('train', job.n, job.dataSeed), job);
+  const te = scaled(loadMnist('test', job.n, job.dataSeed), job);
   const K = 10;
   const model = studyModel(job, false, tr);
   const init = model.init(derivedSeed(job.seed, 0) + `/${job.model}`);
@@ -170,13 +178,13 @@ export function runMnistJob(job: MnistJob, report: (fraction: number) => void = 
     relativeStderr: frobeniusNorm(submatrix(mc.stderr, n2, trainIdx, trainIdx)) / frobeniusNorm(infTr),
   };
   lap('ntk_inf');
-  if (job.model === 'mlp') {
-    // The exact NTK∞ of this MLP (notes §3): a check of the Monte-Carlo estimate and a regressor of its own.
-    const c = infModel.config as unknown as { activation: string; wStd: number; bStd: number; bias: boolean };
-    const an = analyticMlpKernel({ depth: job.infWidths.length - 2, activation: c.activation, wStd: c.wStd, bStd: c.bias ? c.bStd : 0 }, all.x, n2, all.x, n2, 784).ntk;
-    const anTr = submatrix(an, n2, trainIdx, trainIdx), anTe = submatrix(an, n2, testIdx, trainIdx);
+  // The exact NTK∞ of the same architecture (MLP: notes §3; CNN: the CNTK of Arora et al.), a check of the
+  // Monte-Carlo estimate and a regressor of its own.
+  const exact = analyticKernel(infModel, all, null, 'ntk');
+  if (exact) {
+    const anTr = submatrix(exact.kernel, n2, trainIdx, trainIdx), anTe = submatrix(exact.kernel, n2, testIdx, trainIdx);
     infoInf.analyticRelativeError = relativeChange(anTr, infTr);
-    lap('ntk_inf');
+    lap('ntk_inf_exact');
     fit('NTK∞ analytic', 'trace', kernelSystem(anTr, job.n, K), anTe, job.n, start + w.inf, w.fits / 6);
   }
   fit('NTK∞', 'trace', kernelSystem(infTr, job.n, K), infTe, job.n, start + w.inf + w.fits / 6, w.fits / 6);

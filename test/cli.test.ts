@@ -109,6 +109,22 @@ describe('ntk command line', function () {
     r = ntk(['analytic', '--model', 'gnn', '--data', 'synthetic-graphs:6', '--out', ga]);
     expect(r.code, r.stderr).to.equal(0);
     expect(readNpy(ga).shape).to.deep.equal([6, 6]);
+    // The closed forms of the cnn (CNTK) and the residual mlp, through the same dispatch as the oracle of infinite.
+    const ca = path.join(dir, 'ca.npy');
+    r = ntk(['analytic', '--model', 'cnn', '--preset', 'seed-cnn', '--data', 'mnist', '--n', '3', '--outputs', 'full', '--out', ca]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(readNpy(ca).shape).to.deep.equal([30, 30]);
+    const ci = path.join(dir, 'ci.npy');
+    r = ntk(['infinite', '--model', 'cnn', '--channels', '16,16', '--kernel-sizes', '5', '--strides', '2', '--head', 'flatten', '--data', 'mnist', '--n', '3', '--seeds', '4', '--outputs', 'trace', '--out', ci]);
+    expect(r.code, r.stderr).to.equal(0);
+    const cmeta = JSON.parse(fs.readFileSync(path.join(dir, 'ci.json'), 'utf8'));
+    expect(cmeta.analyticOracle).to.match(/CNTK/);
+    expect(cmeta.reports[0].relativeErrorToAnalytic).to.be.below(0.5);
+    const ra = path.join(dir, 'ra.npy');
+    r = ntk(['analytic', '--model', 'resnet', '--branches', '3', '--data', `npy:${xfile}`, '--kind', 'nngp', '--out', ra]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(readNpy(ra).shape).to.deep.equal([6, 6]);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'ra.json'), 'utf8')).config.analytic).to.match(/residual mlp/);
   });
 
   describe('bad input: one line on stderr, exit code 2, no output file', () => {
@@ -121,6 +137,7 @@ describe('ntk command line', function () {
         expect(fs.readdirSync(dir).filter((f) => f.includes('.tmp-'))).to.deep.equal([]);
       });
     bad('unknown model', (_d, f) => ['kernel', '--model', 'transformer', '--data', `npy:${f}`], /--model.*transformer/);
+    bad('analytic without a closed form', (_d, f) => ['analytic', '--widths', '5,3,2', '--activation', 'tanh', '--data', `npy:${f}`], /--model: no closed-form kernel/);
     bad('malformed widths', (_d, f) => ['kernel', '--widths', '5,abc,2', '--data', `npy:${f}`], /--widths/);
     bad('missing npy', (d) => ['kernel', '--widths', '5,3', '--data', `npy:${d}/nope.npy`], /nope\.npy.*cannot read/);
     bad('malformed npy', (d) => {

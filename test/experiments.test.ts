@@ -64,9 +64,9 @@ describe('experiment mnist (seeds/003)', function () {
     const tables = fs.readFileSync(path.join(a, 'tables.csv'), 'utf8');
     expect(fs.readFileSync(path.join(b, 'tables.csv'), 'utf8')).to.equal(tables);
     expect(fs.readFileSync(path.join(b, 'tracking.csv'), 'utf8')).to.equal(fs.readFileSync(path.join(a, 'tracking.csv'), 'utf8'));
-    // 2 seeds × (MLP: net + 8 regressors, CNN: net + 6) rows.
+    // 2 seeds × (net + 8 regressors: NTK_tr full/trace, exact and Monte-Carlo NTK∞, each by cross-entropy and ridge) rows per model.
     const lines = tables.trim().split('\n').slice(1);
-    expect(lines).to.have.length(2 * (9 + 7));
+    expect(lines).to.have.length(2 * (9 + 9));
     for (const l of lines) {
       const [train, test] = l.split(',').slice(-2).map(Number);
       expect(train).to.be.within(0, 1);
@@ -80,6 +80,8 @@ describe('experiment mnist (seeds/003)', function () {
     expect(mlp.tracking.map((p: { epoch: number }) => p.epoch)).to.deep.equal(trackingEpochs(200));
     expect(mlp.tracking[0].ntk.distance).to.be.closeTo(0, 1e-12);
     expect(mlp.infinite.analyticRelativeError).to.be.a('number');
+    // The CNN's exact CNTK∞ checks its Monte-Carlo estimate as the MLP's closed form does.
+    expect(res.runs.find((r: { model: string }) => r.model === 'cnn').infinite.analyticRelativeError).to.be.a('number');
     const report = fs.readFileSync(path.join(a, 'report.md'), 'utf8');
     expect(report).to.match(/Table 1: MLP/).and.match(/Table 2: CNN/).and.match(/0\.844/);
     const rr = spawnSync(process.execPath, [cli, 'experiment', 'mnist', '--render-only', '--out-dir', a, '--quiet'], { encoding: 'utf8' });

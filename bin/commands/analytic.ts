@@ -1,14 +1,12 @@
-import { type Args, type Command, checkFit, checkInteger, checkKind, checkModelFlags, commonOptions, dataOptions, loadInputs, modelFlags, modelOptions, num, str } from './flags.js';
-import type { Gnn } from '../../models/gnn.js';
-import type { GraphSamples } from '../../lib/samples.js';
+import { type Args, type Command, checkFit, checkInteger, checkKind, checkModelFlags, commonOptions, dataOptions, loadInputs, modelFlags, modelOptions, num, progressFor, str } from './flags.js';
 import { UserError } from '../../lib/errors.js';
-import { analyticGntk } from '../../models/gnn-analytic.js';
+import { analyticKernel } from '../../models/analytic.js';
 import { analyticMlpKernel } from '../../models/mlp-analytic.js';
 import { checkMode, kernelShape, kernelSize } from '../../jacobian/kernel-types.js';
 import { checkNpyPath, dataMeta, inputFiles, layoutOf, npyOutput, round, withOutputs, writeJson } from './output.js';
 import { expandPerOutput } from '../../jacobian/empirical.js';
 import { featureDim } from '../../lib/data.js';
-import { modelFromFlags, parseWidths } from '../../models/registry.js';
+import { modelFromFlags } from '../../models/registry.js';
 import { toolVersion } from '../../lib/version.js';
 import { metadataPath } from '../../lib/files.js';
 import { npyChunks } from '../../lib/npy.js';
@@ -17,7 +15,7 @@ import { checkArrayFits, checkModelFits } from './limits.js';
 export const analyticCommand: Command = (y) =>
   y.command(
     'analytic',
-    'analytic infinite-width NTK or NNGP (mlp: relu, erf, identity; gnn: the GNTK), float64',
+    'analytic infinite-width NTK or NNGP (mlp, cnn (CNTK), resnet --variant mlp, gnn (GNTK); relu, erf, identity), float64',
     (c) =>
       commonOptions(dataOptions(modelOptions(c)))
         .option('depth', { type: 'number', describe: 'mlp: number of hidden layers L (or give --widths)' })
@@ -30,22 +28,21 @@ export const analyticCommand: Command = (y) =>
       const mode = checkMode(str(a, 'outputs'));
       const kind = checkKind(str(a, 'kind'));
       const modelName = (a.model as string | undefined) ?? 'mlp';
-      if (modelName !== 'mlp' && modelName !== 'gnn') throw new UserError(`--model: the analytic kernel is implemented for mlp and gnn; got '${modelName}'`);
-      checkModelFlags(a, modelName, modelName === 'mlp' ? ['k'] : []);
-      if (a.parameterization !== undefined && a.parameterization !== 'ntk') throw new UserError(`--parameterization: the analytic kernel is that of the ntk parameterisation; got '${a.parameterization}'`);
-      if (a.depth !== undefined && modelName !== 'mlp') throw new UserError(`--depth: only for --model mlp (the gnn's depth is --blocks and --mlp-layers)`);
+      // --depth is the mlp's own shortcut (the ntk-parameterised kernel does not depend on the hidden widths).
+      const mlpByDepth = modelName === 'mlp' && a.widths === undefined;
+      checkModelFlags(a, modelName, mlpByDepth ? ['k'] : []);
+      if (a.depth !== undefined && !mlpByDepth) throw new UserError(`--depth: only for --model mlp without --widths (the other models' depth comes from their own flags)`);
       const { d1, d2 } = loadInputs(a);
       let K: number;
       let run: () => Float64Array;
       let config: object;
-      if (modelName === 'mlp') {
+      if (mlpByDepth) {
+        if (a.parameterization !== undefined && a.parameterization !== 'ntk') throw new UserError('--parameterization: the standard parameterisation\'s kernel depends on the widths; give --widths');
         if (d1.kind !== 'vectors' || (d2 && d2.kind !== 'vectors')) throw new UserError('--data: the mlp takes vectors, not graphs');
-        const widths = a.widths !== undefined ? parseWidths(str(a, 'widths')) : null;
-        const depth = num(a, 'depth') ?? (widths ? widths.length - 2 : undefined);
+        const depth = num(a, 'depth');
         if (depth === undefined) throw new UserError('--depth: required (or give --widths)');
         checkInteger(depth, '--depth', 0);
-        if (widths && widths[0] !== featureDim(d1)) throw new UserError(`--data: ${d1.source} has ${featureDim(d1)} features per sample but --widths starts with ${widths[0]}`);
-        K = num(a, 'k') ?? (widths ? widths[widths.length - 1] : 1);
+        K = num(a, 'k') ?? 1;
         const cfg = { depth, activation: (a.activation as string | undefined) ?? 'relu', wStd: num(a, 'w-std') ?? Math.SQRT2, bStd: a.bias === false ? 0 : num(a, 'b-std') ?? 0.1 };
         const b = d2 ?? d1;
         if (b.kind !== 'vectors' || featureDim(b) !== featureDim(d1)) throw new UserError('--data2: must have the same number of features as --data');
@@ -54,21 +51,19 @@ export const analyticCommand: Command = (y) =>
           return kind === 'ntk' ? r.ntk : r.nngp;
         };
         config = { model: 'mlp', ...cfg, parameterization: 'ntk' };
-      } else if (modelName === 'gnn') {
-        const model = modelFromFlags(modelFlags(a), d1) as Gnn;
-        checkModelFits(model, `--model gnn`, 'cpu');
+      } else {
+        const model = modelFromFlags(modelFlags(a), d1);
+        checkModelFits(model, `--model ${modelName}`, 'cpu');
         checkFit(model, d1, d2);
         K = model.outputSize;
-        const c = model.config;
-        const cfg = { blocks: c.blocks, mlpLayers: c.mlpLayers, aggregation: c.aggregation, jk: c.jk, activation: c.activation, wStd: c.wStd, bStd: c.bias ? c.bStd : 0 };
-        const g1 = (d1 as GraphSamples).graphs, g2 = ((d2 ?? d1) as GraphSamples).graphs;
+        let what = '';
         run = () => {
-          const r = analyticGntk(cfg, g1, g2, c.featureDim);
-          return kind === 'ntk' ? r.ntk : r.nngp;
+          const r = analyticKernel(model, d1, d2, kind, progressFor(a));
+          if (!r) throw new UserError(`--model: no closed-form kernel for this ${model.config.model} (closed forms: mlp, cnn, resnet --variant mlp, gnn; activations relu, erf, identity; the gnn in the ntk parameterisation)`);
+          what = r.what;
+          return r.kernel;
         };
-        config = { model: 'gnn', ...cfg, featureDim: c.featureDim, parameterization: 'ntk' };
-      } else {
-        throw new UserError(`--model: the analytic kernel is implemented for mlp and gnn; got '${modelName}'`);
+        config = { ...model.config, get analytic() { return what; } };
       }
       checkInteger(K, '--k', 1);
       const n2 = (d2 ?? d1).n;

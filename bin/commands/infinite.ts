@@ -1,11 +1,9 @@
 import { type Args, type Command, checkFit, checkInteger, checkKind, commonOptions, dataOptions, kernelOptions, loadInputs, modelForSeeds, modelOptions, num, progressFor, str } from './flags.js';
-import type { Gnn } from '../../models/gnn.js';
 import { type Implementation, type KernelKind, checkMode, kernelShape, kernelSize } from '../../jacobian/kernel-types.js';
-import { type LoadedData, featureDim } from '../../lib/data.js';
+import type { LoadedData } from '../../lib/data.js';
 import type { Model } from '../../models/model.js';
 import { type MonteCarloReport, monteCarloKernel } from '../../jacobian/monte-carlo.js';
-import { analyticGntk } from '../../models/gnn-analytic.js';
-import { analyticMlpKernel } from '../../models/mlp-analytic.js';
+import { analyticKernel } from '../../models/analytic.js';
 import { checkNpyPath, dataMeta, inputFiles, layoutOf, npyOutput, round, withOutputs, writeJson } from './output.js';
 import { expandPerOutput } from '../../jacobian/empirical.js';
 import { initBackend } from '../../lib/backend.js';
@@ -76,24 +74,9 @@ export const infiniteCommand: Command = (y) =>
 
 /** The analytic kernel in the output layout of the Monte-Carlo estimate, when a closed form exists. */
 function analyticOracle(model: Model, d1: LoadedData, d2: LoadedData | null, kind: KernelKind, mode: 'full' | 'trace' | 'diagonal'): { what: string; data: Float64Array } | null {
-  const c = model.config as unknown as { model: string; widths?: number[]; activation: string; parameterization: string; wStd: number; bStd: number; bias: boolean };
-  if (c.parameterization !== 'ntk' || !['relu', 'erf', 'identity'].includes(c.activation)) return null;
-  const b = d2 ?? d1;
-  let r: { ntk: Float64Array; nngp: Float64Array };
-  let what: string;
-  if (c.model === 'mlp' && d1.kind === 'vectors' && b.kind === 'vectors') {
-    const depth = c.widths!.length - 2;
-    r = analyticMlpKernel({ depth, activation: c.activation, wStd: c.wStd, bStd: c.bias ? c.bStd : 0 }, d1.x, d1.n, b.x, b.n, featureDim(d1));
-    what = `analytic ${kind} of the infinite-width mlp (depth ${depth}, ${c.activation})`;
-  } else if (c.model === 'gnn' && d1.kind === 'graphs' && b.kind === 'graphs') {
-    const g = (model as Gnn).config;
-    r = analyticGntk({ blocks: g.blocks, mlpLayers: g.mlpLayers, aggregation: g.aggregation, jk: g.jk, activation: g.activation, wStd: g.wStd, bStd: g.bias ? g.bStd : 0 }, d1.graphs, b.graphs, g.featureDim);
-    what = `analytic GNTK ${kind} of the infinite-width gnn (${g.blocks} blocks × ${g.mlpLayers} layers, ${g.aggregation}${g.jk ? ', jk' : ''})`;
-  } else {
-    return null;
-  }
-  const per = kind === 'ntk' ? r.ntk : r.nngp;
-  return { what, data: mode === 'trace' ? per : Float64Array.from(expandPerOutput(per, d1.n, b.n, model.outputSize, mode)) };
+  const r = analyticKernel(model, d1, d2, kind);
+  if (!r) return null;
+  return { what: r.what, data: mode === 'trace' ? r.kernel : Float64Array.from(expandPerOutput(r.kernel, d1.n, (d2 ?? d1).n, model.outputSize, mode)) };
 }
 
 /** Summary of one Monte-Carlo report: relative standard error and, with an oracle, the error and z-scores. */
