@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { foldSplit, normaliseKernel, stratifiedFolds } from '../lib/cv.js';
 import { UserError } from '../lib/errors.js';
 import { writeFilesAtomically } from '../lib/files.js';
+import { type LineSeries, lineplotSvg } from '../lib/svg.js';
 import type { GraphDataset } from '../lib/graphs.js';
 import { accuracy, oneHot, ridgeClassifierCv } from '../lib/kernel-regression.js';
 import { frobeniusNorm } from '../lib/kernel-metrics.js';
@@ -118,6 +119,7 @@ export function runGntkStudy(o: GntkStudyOptions): { summary: Record<string, unk
   const files = [
     { path: path.join(o.outDir, 'summary.json'), data: JSON.stringify(summary, null, 1) + '\n' },
     { path: path.join(o.outDir, 'folds.csv'), data: 'dataset,fold,gntk,mc_ntk,gin\n' + results.flatMap((r) => r.accuracy.gin.map((_, f) => `${r.name},${f},${r.accuracy.gntk[f]},${r.accuracy.mc[f]},${r.accuracy.gin[f]}`)).join('\n') + '\n' },
+    { path: path.join(o.outDir, 'folds.svg'), data: foldsFigure(results) },
     { path: path.join(o.outDir, 'report.md'), data: `# Graph classification with the GNTK (seeds/000)${o.quick ? ' — QUICK smoke run' : ''}
 
 Made by ${toolVersion()} on ${o.backend} in ${total.toFixed(1)} s. GIN: ${o.blocks} blocks of ${o.aggregation} aggregation over neighbours
@@ -135,9 +137,21 @@ an SVM with C and the architecture (blocks, layers, jumping knowledge, aggregati
 architecture is fixed, so they are an upper reference rather than a like-for-like comparison. Trained GIN:
 cross-entropy, Adam (lr ${o.lr}), ${o.epochs} epochs, batches of ${o.batchSize}, no tuning.
 
+![accuracy per fold](folds.svg)
+
 ${results.map((r) => `- ${r.name}: ${r.source}; ridges chosen GNTK ${r.ridges.gntk.join(', ')}; Monte-Carlo ${r.ridges.mc.join(', ')}; Monte-Carlo NTK relative standard error ${r.monteCarloRelativeStderr.toPrecision(3)}; time ${Object.entries(r.seconds).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}.`).join('\n')}
 ` },
   ];
   writeFilesAtomically(files);
   return { summary, files: files.map((f) => f.path) };
+}
+
+/** Accuracy of each method on each fold, one line per (dataset, method): how the folds spread, not just the mean. */
+function foldsFigure(results: { name: string; accuracy: Record<'gntk' | 'mc' | 'gin', number[]> }[]): string {
+  const colors = { gntk: '#1f77b4', mc: '#ff7f0e', gin: '#2ca02c' };
+  const labels = { gntk: 'GNTK', mc: 'Monte-Carlo NTK', gin: 'trained GIN' };
+  const series: LineSeries[] = results.flatMap((r) => (['gntk', 'mc', 'gin'] as const).map((m) => ({
+    label: `${r.name}: ${labels[m]}`, x: r.accuracy[m].map((_, f) => f + 1), y: r.accuracy[m].map((v) => 100 * v), color: colors[m],
+  })));
+  return lineplotSvg('accuracy per fold', 'fold', 'accuracy (%)', series);
 }

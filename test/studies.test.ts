@@ -94,6 +94,10 @@ describe('research studies (quick modes)', function () {
     expect(mean(acc.mc)).to.be.above(0.8);
     expect(mean(acc.gin)).to.be.above(0.7);
     expect(fs.readFileSync(path.join(dir, 'gntk', 'folds.csv'), 'utf8').trim().split('\n')).to.have.length(6);
+    // The figure: one line per method, through the 5 folds' accuracies of folds.csv.
+    const svg = fs.readFileSync(path.join(dir, 'gntk', 'folds.svg'), 'utf8');
+    expect(svg.match(/<polyline /g)).to.have.length(3);
+    expect(svg.match(/<circle /g)).to.have.length(15);
   });
 
   it('lantk: Z estimates y y\' (leave-one-out on training points) and the study beats chance by far', () => {

@@ -43,32 +43,31 @@ export const infiniteCommand: Command = (y) =>
       checkArrayFits(kernelSize(mode, d1.n, (d2 ?? d1).n, model.outputSize), 8, `--out ${out}`, 'use fewer samples (--n) or --outputs trace', 5);
       const reportAt = a['report-at'] === undefined ? [] : parseIntList(str(a, 'report-at'), '--report-at');
       const outputs = [...npyOutput(out, '--out', shape, 8), ...(seOut ? npyOutput(seOut, '--stderr-out', shape, 8, false) : [])];
-      await withOutputs(outputs, inputFiles(a), async (set) => {
-      const oracle = analyticOracle(model, d1, d2, kind, mode);
-      const reports: object[] = [];
-      const onReport = (r: MonteCarloReport) => reports.push(summarise(r, oracle));
-      const tc = performance.now();
-      const mc = monteCarloKernel(model, d1, d2, {
-        kind, mode, implementation: str(a, 'implementation') as Implementation, tile: num(a, 'tile'),
-        seeds: num(a, 'seeds')!, seed: num(a, 'seed') ?? 0, reportAt, onReport, progress: progressFor(a),
-      });
-      const computeSeconds = (performance.now() - tc) / 1000;
-      const meta = {
-        tool: toolVersion(), command: 'infinite', kind, outputs: mode, config: model.config, seeds: mc.seeds, seed: num(a, 'seed'),
-        networkSeeds: `"${num(a, 'seed')}/s" for s = 0..${mc.seeds - 1}`, backend, implementation: mc.info.implementation, tile: mc.info.tile,
-        data: dataMeta(d1), data2: dataMeta(d2), K: model.outputSize, shape: mc.shape, dtype: 'float64', layout: layoutOf(mode),
-        stderrFile: seOut ?? null, reports, analyticOracle: oracle ? oracle.what : 'none for this configuration',
-        computeSeconds: round(computeSeconds), totalSeconds: round((performance.now() - t0) / 1000),
-      };
-      set.write(out, npyChunks({ data: mc.mean, shape: mc.shape }));
-      if (seOut) set.write(seOut, npyChunks({ data: mc.stderr, shape: mc.shape }));
-      writeJson(set, metadataPath(out), meta);
-      if (!a.quiet) {
+      const done = await withOutputs(outputs, inputFiles(a), async (set) => {
+        const oracle = analyticOracle(model, d1, d2, kind, mode);
+        const reports: object[] = [];
+        const onReport = (r: MonteCarloReport) => reports.push(summarise(r, oracle));
+        const tc = performance.now();
+        const mc = monteCarloKernel(model, d1, d2, {
+          kind, mode, implementation: str(a, 'implementation') as Implementation, tile: num(a, 'tile'),
+          seeds: num(a, 'seeds')!, seed: num(a, 'seed') ?? 0, reportAt, onReport, progress: progressFor(a),
+        });
+        const computeSeconds = (performance.now() - tc) / 1000;
+        const meta = {
+          tool: toolVersion(), command: 'infinite', kind, outputs: mode, config: model.config, seeds: mc.seeds, seed: num(a, 'seed'),
+          networkSeeds: `"${num(a, 'seed')}/s" for s = 0..${mc.seeds - 1}`, backend, implementation: mc.info.implementation, tile: mc.info.tile,
+          data: dataMeta(d1), data2: dataMeta(d2), K: model.outputSize, shape: mc.shape, dtype: 'float64', layout: layoutOf(mode),
+          stderrFile: seOut ?? null, reports, analyticOracle: oracle ? oracle.what : 'none for this configuration',
+          computeSeconds: round(computeSeconds), totalSeconds: round((performance.now() - t0) / 1000),
+        };
+        set.write(out, npyChunks({ data: mc.mean, shape: mc.shape }));
+        if (seOut) set.write(seOut, npyChunks({ data: mc.stderr, shape: mc.shape }));
+        writeJson(set, metadataPath(out), meta);
         const last = reports[reports.length - 1] as Record<string, number>;
-        process.stderr.write(`wrote ${out} [${mc.shape}] from ${mc.seeds} networks (${backend}); relative stderr ${last.relativeStderr.toPrecision(3)}` +
-          (last.relativeErrorToAnalytic !== undefined ? `, relative error to analytic ${last.relativeErrorToAnalytic.toPrecision(3)}` : '') + '\n');
-      }
+        return `wrote ${out} [${mc.shape}] from ${mc.seeds} networks (${backend}); relative stderr ${last.relativeStderr.toPrecision(3)}` +
+          (last.relativeErrorToAnalytic !== undefined ? `, relative error to analytic ${last.relativeErrorToAnalytic.toPrecision(3)}` : '') + '\n';
       });
+      if (!a.quiet) process.stderr.write(done);
     },
   );
 

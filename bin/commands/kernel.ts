@@ -49,7 +49,7 @@ export const kernelCommand: Command = (y) =>
         ...npyOutput(out, '--out', shape, 4), ...(saveParams ? [jsonOutput(saveParams, '--save-params', paramsJsonBytes(p.model))] : []),
         ...(labelsOut !== undefined ? npyOutput(labelsOut, '--labels-out', [p.d1.n], 4, false) : []),
       ];
-      await withOutputs(outputs, inputFiles(a), async (set) => {
+      const done = await withOutputs(outputs, inputFiles(a), async (set) => {
         const r = await runKernel(a, p);
         const { kernel, info, model, params, backend } = r;
         const meta = {
@@ -62,8 +62,10 @@ export const kernelCommand: Command = (y) =>
         if (labelsOut !== undefined) set.write(labelsOut, npyChunks({ data: Int32Array.from(r.d1.labels!), shape: [r.d1.n] }));
         writeJson(set, metadataPath(out), meta);
         if (saveParams) set.write(saveParams, paramsToJson(model.config, params));
-        if (!a.quiet) process.stderr.write(`wrote ${out} [${kernel.shape}] (${backend}, ${info.implementation}, ${r.computeSeconds.toFixed(2)} s)\n`);
+        return `wrote ${out} [${kernel.shape}] (${backend}, ${info.implementation}, ${r.computeSeconds.toFixed(2)} s)\n`;
       });
+      // Reported only once every output is in place, so that a failed commit stays a one-line error.
+      if (!a.quiet) process.stderr.write(done);
     },
   );
 
@@ -90,7 +92,7 @@ async function streamKernel(a: Args, out: string, t0: number): Promise<void> {
   const shape = kernelShape(mode, d1.n, plan.b.n, K);
   const saveParams = a['save-params'] as string | undefined;
   const outputs = [...npyOutput(out, '--out', shape, 4), ...(saveParams ? [jsonOutput(saveParams, '--save-params', paramsJsonBytes(model))] : [])];
-  await withOutputs(outputs, inputFiles(a), (set) => {
+  const done = await withOutputs(outputs, inputFiles(a), (set) => {
     const writer = new NpyFileWriter(set.temp(out), shape, `--out ${out}`);
     let info;
     try {
@@ -107,6 +109,7 @@ async function streamKernel(a: Args, out: string, t0: number): Promise<void> {
     };
     writeJson(set, metadataPath(out), meta);
     if (saveParams) set.write(saveParams, paramsToJson(model.config, params));
-    if (!a.quiet) process.stderr.write(`wrote ${out} [${shape}] tile by tile (${backend}, tile ${plan.tile}, ${info.tiles} tile pairs${shard ? `, shard ${shard.index}/${shard.count}` : ''}, peak RSS ${meta.peakRssMB} MB)\n`);
+    return `wrote ${out} [${shape}] tile by tile (${backend}, tile ${plan.tile}, ${info.tiles} tile pairs${shard ? `, shard ${shard.index}/${shard.count}` : ''}, peak RSS ${meta.peakRssMB} MB)\n`;
   });
+  if (!a.quiet) process.stderr.write(done);
 }
