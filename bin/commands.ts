@@ -4,6 +4,7 @@ import type { Argv } from 'yargs';
 import yargs from 'yargs';
 import * as path from 'node:path';
 import { initBackend } from '../lib/backend.js';
+import { currentEngine } from '../lib/matrix-engine.js';
 import { type LoadedData, featureDim, loadData } from '../lib/data.js';
 import { UserError } from '../lib/errors.js';
 import { metadataPath, writeFilesAtomically, writeNpyWithMetadata } from '../lib/files.js';
@@ -201,7 +202,7 @@ const kernelCommand: Command = (y) =>
 /** The metadata every `kernel` output records: what was computed, from what, on which backend and how. */
 function kernelRunMeta(a: Args, p: Pick<Awaited<ReturnType<typeof prepareKernel>>, 'mode' | 'kind' | 'd1' | 'd2' | 'model' | 'paramsFrom' | 'backend'>, info: KernelInfo, shape: number[]) {
   return {
-    tool: toolVersion(), command: 'kernel', kind: p.kind, outputs: p.mode, config: p.model.config, params: p.paramsFrom, seed: num(a, 'seed'), backend: p.backend,
+    tool: toolVersion(), command: 'kernel', kind: p.kind, outputs: p.mode, config: p.model.config, params: p.paramsFrom, seed: num(a, 'seed'), backend: p.backend, engine: currentEngine(),
     implementation: info.implementation, tile: info.tile, tiles: info.tiles, symmetric: info.symmetric, rules: info.rules ?? null,
     data: dataMeta(p.d1), data2: dataMeta(p.d2), K: p.model.outputSize, shape, dtype: 'float32', layout: layoutOf(p.mode),
   };
@@ -352,7 +353,7 @@ const snapshotCommand: Command = (y) =>
       const dir = str(a, 'out');
       writeFilesAtomically([
         { path: path.join(dir, 'kernel.npy'), data: npyChunks({ data: r.kernel.data, shape: r.kernel.shape }) },
-        { path: path.join(dir, 'snapshot.json'), data: JSON.stringify({ tool: toolVersion(), config, backend: r.backend, modelConfig: r.model.config, kind: r.kind, outputs: r.mode, shape: r.kernel.shape, tolerance: { relativeFrobenius: tol, maxAbs: tol }, created: new Date().toISOString() }, null, 2) + '\n' },
+        { path: path.join(dir, 'snapshot.json'), data: JSON.stringify({ tool: toolVersion(), config, backend: r.backend, engine: currentEngine(), modelConfig: r.model.config, kind: r.kind, outputs: r.mode, shape: r.kernel.shape, tolerance: { relativeFrobenius: tol, maxAbs: tol }, created: new Date().toISOString() }, null, 2) + '\n' },
       ]);
       if (!a.quiet) process.stderr.write(`wrote snapshot ${dir} [${r.kernel.shape}] (${r.backend})\n`);
     },
@@ -434,7 +435,7 @@ const infiniteCommand: Command = (y) =>
       const computeSeconds = (performance.now() - tc) / 1000;
       const meta = {
         tool: toolVersion(), command: 'infinite', kind, outputs: mode, config: model.config, seeds: mc.seeds, seed: num(a, 'seed'),
-        networkSeeds: `"${num(a, 'seed')}/s" for s = 0..${mc.seeds - 1}`, backend, implementation: mc.info.implementation, tile: mc.info.tile,
+        networkSeeds: `"${num(a, 'seed')}/s" for s = 0..${mc.seeds - 1}`, backend, engine: currentEngine(), implementation: mc.info.implementation, tile: mc.info.tile,
         data: dataMeta(d1), data2: dataMeta(d2), K: model.outputSize, shape: mc.shape, dtype: 'float64', layout: layoutOf(mode),
         stderrFile: seOut ?? null, reports, analyticOracle: oracle ? oracle.what : 'none for this configuration',
         computeSeconds: round(computeSeconds), totalSeconds: round((performance.now() - t0) / 1000),
