@@ -53,10 +53,13 @@ export const tfjsEngine: MatrixEngine = {
   name: 'tfjs',
   matMul(A, B, m, k, n, transB = false) {
     if (A instanceof Float64Array || m * n === 0 || k === 0) return jsMatMul(A, B, m, k, n, transB);
-    return tf.tidy(() => {
+    const C = tf.tidy(() => {
       const b = tf.tensor2d(B as Float32Array, transB ? [n, k] : [k, n]);
       return tf.matMul(tf.tensor2d(A as Float32Array, [m, k]), transB ? tf.transpose(b) : b);
-    }).dataSync() as typeof A;
+    });
+    const out = C.dataSync() as typeof A;
+    C.dispose();
+    return out;
   },
   gemmUpdate(C, A, B, m, k, n, out = like(C, m * n)) {
     const P = this.matMul(A, B, m, k, n, true);
@@ -198,13 +201,12 @@ class NativeEngine implements MatrixEngine {
 }
 
 let current: MatrixEngine = tfjsEngine;
-let loadError = '';
+/** Loaded native engines by module name (one per process; a failed load is remembered with its reason). */
+const loaded = new Map<string, MatrixEngine | string>();
 
 /** Load onnxruntime-node (a native addon: absent or unloadable on some platforms) and check one product. */
-async function loadNative(threads: number): Promise<MatrixEngine | null> {
+async function loadNative(name: string, threads: number): Promise<MatrixEngine | string> {
   try {
-    // Module names in variables: the engine must not be a static dependency of code that runs without it.
-    const name = 'onnxruntime-node';
     const ort = (await import(name)) as { Tensor?: OrtModules['Tensor']; default?: { Tensor: OrtModules['Tensor'] } };
     const b = (await import(`${name}/dist/binding.js`)) as { default: { binding: { InferenceSession: OrtModules['InferenceSession'] }; initOrt: () => void } };
     const Tensor = ort.Tensor ?? ort.default!.Tensor;
@@ -214,8 +216,7 @@ async function loadNative(threads: number): Promise<MatrixEngine | null> {
     if (y[0] !== 19 || y[3] !== 50) throw new Error(`a test product gave [${Array.from(y)}]`);
     return e;
   } catch (e) {
-    loadError = (e as Error).message.split('\n')[0];
-    return null;
+    return (e as Error).message.split('\n')[0];
   }
 }
 
@@ -223,7 +224,9 @@ async function loadNative(threads: number): Promise<MatrixEngine | null> {
  * Choose the matrix engine: 'auto' (default; the environment variable NTK_ENGINE, set by the CLI's --engine,
  * overrides it and reaches worker threads) takes the native engine when onnxruntime-node loads, else tfjs;
  * 'native' that cannot load is a UserError; 'tfjs' forces the fallback. `threads`: the native intra-op pool
- * (0 = ONNX Runtime's default, one per core). Returns the engine's name, which every result records.
+ * (0 = ONNX Runtime's default, one per core; NTK_NATIVE_THREADS). NTK_ORT_MODULE names the module to load
+ * instead of onnxruntime-node (tests make the engine unavailable with it). Returns the engine's name, which
+ * every result records.
  */
 export async function initEngine(requested: string = process.env.NTK_ENGINE ?? 'auto', threads = Number(process.env.NTK_NATIVE_THREADS ?? 0)): Promise<EngineName> {
   if (!ENGINES.includes(requested)) throw new UserError(`--engine: expected one of ${ENGINES.join(', ')}; got '${requested}'`);
@@ -231,8 +234,12 @@ export async function initEngine(requested: string = process.env.NTK_ENGINE ?? '
     current = tfjsEngine;
     return current.name;
   }
-  if (current.name !== 'native') current = (await loadNative(threads)) ?? tfjsEngine;
-  if (requested === 'native' && current.name !== 'native') throw new UserError(`--engine: the native engine (onnxruntime-node) could not be loaded on this machine: ${loadError}`);
+  // Module names in variables: the engine must not be a static dependency of code that runs without it.
+  const name = process.env.NTK_ORT_MODULE ?? 'onnxruntime-node';
+  if (!loaded.has(name)) loaded.set(name, await loadNative(name, threads));
+  const e = loaded.get(name)!;
+  if (typeof e === 'string' && requested === 'native') throw new UserError(`--engine: the native engine (${name}) could not be loaded on this machine: ${e}`);
+  current = typeof e === 'string' ? tfjsEngine : e;
   return current.name;
 }
 
