@@ -9,6 +9,7 @@
  *   const { kernel } = empiricalKernel(model, model.init(0), x, null, { mode: 'full' });
  */
 export { initBackend, currentBackend, scoped, BACKENDS, type BackendName } from './lib/backend.js';
+export { initEngine, currentEngine, matrixEngine, nativeEngine, tfjsEngine, ENGINES, type EngineName, type MatrixEngine } from './lib/matrix-engine.js';
 export { loadData, loadMnist, loadNpyData, loadCsvData, type Dataset } from './lib/data.js';
 export { UserError } from './lib/errors.js';
 export { readNpy, encodeNpy, decodeNpy, type NdArray } from './lib/npy.js';
@@ -49,5 +50,5 @@ export { KernelTracker, type TrackPoint } from './jacobian/tracking.js';
 export { kernelDistance, relativeChange, kernelTargetAlignment, effectiveRank, kernelMetrics, frobeniusNorm, type KernelMetrics } from './lib/kernel-metrics.js';
 export { kernelSystem, ridgeRegression, crossEntropyKernelFit, kernelPredict, accuracy, oneHot, type KernelSystem } from './lib/kernel-regression.js';
 export { linearisedGd, linearisedFlow, type LinearisedPrediction } from './lib/linearised.js';
-export { choleskyInPlace, choleskySolveInPlace, symmetricEigen, topEigenvalues } from './lib/linalg.js';
+export { blockedCholeskyInPlace, choleskyInPlace, choleskySolveInPlace, symmetricEigen, topEigenvalues } from './lib/linalg.js';
 export { runMnistStudy, renderMnistStudy, mnistDefaults, type MnistStudyOptions } from './experiments/mnist.js';

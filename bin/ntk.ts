@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { UserError } from '../lib/errors.js';
 import { commands } from './commands/index.js';
 import { toolVersion } from '../lib/version.js';
 import { clearProgress } from '../lib/progress.js';
+import { ENGINES } from '../lib/matrix-engine.js';
 
 /**
  * The `ntk` command line. Exit codes: 0 done; 1 a regression found by `ntk check`; 2 bad input or environment (a
@@ -16,7 +17,7 @@ async function main(): Promise<void> {
   const fail = (msg: string): never => {
     throw new UserError(msg);
   };
-  let y = yargs(hideBin(process.argv))
+  let y: Argv = yargs(hideBin(process.argv))
     .scriptName('ntk')
     .usage('$0 <command> [flags]')
     .strict()
@@ -26,6 +27,13 @@ async function main(): Promise<void> {
       fail(msg ?? 'invalid arguments');
     })
     .version(toolVersion().replace(/^ntk-ts@/, ''))
+    // The matrix engine reaches every initBackend (worker threads included) through the environment.
+    .option('engine', { type: 'string', global: true, describe: 'matrix engine: auto (native ONNX Runtime when it loads, else tfjs), native, tfjs; recorded in the metadata' })
+    .middleware((a: { engine?: unknown }) => {
+      if (a.engine === undefined) return;
+      if (!ENGINES.includes(String(a.engine))) fail(`--engine: expected one of ${ENGINES.join(', ')}; got '${a.engine}'`);
+      process.env.NTK_ENGINE = String(a.engine);
+    })
     .help()
     .wrap(Math.min(110, process.stdout.columns ?? 110));
   for (const c of commands) y = c(y);

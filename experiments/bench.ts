@@ -4,9 +4,13 @@
  * (../shared/bench/torch_ntk.py, all its methods), in the same run on the same machine, with the ratio, and
  * the achieved GFLOP/s of the products against the backend's best measured matMul rate; each model also as a saved
  * tfjs-layers model through `--model-json` (the any-network route), with its time against the built-in model's.
- * Options: --models mlp,cnn, --n N, --repeats R, --peer PATH, --backends wasm,cpu, --workers default,1,2 (`default`: no
- * --workers flag, i.e. the plan the cost model picks, shown against 1 and 2 threads), --skip-peer, --out DIR,
- * --scaling off (skip the N/width scaling series).
+ * Each configuration runs on both matrix engines (native ONNX Runtime and the tfjs fallback, `--engine`), so the
+ * old engine's figure stands beside the new one; then the native engine's GEMM rate on the products' own shapes,
+ * and the float64 ridge solve of a [5000, 5000] kernel on both engines (blocked Cholesky with native trailing
+ * updates against the JS Crout Cholesky).
+ * Options: --models mlp,cnn, --n N, --repeats R, --peer PATH, --backends wasm,cpu, --engines native,tfjs,
+ * --workers default,1,2 (`default`: no --workers flag, i.e. the plan the cost model picks, shown against 1 and 2
+ * threads), --skip-peer, --out DIR, --ridge-n 5000 (0: skip), --scaling off (skip the N/width scaling series).
  */
 import { diagonalGramFlops } from '../jacobian/structured.js';
 import { fitLine } from '../lib/stats.js';
@@ -17,6 +21,9 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../lib/backend.js';
+import { type Floats, initEngine, matrixEngine } from '../lib/matrix-engine.js';
+import { kernelSystem, ridgeRegression } from '../lib/kernel-regression.js';
+import { NormalRng } from '../lib/rng.js';
 import { loadMnist } from '../lib/data.js';
 import { writeFilesAtomically } from '../lib/files.js';
 import { encodeNpy } from '../lib/npy.js';
@@ -82,6 +89,63 @@ async function peakMatMul(backend: string): Promise<{ shape: string; gflops: num
     b.dispose();
     return { shape: `[${m},${k}]x[${k},${n}]`, gflops: (2 * m * k * n) / best / 1e9 };
   });
+}
+
+/**
+ * The native engine's best rate (GFLOP/s, best of 3) on the products' own shapes, A·Bᵀ as the kernel computes
+ * them: the CNN's explicit Gram (off-diagonal [1250, 10540]·[1250, 10540]ᵀ and a diagonal stripe [209, 10540]·[1250,
+ * 10540]ᵀ), the MLP's cotangent and input Grams at tile 125 ([1250, 100]·[1250, 100]ᵀ, [125, 784]·[125, 784]ᵀ), and
+ * square float32/float64 products.
+ */
+async function nativeGemm(): Promise<{ shape: string; dtype: string; gflops: number }[]> {
+  await initEngine('native');
+  const e = matrixEngine();
+  const shapes: [string, number, number, number, boolean][] = [
+    ['cnn', 1250, 10540, 1250, false], ['cnn', 209, 10540, 1250, false], ['mlp', 1250, 100, 1250, false], ['mlp', 125, 784, 125, false],
+    ['square', 2000, 2000, 2000, false], ['square', 2000, 2000, 2000, true], ['ridge', 4488, 512, 4488, true],
+  ];
+  return shapes.map(([use, m, k, n, f64]) => {
+    const rng = new NormalRng(`gemm/${m}/${k}/${n}`);
+    const mk = (size: number): Floats => (f64 ? Float64Array.from(rng.normals(size)) : rng.normals(size));
+    const a = mk(m * k), b = mk(n * k);
+    e.matMul(a, b, m, k, n, true);
+    let best = Infinity;
+    for (let r = 0; r < 3; r++) {
+      const t = performance.now();
+      e.matMul(a, b, m, k, n, true);
+      best = Math.min(best, (performance.now() - t) / 1000);
+    }
+    return { shape: `${use} [${m},${k}]·[${n},${k}]ᵀ`, dtype: f64 ? 'float64' : 'float32', gflops: (2 * m * k * n) / best / 1e9 };
+  });
+}
+
+/**
+ * The float64 ridge solve α = (K + λd̄I)⁻¹Y of an [n, n] kernel (K = XXᵀ/300 of 300 Gaussian features, λ = 1e-6,
+ * 1 right-hand side as for the full multi-output kernel) on each engine: ridgeRegression's blocked Cholesky with native
+ * trailing updates, and the JS Crout Cholesky of the tfjs engine. Returns seconds and the largest relative difference
+ * of the two solutions.
+ */
+async function ridgeBench(n: number): Promise<Record<string, number>> {
+  const d = 300;
+  const X = Float64Array.from(new NormalRng('ridge').normals(n * d));
+  await initEngine('native');
+  const K = matrixEngine().matMul(X, X, n, d, n, true).map((v) => v / d);
+  const Y = new Float64Array(n).map((_, i) => (i % 10 === 0 ? 1 : 0));
+  const res: Record<string, number> = { n };
+  const sol: Record<string, Float64Array> = {};
+  for (const engine of ['native', 'tfjs']) {
+    await initEngine(engine);
+    const t = performance.now();
+    sol[engine] = ridgeRegression(kernelSystem(K, n, 1), Y, 1e-6, 'bench ridge');
+    res[`${engine}Seconds`] = (performance.now() - t) / 1000;
+  }
+  let diff = 0, scale = 0;
+  for (let i = 0; i < n; i++) {
+    diff = Math.max(diff, Math.abs(sol.native[i] - sol.tfjs[i]));
+    scale = Math.max(scale, Math.abs(sol.tfjs[i]));
+  }
+  res.maxRelativeDifference = diff / scale;
+  return res;
 }
 
 /**
@@ -162,6 +226,7 @@ async function main(): Promise<void> {
   const n = Number(arg('n', '500'));
   const repeats = Number(arg('repeats', '3'));
   const backends = arg('backends', 'wasm').split(',');
+  const engines = arg('engines', 'native,tfjs').split(',');
   const workerCounts = arg('workers', 'default,1,2').split(',').filter((v, i, a) => (v === 'default' || Number(v) >= 1) && a.indexOf(v) === i);
   const models = arg('models', 'mlp,cnn').split(',').map((m) => {
     if (!MODELS[m]) throw new Error(`--models: unknown model ${m}; expected mlp, cnn`);
@@ -178,7 +243,9 @@ async function main(): Promise<void> {
   for (const backend of backends) peaks[backend] = await peakMatMul(backend);
   const allCores: Record<string, number> = {};
   for (const backend of backends) allCores[backend] = await concurrentMatMul(backend, os.cpus().length);
-  const report: Record<string, unknown> = { date: new Date().toISOString(), machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version }, n, peakMatMul: peaks, matMulAllCoresGflops: allCores, models: {} };
+  const gemm = engines.includes('native') ? await nativeGemm() : [];
+  const bestGemm = (use: string) => Math.max(...gemm.filter((g) => g.shape.startsWith(use)).map((g) => g.gflops));
+  const report: Record<string, unknown> = { date: new Date().toISOString(), machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version }, n, peakMatMul: peaks, matMulAllCoresGflops: allCores, nativeGemm: gemm, models: {} };
   for (const bm of models) {
     console.log(`\n# full NTK [${n * 10}, ${n * 10}] of the ${bm.title} on ${n} MNIST digits (${os.cpus().length} cores, ${os.cpus()[0]?.model ?? 'cpu'})`);
     const ours: Record<string, unknown>[] = [];
@@ -186,14 +253,14 @@ async function main(): Promise<void> {
     const layersDir = path.join(tmp, `layers-${bm.name}`);
     await saveLayersModel(bm.layers(), layersDir, 'ntk-ts bench');
     const variants = [{ label: '', args: bm.ntkArgs }, { label: ' --model-json', args: ['--model-json', path.join(layersDir, 'model.json')] }];
-    for (const v of variants) for (const backend of backends) for (const workers of workerCounts) {
+    for (const v of variants) for (const backend of backends) for (const engine of engines) for (const workers of workerCounts) {
       const runs: number[] = [];
       let meta: Record<string, unknown> = {};
       for (let r = 0; r < repeats; r++) {
-        const out = path.join(tmp, `k-${bm.name}-${backend}-${workers}.npy`);
-        const res = timed(process.execPath, [cli, 'kernel', ...v.args, '--data', `npy:${xfile}`, '--outputs', 'full', '--backend', backend, ...(workers === 'default' ? [] : ['--workers', workers]), '--quiet', '--out', out]);
+        const out = path.join(tmp, `k-${bm.name}-${v.label ? 'json' : 'builtin'}-${backend}-${engine}-${workers}.npy`);
+        const res = timed(process.execPath, [cli, 'kernel', ...v.args, '--data', `npy:${xfile}`, '--outputs', 'full', '--backend', backend, '--engine', engine, ...(workers === 'default' ? [] : ['--workers', workers]), '--quiet', '--out', out]);
         if (res.code !== 0) {
-          console.log(`ntk on ${backend}: failed (${res.stderr.trim().split('\n').pop()})`);
+          console.log(`ntk on ${backend}/${engine}: failed (${res.stderr.trim().split('\n').pop()})`);
           break;
         }
         // Keep the metadata (compute and stage seconds) of the fastest whole-process run.
@@ -204,10 +271,11 @@ async function main(): Promise<void> {
       const flops = bm.flops(meta, n);
       const st = meta.stageSeconds as Record<string, number>;
       ours.push({
-        tool: `ntk-ts${v.label} (${backend}, ${workers === 'default' ? `default plan: ${meta.workers} thread${(meta.workers as number) > 1 ? 's' : ''}` : `--workers ${workers}`}, ${meta.implementation}, tile ${meta.tile}${meta.rules ? `, rules ${(meta.rules as string[]).join('/')}` : ''})`, backend, workers, variant: v.label.trim() || 'built-in',
+        tool: `ntk-ts${v.label} (${backend}, ${meta.engine} engine, ${workers === 'default' ? `default plan: ${meta.workers} thread${(meta.workers as number) > 1 ? 's' : ''}` : `--workers ${workers}`}, ${meta.implementation}, tile ${meta.tile}${meta.rules ? `, rules ${(meta.rules as string[]).join('/')}` : ''})`, backend, engine: meta.engine, workers, variant: v.label.trim() || 'built-in',
         seconds: Math.min(...runs), runs, computeSeconds: meta.computeSeconds, stageSeconds: st, productGflop: flops / 1e9,
         // With workers, st.products is summed over threads: this is the per-thread rate.
-        productGflops: flops / 1e9 / st.products, bestMatMulGflops: Math.max(...peaks[backend].map((p) => p.gflops)),
+        productGflops: flops / 1e9 / st.products,
+        bestMatMulGflops: meta.engine === 'native' ? bestGemm(bm.name) : Math.max(...peaks[backend].map((p) => p.gflops)),
       });
     }
     const peers: Record<string, unknown>[] = [];
@@ -238,16 +306,24 @@ async function main(): Promise<void> {
     for (const p of peers) console.log(`| ${p.tool} | ${p.failed ? `failed after ${(p.seconds as number).toFixed(1)} s: ${p.failed}` : (p.seconds as number).toFixed(2)} | ${p.innerSeconds ?? ''} | ${p === bestPeer ? 'best peer' : ''} |`);
     for (const o of ours) {
       const st = o.stageSeconds as Record<string, number>;
-      console.log(`\n${o.tool}: products ${(o.productGflop as number).toFixed(1)} GFLOP in ${st.products} s = ${(o.productGflops as number).toFixed(1)} GFLOP/s against the backend's best matMul ${(o.bestMatMulGflops as number).toFixed(1)} GFLOP/s; ` +
+      const against = o.engine === 'native' ? `the native engine's best GEMM on these shapes` : `the backend's best matMul`;
+      console.log(`\n${o.tool}: products ${(o.productGflop as number).toFixed(1)} GFLOP in ${st.products} s = ${(o.productGflops as number).toFixed(1)} GFLOP/s against ${against} ${(o.bestMatMulGflops as number).toFixed(1)} GFLOP/s (${((100 * (o.productGflops as number)) / (o.bestMatMulGflops as number)).toFixed(0)} %); ` +
         `stages: features ${st.features} s, products ${st.products} s, combine ${st.combine} s, mirror ${st.mirror} s`);
     }
     const layersRatios = ours.filter((o) => o.variant !== 'built-in').map((o) => {
-      const base = ours.find((b) => b.variant === 'built-in' && b.backend === o.backend && b.workers === o.workers);
-      return { backend: o.backend, workers: o.workers, ratio: base ? (o.seconds as number) / (base.seconds as number) : null };
+      const base = ours.find((b) => b.variant === 'built-in' && b.backend === o.backend && b.engine === o.engine && b.workers === o.workers);
+      return { backend: o.backend, engine: o.engine, workers: o.workers, ratio: base ? (o.seconds as number) / (base.seconds as number) : null };
     });
-    for (const r of layersRatios) console.log(`--model-json against the built-in model (${r.backend}, workers ${r.workers}): ${r.ratio?.toFixed(2)}× its time`);
+    for (const r of layersRatios) console.log(`--model-json against the built-in model (${r.backend}, ${r.engine} engine, workers ${r.workers}): ${r.ratio?.toFixed(2)}× its time`);
     (report.models as Record<string, unknown>)[bm.name] = { title: bm.title, ours, peers, layersRatios };
   }
+  const ridgeN = Number(arg('ridge-n', '5000'));
+  if (ridgeN > 0 && engines.includes('native')) {
+    const r = await ridgeBench(ridgeN);
+    report.ridge = r;
+    console.log(`\n# float64 ridge solve of a [${ridgeN}, ${ridgeN}] kernel: native engine (blocked Cholesky, native trailing updates) ${r.nativeSeconds.toFixed(2)} s, tfjs engine (JS Crout Cholesky) ${r.tfjsSeconds.toFixed(2)} s; solutions differ by ${r.maxRelativeDifference.toExponential(1)} of max|α|`);
+  }
+  if (gemm.length) console.log(`\nnative engine GEMM rates (best of 3): ${gemm.map((g) => `${g.shape} ${g.dtype} ${g.gflops.toFixed(1)}`).join('; ')} GFLOP/s`);
   if (arg('scaling', 'on') !== 'off') report.scaling = scaling(tmp, backends[0]);
   console.log(`\nmatMul [1250,2048]·[2048,1250] on all ${os.cpus().length} cores at once (one process each, summed): ${Object.entries(allCores).map(([b, g]) => `${b} ${g.toFixed(1)}`).join(', ')} GFLOP/s`);
   console.log(`\nbackend matMul rates: ${Object.entries(peaks).map(([b, ps]) => `${b}: ${ps.map((p) => `${p.shape} ${p.gflops.toFixed(1)}`).join('; ')}`).join(' | ')} GFLOP/s`);

@@ -12,6 +12,7 @@ import { empiricalKernel } from '../jacobian/empirical.js';
 import { analyticMlpKernel } from '../models/mlp-analytic.js';
 import { DEFAULT_MLP, Mlp } from '../models/mlp.js';
 import { trainModel } from '../models/training.js';
+import { currentEngine } from '../lib/matrix-engine.js';
 
 export interface ConvergenceOptions extends StudyRun {
   widths: number[];
@@ -109,7 +110,7 @@ export function runConvergence(o: ConvergenceOptions): { summary: Record<string,
     { label: `change in training (slope ${g(fits.change)})`, x: logw, y: rows.map((r) => Math.log10(r.change)), color: '#2ca02c' },
   ]));
   put('widths.csv', 'width,spread,error_mean,error_sd,training_change\n' + rows.map((r) => `${r.width},${r.spread},${r.error},${r.errorSd},${r.change}`).join('\n') + '\n');
-  const summary = { experiment: 'convergence', tool: toolVersion(), backend: o.backend, options: { ...o, progress: undefined }, slopes: fits, widths: rows.map(({ curves: _c, ...r }) => r), seconds };
+  const summary = { experiment: 'convergence', tool: toolVersion(), backend: o.backend, engine: currentEngine(), options: { ...o, progress: undefined }, slopes: fits, widths: rows.map(({ curves: _c, ...r }) => r), seconds };
   put('summary.json', JSON.stringify(summary, null, 1) + '\n');
   put('report.md', `# Width convergence of the empirical NTK (Jacot et al., seeds/001)${o.quick ? ' — QUICK smoke run' : ''}
 

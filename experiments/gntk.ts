@@ -15,6 +15,7 @@ import { monteCarloKernel } from '../jacobian/monte-carlo.js';
 import { analyticGntk } from '../models/gnn-analytic.js';
 import { Gnn, type GnnConfig } from '../models/gnn.js';
 import { predict, trainModel } from '../models/training.js';
+import { currentEngine } from '../lib/matrix-engine.js';
 
 /** Published GNTK accuracies (notes §4, 10-fold CV, SVM on the kernel), by dataset name. */
 export const PUBLISHED_GNTK: Record<string, number> = { 'IMDB-B': 76.9, 'IMDB-M': 52.8, MUTAG: 90.0, NCI1: 84.2, PROTEINS: 75.6, PTC: 67.9 };
@@ -115,7 +116,7 @@ export function runGntkStudy(o: GntkStudyOptions): { summary: Record<string, unk
   bar.stop();
   const total = (performance.now() - t0) / 1000;
   const pct = (v: number[]) => `${(100 * mean(v)).toFixed(1)} ± ${(100 * sd(v)).toFixed(1)}`;
-  const summary = { experiment: 'gntk', tool: toolVersion(), backend: o.backend, options: { ...o, datasets: undefined, progress: undefined }, datasets: results, seconds: total };
+  const summary = { experiment: 'gntk', tool: toolVersion(), backend: o.backend, engine: currentEngine(), options: { ...o, datasets: undefined, progress: undefined }, datasets: results, seconds: total };
   const files = [
     { path: path.join(o.outDir, 'summary.json'), data: JSON.stringify(summary, null, 1) + '\n' },
     { path: path.join(o.outDir, 'folds.csv'), data: 'dataset,fold,gntk,mc_ntk,gin\n' + results.flatMap((r) => r.accuracy.gin.map((_, f) => `${r.name},${f},${r.accuracy.gntk[f]},${r.accuracy.mc[f]},${r.accuracy.gin[f]}`)).join('\n') + '\n' },

@@ -12,6 +12,7 @@ import type { StudyRun } from './study.js';
 import { analyticMlpKernel } from '../models/mlp-analytic.js';
 import { DEFAULT_MLP, Mlp } from '../models/mlp.js';
 import { predict, trainModel } from '../models/training.js';
+import { currentEngine } from '../lib/matrix-engine.js';
 
 export interface LantkOptions extends StudyRun {
   pairs: [number, number][];
@@ -153,7 +154,7 @@ export function runLantk(o: LantkOptions): { summary: Record<string, unknown>; f
     const v = rows.filter((r) => r.pair === pair).map((r) => r[key] as number);
     return `${(100 * mean(v)).toFixed(1)} ± ${(100 * sd(v)).toFixed(1)}`;
   };
-  const summary = { experiment: 'lantk', tool: toolVersion(), backend: o.backend, options: { ...o, progress: undefined }, runs: rows, seconds };
+  const summary = { experiment: 'lantk', tool: toolVersion(), backend: o.backend, engine: currentEngine(), options: { ...o, progress: undefined }, runs: rows, seconds };
   const files = [
     { path: path.join(o.outDir, 'summary.json'), data: JSON.stringify(summary, null, 1) + '\n' },
     { path: path.join(o.outDir, 'grid.csv'), data: 'pair,data_seed,c,h,lambda,test_accuracy\n' + rows.flatMap((r) => (r.grid as { c: number; h: number; lambda: number; test: number }[]).map((g) => `${r.pair},${r.dataSeed},${g.c},${g.h},${g.lambda},${g.test}`)).join('\n') + '\n' },

@@ -12,6 +12,7 @@ import { Mlp } from '../models/mlp.js';
 import type { Model } from '../models/model.js';
 import { ResNet } from '../models/resnet.js';
 import { spread } from './resnet-vs-ffnet.js';
+import { currentEngine } from '../lib/matrix-engine.js';
 
 export interface LognormalOptions extends StudyRun {
   seeds: number;
@@ -138,7 +139,7 @@ export function runLognormal(o: LognormalOptions): { summary: Record<string, unk
     return { label: net.name, values: logs.map((v) => v - m), color: colors[i % colors.length] };
   })));
   put('samples.csv', 'net,seed,ntk,ck\n' + nets.flatMap((net, i) => samples[i].ntk.map((v, s) => `${net.name},${s},${v},${samples[i].ck[s]}`)).join('\n') + '\n');
-  const summary = { experiment: 'lognormal', tool: toolVersion(), backend: o.backend, options: { ...o, progress: undefined }, input: 'one fixed unit vector in R^10', rows, seconds };
+  const summary = { experiment: 'lognormal', tool: toolVersion(), backend: o.backend, engine: currentEngine(), options: { ...o, progress: undefined }, input: 'one fixed unit vector in R^10', rows, seconds };
   put('summary.json', JSON.stringify(summary, null, 1) + '\n');
   const deepest = rows.filter((r) => r.exact).at(-1)!, res = rows.at(-1)!;
   put('report.md', `# The log-normal law of diagonal kernel entries (seeds/002, notes §5)${o.quick ? ' — QUICK smoke run' : ''}

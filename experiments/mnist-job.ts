@@ -1,5 +1,6 @@
 import { loadMnist } from '../lib/data.js';
 import { currentBackend } from '../lib/backend.js';
+import { currentEngine } from '../lib/matrix-engine.js';
 import { type KernelSystem, accuracy, crossEntropyKernelFit, kernelPredict, kernelSystem, oneHot, ridgeRegression } from '../lib/kernel-regression.js';
 import { range, submatrix } from '../lib/cv.js';
 import { frobeniusNorm, relativeChange } from '../lib/kernel-metrics.js';
@@ -57,6 +58,8 @@ export interface MnistJobResult {
   model: StudyModel;
   seed: number;
   backend: string;
+  /** Matrix engine of the run's products: native (ONNX Runtime) or tfjs. */
+  engine: string;
   paramCount: number;
   net: { train: number; test: number; finalLoss: number };
   lossHistory: number[];
@@ -190,7 +193,7 @@ export function runMnistJob(job: MnistJob, report: (fraction: number) => void = 
   fit('NTK∞', 'trace', kernelSystem(infTr, job.n, K), infTe, job.n, start + w.inf + w.fits / 6, w.fits / 6);
   report(1);
   return {
-    model: job.model, seed: job.seed, backend: currentBackend(), paramCount: params.reduce((s, p) => s + p.values.length, 0),
+    model: job.model, seed: job.seed, backend: currentBackend(), engine: currentEngine(), paramCount: params.reduce((s, p) => s + p.values.length, 0),
     net, lossHistory: history.loss, tracking: tracker.points, regressors, infinite: infoInf, scale,
     heat: { init: heatInit, trained: heatTrained, size: hs },
     seconds, paramsJson: paramsToJson(model.config, params),

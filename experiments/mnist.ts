@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { currentBackend } from '../lib/backend.js';
+import { currentEngine } from '../lib/matrix-engine.js';
 import { UserError } from '../lib/errors.js';
 import { writeFilesAtomically } from '../lib/files.js';
 import { runJobPool } from '../lib/job-pool.js';
@@ -220,7 +221,7 @@ function writeStudy(o: MnistStudyOptions, results: MnistJobResult[], seconds: nu
 
   const summary = {
     study: 'seeds/003: MNIST, NTK∞ vs NTK_tr vs the trained net',
-    tool: toolVersion(), backend: results[0]?.backend ?? currentBackend(), quick: o.quick, seconds,
+    tool: toolVersion(), backend: results[0]?.backend ?? currentBackend(), engine: results[0]?.engine ?? currentEngine(), quick: o.quick, seconds,
     options: { ...o, progress: undefined },
     published: PUBLISHED,
     tables: rows.map((r) => ({ model: r.model, method: r.method, train: { mean: mean(r.train), sd: sd(r.train), values: r.train }, test: { mean: mean(r.test), sd: sd(r.test), values: r.test } })),

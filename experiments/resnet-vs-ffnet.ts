@@ -8,6 +8,7 @@ import { empiricalKernel } from '../jacobian/empirical.js';
 import { Mlp } from '../models/mlp.js';
 import type { Model } from '../models/model.js';
 import { ResNet } from '../models/resnet.js';
+import { currentEngine } from '../lib/matrix-engine.js';
 
 export interface ResnetVsFfnetOptions {
   seeds: number;
@@ -80,7 +81,7 @@ export function runResnetVsFfnet(o: ResnetVsFfnetOptions): { summary: Record<str
   const rows = nets.map(([name]) => ({ net: name, ntk: spread(samples[name].ntk), ck: spread(samples[name].ck) }));
   const [f, r] = rows;
   const summary = {
-    experiment: 'resnet-vs-ffnet', backend: o.backend, seeds: o.seeds, width: o.width, input: 'one fixed unit vector in R^10',
+    experiment: 'resnet-vs-ffnet', backend: o.backend, engine: currentEngine(), seeds: o.seeds, width: o.width, input: 'one fixed unit vector in R^10',
     nets: rows, exactFeedforwardCkSecondMomentRatio: exactFfCk, betaFeedforward: (5 * o.depth) / o.width,
     ntkSdLogRatio: f.ntk.sdLog / r.ntk.sdLog, seconds: Math.round((performance.now() - t0) / 100) / 10,
   };

@@ -12,6 +12,7 @@ import { analyticMlpKernel } from '../models/mlp-analytic.js';
 import { DEFAULT_MLP, Mlp } from '../models/mlp.js';
 import { predict, trainModel } from '../models/training.js';
 import type { StudyRun } from './study.js';
+import { currentEngine } from '../lib/matrix-engine.js';
 
 export interface TabularOptions extends StudyRun {
   tables: Table[];
@@ -123,7 +124,7 @@ export function runTabular(o: TabularOptions): { summary: Record<string, unknown
   const seconds = (performance.now() - t0) / 1000;
   const cols = summaryColumns(results.map((r) => r.accuracy.map(mean)));
   const pct = (v: number) => (100 * v).toFixed(1);
-  const summary = { experiment: 'tabular', tool: toolVersion(), backend: o.backend, options: { ...o, tables: undefined, progress: undefined }, datasets: results, summary: { methods: METHODS, ...cols }, seconds };
+  const summary = { experiment: 'tabular', tool: toolVersion(), backend: o.backend, engine: currentEngine(), options: { ...o, tables: undefined, progress: undefined }, datasets: results, summary: { methods: METHODS, ...cols }, seconds };
   const files = [
     { path: path.join(o.outDir, 'summary.json'), data: JSON.stringify(summary, null, 1) + '\n' },
     { path: path.join(o.outDir, 'folds.csv'), data: 'dataset,fold,' + METHODS.map((m) => `"${m}"`).join(',') + '\n' + results.flatMap((r) => r.accuracy[0].map((_, f) => `${r.name},${f},${r.accuracy.map((a) => a[f]).join(',')}`)).join('\n') + '\n' },

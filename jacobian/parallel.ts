@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../lib/errors.js';
 import { noProgress } from '../lib/progress.js';
@@ -15,8 +16,9 @@ class KernelWorker {
   /** Blocks this worker holds. */
   readonly has = new Set<number>();
 
-  constructor() {
-    this.w = new Worker(new URL('./kernel-worker.js', import.meta.url));
+  /** `nativeThreads`: the worker's share of the cores for the native engine's thread pool. */
+  constructor(nativeThreads: number) {
+    this.w = new Worker(new URL('./kernel-worker.js', import.meta.url), { env: { ...process.env, NTK_NATIVE_THREADS: String(nativeThreads) } });
     this.w.on('message', (m: Record<string, unknown>) => {
       if (m.type === 'error') {
         const err = m.name === 'UserError' ? new UserError(String(m.message)) : new Error(`kernel worker: ${m.message}\n${m.stack}`);
@@ -75,7 +77,8 @@ export async function parallelStructuredKernel(
   };
   const blockIds = symmetric ? [...Array(rowTiles).keys()] : [...Array(rowTiles + colTiles).keys()];
   const n = Math.max(1, Math.min(opts.workers, Math.max(blockIds.length, pairs.length)));
-  const workers = Array.from({ length: n }, () => new KernelWorker());
+  // Each thread's native engine gets its share of the cores, so that n threads do not oversubscribe them.
+  const workers = Array.from({ length: n }, () => new KernelWorker(Math.max(1, Math.floor(availableParallelism() / n))));
   const bar = (opts.progress ?? noProgress)(`ntk kernel [structured, ${n} workers]`, blockIds.length + pairs.length);
   const timing: StageTiming = newTiming();
   const out = new Float32Array(kernelSize(mode, x1.n, b.n, K));

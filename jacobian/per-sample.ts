@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { scoped } from '../lib/backend.js';
+import { nativeEngine } from '../lib/matrix-engine.js';
 import { type Samples, sliceSamples } from '../lib/samples.js';
 import type { Model } from '../models/model.js';
 
@@ -37,13 +38,30 @@ export function perSampleJacobians(model: Model, params: tf.Tensor[], s: Samples
 /**
  * Contract two Jacobian tiles, einsum-style: full = einsum('akp,blp->akbl') reshaped to [n1·K, n2·K];
  * trace = mean_k einsum('akp,bkp->ab') [n1, n2]; diagonal = einsum('akp,bkp->abk') [n1, n2, K].
- * The second operand is transposed explicitly before tf.matMul because the wasm backend's matMul with
- * transposeB is ~10× slower than on a pre-transposed operand.
+ * On the native engine each is one A·Bᵀ product per output (full: one of all rows); on tfjs the second operand
+ * is transposed explicitly before tf.matMul because the wasm backend's matMul with transposeB is ~10× slower
+ * than on a pre-transposed operand.
  */
 export function contractJacobians(
   J1: Float32Array, n1: number, J2: Float32Array, n2: number, K: number, P: number,
   mode: 'full' | 'trace' | 'diagonal',
 ): Float32Array {
+  const ne = nativeEngine();
+  if (ne) {
+    if (mode === 'full') return ne.matMul(J1, J2, n1 * K, P, n2 * K, true);
+    const rows = (J: Float32Array, n: number, k: number) => {
+      const out = new Float32Array(n * P);
+      for (let i = 0; i < n; i++) out.set(J.subarray((i * K + k) * P, (i * K + k + 1) * P), i * P);
+      return out;
+    };
+    const out = new Float32Array(n1 * n2 * (mode === 'trace' ? 1 : K));
+    for (let k = 0; k < K; k++) {
+      const t = ne.matMul(rows(J1, n1, k), rows(J2, n2, k), n1, P, n2, true);
+      if (mode === 'trace') for (let q = 0; q < n1 * n2; q++) out[q] += t[q] / K;
+      else for (let q = 0; q < n1 * n2; q++) out[q * K + k] = t[q];
+    }
+    return out;
+  }
   return scoped(() => {
     if (mode === 'full') {
       const a = tf.tensor2d(J1, [n1 * K, P]);

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { sharedForwardVjps } from '../lib/autodiff.js';
 import { scoped, tensorView } from '../lib/backend.js';
+import { type MatrixEngine, nativeEngine } from '../lib/matrix-engine.js';
 import { type Samples, sliceSamples } from '../lib/samples.js';
 import { UserError } from '../lib/errors.js';
 import type { ChannelwiseRecord, LinearRecord, Model, TappedForward, Taps } from '../models/model.js';
@@ -237,6 +238,26 @@ function diagonalGram(f: TileFeatures, K: number): tf.Tensor2D {
   return tf.tensor2d(E, [m, m]);
 }
 
+/**
+ * diagonalGram on the native engine: stripe t is one product J[R_t] · J[0, end_t)ᵀ straight from the block's
+ * gradients (contiguous rows, no copies, no transposes), (S+1)/(2S) of the FLOPs of J Jᵀ, then mirrored.
+ */
+function nativeDiagonalGram(ne: MatrixEngine, f: TileFeatures, K: number): Float32Array {
+  const m = f.n * K, P = f.pExplicit, J = f.explicit!;
+  const E = new Float32Array(m * m);
+  for (const [r0, h] of stripesOf(m)) {
+    const end = r0 + h;
+    const S = ne.matMul(J.subarray(r0 * P, end * P), J.subarray(0, end * P), h, P, end, true);
+    for (let i = 0; i < h; i++) {
+      for (let j = 0; j < end; j++) {
+        E[(r0 + i) * m + j] = S[i * end + j];
+        E[j * m + r0 + i] = S[i * end + j];
+      }
+    }
+  }
+  return E;
+}
+
 /** Size of a layer's explicit gradient block: fanOut·fanIn weights, plus fanOut biases when it has a bias. */
 const explicitSize = (r: LinearRecord) => r.outShape[1] * r.input.shape[1] + (r.bScale !== 0 ? r.outShape[1] : 0);
 
@@ -244,20 +265,46 @@ const explicitSize = (r: LinearRecord) => r.outShape[1] * r.input.shape[1] + (r.
  * Write the per-sample gradients of one layer into J [n, K, P] at column offset `off`:
  *   J[i, k, off + c·fanIn + f] = w·Σ_{r∈i} g_rk[c]·a_r[f],   J[i, k, off + fanOut·fanIn + c] = b·Σ_{r∈i} g_rk[c]
  * (fanOut-major: any fixed order of the parameters gives the same Gram). For samples with equal numbers of
- * rows (convolutions) each sample is one 2-D tf.matMul [K·fanOut, rows] × [rows, fanIn] (wasm's batched
- * matMul is ~10× slower than a loop of 2-D ones); ragged rows (graphs) use a JS loop.
+ * rows (convolutions) each sample is one product [K·fanOut, rows] × [rows, fanIn]: batched on the native engine,
+ * a loop of 2-D tf.matMul on tfjs (wasm's batched matMul is ~10× slower); ragged rows (graphs) use a JS loop.
  */
 function explicitGradients(rec: LinearRecord, cots: tf.Tensor2D[], n: number, J: Float32Array, P: number, off: number): void {
   const K = cots.length;
   const [R, fanIn] = rec.input.shape;
   const fanOut = rec.outShape[1];
   const seg = rec.segments ?? identitySegments(n);
+  const w = rec.wScale, b = rec.bScale;
+  const hasBias = b !== 0;
+  const ne = nativeEngine();
+  if (ne && seg.every((v, i) => v === i * (R / n)) && (R / n) * fanIn * fanOut * K > 4096) {
+    // Views, not copies: no tfjs op runs below, so the wasm heap cannot move under them.
+    const C = cots.map(tensorView), X = tensorView(rec.input);
+    // Native engine: per output k, one batched product over samples, w·g_kᵀ [fanOut, rows] · a [rows, fanIn] per
+    // sample, straight from the cotangents [n, rows, fanOut] and inputs [n, rows, fanIn] as laid out (transpose
+    // and scale are nodes of the ONNX graph), and the bias gradients b·1ᵀ·g_k likewise; ~8M floats per batch.
+    const rows = R / n;
+    const bs = Math.max(1, Math.min(n, Math.floor(8e6 / (fanOut * fanIn))));
+    const ones = new Float32Array(bs * rows).fill(1);
+    const wSize = fanOut * fanIn;
+    for (let k = 0; k < K; k++) {
+      for (let i0 = 0; i0 < n; i0 += bs) {
+        const nb = Math.min(bs, n - i0);
+        const g = C[k].subarray(i0 * rows * fanOut, (i0 + nb) * rows * fanOut);
+        const prod = ne.batchMatMul(g, X.subarray(i0 * rows * fanIn, (i0 + nb) * rows * fanIn), nb, fanOut, rows, fanIn, true, w);
+        const bias = hasBias ? ne.batchMatMul(ones.subarray(0, nb * rows), g, nb, 1, rows, fanOut, false, b) : null;
+        for (let i = i0; i < i0 + nb; i++) {
+          const o = (i * K + k) * P + off;
+          J.set(prod.subarray((i - i0) * wSize, (i - i0 + 1) * wSize), o);
+          if (bias) J.set(bias.subarray((i - i0) * fanOut, (i - i0 + 1) * fanOut), o + wSize);
+        }
+      }
+    }
+    return;
+  }
   const C = cots.map((c) => tensorView(c).slice());
   // A JS copy: heap views of the wasm backend are invalidated when its memory grows (and tf.slice of one
   // sample's rows is far slower there).
   const X = tensorView(rec.input).slice();
-  const w = rec.wScale, b = rec.bScale;
-  const hasBias = b !== 0;
   if (seg.every((v, i) => v === i * (R / n)) && (R / n) * fanIn * fanOut * K > 4096) {
     const rows = R / n;
     const CT = new Float32Array(K * fanOut * rows);
@@ -397,10 +444,36 @@ export function tileFeatures(model: Model, params: tf.Tensor[], s: Samples, rule
 const mat = (a: Float32Array, rows: number, cols: number) => tf.tensor2d(a, [rows, cols]);
 
 /** Rows of output k only, [n, m], from an array laid out [n, K, m]. */
-function outputRows(a: Float32Array, n: number, K: number, k: number, m: number): tf.Tensor2D {
+function outputRowsArray(a: Float32Array, n: number, K: number, k: number, m: number): Float32Array {
   const buf = new Float32Array(n * m);
   for (let i = 0; i < n; i++) buf.set(a.subarray((i * K + k) * m, (i * K + k + 1) * m), i * m);
-  return tf.tensor2d(buf, [n, m]);
+  return buf;
+}
+const outputRows = (a: Float32Array, n: number, K: number, k: number, m: number): tf.Tensor2D => tf.tensor2d(outputRowsArray(a, n, K, k, m), [n, m]);
+
+/**
+ * The products of structuredTile on the native engine, each one A·Bᵀ product of the blocks' arrays as they are
+ * laid out: explicit gradients [n·K, P] (full; the diagonal pair by row stripes), [n, K·P] (trace: Σ_k, then /K)
+ * or output `pass`'s rows [n, P] (diagonal); outer layers' inputs [R, fanIn] and cotangents [R·K, fanOut] (full),
+ * [R, K·fanOut] (trace) or [R, fanOut] (diagonal).
+ */
+function nativeProducts(ne: MatrixEngine, f1: TileFeatures, f2: TileFeatures, K: number, mode: OutputMode, pass: number): { E: Float32Array | null; A: Float32Array[]; G: Float32Array[] } {
+  const nr = f1.n, nc = f2.n;
+  let E: Float32Array | null = null;
+  if (f1.explicit && f2.explicit) {
+    const P = f1.pExplicit;
+    if (mode === 'full') E = f1 === f2 ? nativeDiagonalGram(ne, f1, K) : ne.matMul(f1.explicit, f2.explicit, nr * K, P, nc * K, true);
+    else if (mode === 'trace') E = ne.matMul(f1.explicit, f2.explicit, nr, K * P, nc, true).map((v) => v / K);
+    else E = ne.matMul(outputRowsArray(f1.explicit, nr, K, pass, P), outputRowsArray(f2.explicit, nc, K, pass, P), nr, P, nc, true);
+  }
+  const A = f1.outer.map((f, l) => ne.matMul(f.input, f2.outer[l].input, f.rows, f.fanIn, f2.outer[l].rows, true));
+  const G = f1.outer.map((f, l) => {
+    const g = f2.outer[l];
+    if (mode === 'full') return ne.matMul(f.cot, g.cot, f.rows * K, f.fanOut, g.rows * K, true);
+    if (mode === 'trace') return ne.matMul(f.cot, g.cot, f.rows, K * f.fanOut, g.rows, true);
+    return ne.matMul(outputRowsArray(f.cot, f.rows, K, pass, f.fanOut), outputRowsArray(g.cot, g.rows, K, pass, g.fanOut), f.rows, f.fanOut, g.rows, true);
+  });
+  return { E, A, G };
 }
 
 /** Seconds spent per stage of a kernel computation, accumulated over tiles. */
@@ -434,6 +507,35 @@ function indexer(mode: OutputMode, t: TileTarget, K: number): (i: number, j: num
 }
 
 /**
+ * The products of structuredTile on tfjs: tf.matMul on pre-transposed operands kept with the blocks, explicit
+ * gradients summed over column chunks; returns views of the products (valid until the next tfjs op).
+ */
+function tfjsProducts(f1: TileFeatures, f2: TileFeatures, K: number, mode: OutputMode, pass: number): { E: Float32Array | null; A: Float32Array[]; G: Float32Array[] } {
+  const nr = f1.n, nc = f2.n;
+  // Gram of explicit gradients, in the output mode's shape: full [nr·K, nc·K], trace/diagonal [nr, nc].
+  let Et: tf.Tensor | null = null;
+  if (f1.explicit && f2.explicit) {
+    const P = f1.pExplicit;
+    if (mode === 'full' && f1 === f2) Et = diagonalGram(f1, K);
+    else if (mode === 'full') {
+      for (let c = 0; c * CHUNK < P; c++) {
+        const p = tf.matMul(operand(f1, `J${c}`, () => explicitChunk(f1, K, c)), operandT(f2, `J${c}`, () => explicitChunk(f2, K, c)));
+        Et = Et ? tf.add(Et, p) : p;
+      }
+    }
+    else if (mode === 'trace') Et = tf.div(tf.matMul(operand(f1, 'Jt', () => mat(f1.explicit!, nr, K * P)), operandT(f2, 'Jt', () => mat(f2.explicit!, nc, K * P))), K);
+    else Et = tf.matMul(operand(f1, `Jd${pass}`, () => outputRows(f1.explicit!, nr, K, pass, P)), operandT(f2, `Jd${pass}`, () => outputRows(f2.explicit!, nc, K, pass, P)));
+  }
+  const cotOf = (f: OuterFeatures) => () =>
+    mode === 'full' ? mat(f.cot, f.rows * K, f.fanOut) : mode === 'trace' ? mat(f.cot, f.rows, K * f.fanOut) : outputRows(f.cot, f.rows, K, pass, f.fanOut);
+  const inputOf = (f: OuterFeatures) => () => mat(f.input, f.rows, f.fanIn);
+  const cotKey = (l: number) => `g${l}:${mode}:${pass}`;
+  const At = f1.outer.map((f, l) => tf.matMul(operand(f1, `a${l}`, inputOf(f)), operandT(f2, `a${l}`, inputOf(f2.outer[l]))));
+  const Gt = f1.outer.map((f, l) => tf.matMul(operand(f1, cotKey(l), cotOf(f)), operandT(f2, cotKey(l), cotOf(f2.outer[l]))));
+  return { E: Et ? tensorView(Et) : null, A: At.map(tensorView), G: Gt.map(tensorView) };
+}
+
+/**
  * One kernel tile between blocks f1 (nr samples) and f2 (nc samples), written into `t.out` at sample offsets
  * (t.r0, t.c0) in the layout of the output mode:
  *   Θ = J_e,1 J_e,2ᵀ  (explicit layers, one Gram over their concatenated gradients)
@@ -448,31 +550,12 @@ export function structuredTile(f1: TileFeatures, f2: TileFeatures, K: number, mo
   const at = indexer(mode, t, K);
   const single = f1.outer.map((f, l) => f.segments === null && f2.outer[l].segments === null);
   const passes = mode === 'diagonal' ? K : 1;
+  const ne = nativeEngine();
   for (let pass = 0; pass < passes; pass++) {
     scoped(() => {
-      // Gram of explicit gradients, in the output mode's shape: full [nr·K, nc·K], trace/diagonal [nr, nc].
-      let Et: tf.Tensor | null = null;
-      if (f1.explicit && f2.explicit) {
-        const P = f1.pExplicit;
-        if (mode === 'full' && f1 === f2) Et = diagonalGram(f1, K);
-        else if (mode === 'full') {
-          for (let c = 0; c * CHUNK < P; c++) {
-            const p = tf.matMul(operand(f1, `J${c}`, () => explicitChunk(f1, K, c)), operandT(f2, `J${c}`, () => explicitChunk(f2, K, c)));
-            Et = Et ? tf.add(Et, p) : p;
-          }
-        }
-        else if (mode === 'trace') Et = tf.div(tf.matMul(operand(f1, 'Jt', () => mat(f1.explicit!, nr, K * P)), operandT(f2, 'Jt', () => mat(f2.explicit!, nc, K * P))), K);
-        else Et = tf.matMul(operand(f1, `Jd${pass}`, () => outputRows(f1.explicit!, nr, K, pass, P)), operandT(f2, `Jd${pass}`, () => outputRows(f2.explicit!, nc, K, pass, P)));
-      }
-      const cotOf = (f: OuterFeatures) => () =>
-        mode === 'full' ? mat(f.cot, f.rows * K, f.fanOut) : mode === 'trace' ? mat(f.cot, f.rows, K * f.fanOut) : outputRows(f.cot, f.rows, K, pass, f.fanOut);
-      const inputOf = (f: OuterFeatures) => () => mat(f.input, f.rows, f.fanIn);
-      const cotKey = (l: number) => `g${l}:${mode}:${pass}`;
-      const At = f1.outer.map((f, l) => tf.matMul(operand(f1, `a${l}`, inputOf(f)), operandT(f2, `a${l}`, inputOf(f2.outer[l]))));
-      const Gt = f1.outer.map((f, l) => tf.matMul(operand(f1, cotKey(l), cotOf(f)), operandT(f2, cotKey(l), cotOf(f2.outer[l]))));
-      const E = Et ? tensorView(Et) : null;
-      const A = At.map(tensorView);
-      const G = Gt.map(tensorView);
+      // Gram of explicit gradients in the output mode's shape (full [nr·K, nc·K], trace/diagonal [nr, nc]), Grams
+      // of the outer layers' inputs A and cotangents G: on the native engine straight from the blocks' arrays.
+      const { E, A, G } = ne ? nativeProducts(ne, f1, f2, K, mode, pass) : tfjsProducts(f1, f2, K, mode, pass);
       clock('products');
       const fused = Int32Array.from(f1.outer.map((_, l) => l).filter((l) => single[l]));
       const nf = fused.length;

@@ -5,6 +5,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs';
 import { UserError } from './errors.js';
 import { registerWasmGradients } from './wasm-gradients.js';
+import { initEngine } from './matrix-engine.js';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -33,7 +34,8 @@ async function tryWasm(): Promise<boolean> {
 /**
  * Choose the tfjs backend: 'auto' tries tfjs-node (native TensorFlow), then the wasm backend (SIMD,
  * single-threaded under Node), then the pure-JS cpu backend. A named backend that cannot start is a
- * UserError. Returns the name of the backend in use, which every result records.
+ * UserError. Returns the name of the backend in use, which every result records. The matrix engine is chosen
+ * here too (initEngine: native when onnxruntime-node loads, unless NTK_ENGINE / --engine says otherwise).
  */
 export async function initBackend(requested: string = 'auto'): Promise<BackendName> {
   if (requested !== 'auto' && !BACKENDS.includes(requested as BackendName)) {
@@ -46,6 +48,7 @@ export async function initBackend(requested: string = 'auto'): Promise<BackendNa
     const ok = b === 'tensorflow' ? await tryTensorflow() : b === 'wasm' ? await tryWasm() : await tf.setBackend('cpu');
     if (ok) {
       await tf.ready();
+      await initEngine();
       return tf.getBackend() as BackendName;
     }
   }

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { stratifiedFolds, submatrix } from './cv.js';
 import { UserError } from './errors.js';
-import { choleskyInPlace, choleskySolveInPlace, matMul } from './linalg.js';
+import { blockedCholeskyInPlace, choleskyInPlace, choleskySolveInPlace, matMul } from './linalg.js';
+import { nativeEngine } from './matrix-engine.js';
 import { makeOptimiser } from './optimisers.js';
 import type { Progress } from './progress.js';
 
@@ -37,7 +38,8 @@ export function meanDiagonal(K: ArrayLike<number>, s: number): number {
  * Closed-form kernel ridge regression on MSE: α = (K + λ·d̄·I)⁻¹ Y, solved by a float64 Cholesky, with the
  * ridge λ relative to the mean diagonal d̄ so that one λ means the same for kernels of any scale (NTK_tr
  * entries grow ~1000× in training). Y [s, m] is the target layout above (one-hot rows). λ → 0 interpolates the
- * training targets. Throws a UserError naming `what` when K + λd̄I is not numerically positive definite.
+ * training targets. Throws a UserError naming `what` when K + λd̄I is not numerically positive definite. With the
+ * native matrix engine, systems beyond 512 unknowns use the blocked Cholesky (trailing updates as native Gemms).
  */
 export function ridgeRegression(sys: KernelSystem, Y: ArrayLike<number>, ridge: number, what: string): Float64Array {
   const { K, s, m } = sys;
@@ -45,7 +47,10 @@ export function ridgeRegression(sys: KernelSystem, Y: ArrayLike<number>, ridge: 
   const A = Float64Array.from(K);
   const add = ridge * meanDiagonal(K, s);
   for (let i = 0; i < s; i++) A[i * s + i] += add;
-  choleskyInPlace(A, s, what);
+  // Native engine: the blocked Cholesky, whose trailing updates are its float64 Gemm (small systems stay in JS).
+  const ne = nativeEngine();
+  if (ne && s > 512) blockedCholeskyInPlace(A, s, what, ne);
+  else choleskyInPlace(A, s, what);
   const alpha = Float64Array.from(Y);
   if (alpha.length !== s * m) throw new Error(`ridgeRegression: targets have ${alpha.length} entries, expected ${s * m}`);
   choleskySolveInPlace(A, s, alpha, m);
@@ -68,12 +73,22 @@ export interface CrossEntropyFitOptions {
  * mean diagonal d̄ (Adam's step is scale-free in α, so without it the step in function space would grow with
  * the kernel's scale); the returned α is divided by d̄ so that kernelPredict(K_*, α) needs no rescaling. The gradient
  * ∂L/∂α = (K/d̄)ᵀ (softmax(F) − Y)/n is formed explicitly (K symmetric), two matrix-vector products per step,
- * in float32 on the tfjs backend. α starts at 0 (all logits 0). Returns α [s, m] in float64 and the final loss.
+ * in float32 (on the native matrix engine when in use, else on the tfjs backend). α starts at 0 (all logits 0). Returns α [s, m] in float64 and the final loss.
  */
 export function crossEntropyKernelFit(sys: KernelSystem, Y: ArrayLike<number>, n: number, outputs: number, o: CrossEntropyFitOptions): { alpha: Float64Array; loss: number; scale: number } {
   const { K, s, m } = sys;
   const scale = meanDiagonal(K, s);
-  const Kt = tf.tidy(() => tf.div(tf.tensor2d(Float32Array.from(K), [s, s]), scale));
+  // The two [s, s]·[s, m] products per step are the fit's FLOPs (and its memory traffic): on the native engine
+  // they read K/d̄ from a JS array; the rest of the step (softmax, Adam) stays on tfjs.
+  const ne = nativeEngine();
+  let Kn: Float32Array | null = null;
+  if (ne) {
+    // A loop: Float32Array.from with a map function over 25M entries takes seconds.
+    Kn = new Float32Array(s * s);
+    for (let i = 0; i < s * s; i++) Kn[i] = K[i] / scale;
+  }
+  const Kt = Kn ? null : tf.tidy(() => tf.div(tf.tensor2d(Float32Array.from(K), [s, s]), scale));
+  const product = (x: tf.Tensor2D): tf.Tensor2D => (Kn ? tf.tensor2d(ne!.matMul(Kn, x.dataSync() as Float32Array, s, s, m), [s, m]) : tf.matMul(Kt!, x));
   const Yt = tf.tensor2d(Float32Array.from(Y), [n, outputs]);
   let alpha: tf.Tensor = tf.zeros([s, m]);
   const opt = makeOptimiser({ name: 'adam', lr: o.lr });
@@ -81,10 +96,10 @@ export function crossEntropyKernelFit(sys: KernelSystem, Y: ArrayLike<number>, n
   try {
     for (let t = 0; t < o.steps; t++) {
       const grad = tf.tidy(() => {
-        const logits = tf.reshape(tf.matMul(Kt, alpha as tf.Tensor2D), [n, outputs]);
+        const logits = tf.reshape(product(alpha as tf.Tensor2D), [n, outputs]);
         const dF = tf.div(tf.sub(tf.softmax(logits), Yt), n);
         if (t === o.steps - 1) loss = -tf.sum(tf.mul(Yt, tf.logSoftmax(logits))).dataSync()[0] / n;
-        return tf.matMul(Kt, tf.reshape(dF, [s, m]) as tf.Tensor2D);
+        return product(tf.reshape(dF, [s, m]) as tf.Tensor2D);
       });
       const [next] = opt.step([alpha], [grad]);
       alpha.dispose();
@@ -96,7 +111,7 @@ export function crossEntropyKernelFit(sys: KernelSystem, Y: ArrayLike<number>, n
     if (!Number.isFinite(loss) || a.some((v) => !Number.isFinite(v))) throw new UserError('kernel cross-entropy fit: the coefficients diverged (non-finite values); lower the learning rate');
     return { alpha: a, loss, scale };
   } finally {
-    [Kt, Yt, alpha].forEach((t) => t.dispose());
+    [Kt, Yt, alpha].forEach((t) => t?.dispose());
     opt.dispose();
   }
 }

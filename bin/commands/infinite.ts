@@ -7,6 +7,7 @@ import { analyticKernel } from '../../models/analytic.js';
 import { checkNpyPath, dataMeta, inputFiles, layoutOf, npyOutput, round, withOutputs, writeJson } from './output.js';
 import { expandPerOutput } from '../../jacobian/empirical.js';
 import { initBackend } from '../../lib/backend.js';
+import { currentEngine } from '../../lib/matrix-engine.js';
 import { parseIntList } from '../../models/registry.js';
 import { toolVersion } from '../../lib/version.js';
 import { metadataPath } from '../../lib/files.js';
@@ -55,7 +56,7 @@ export const infiniteCommand: Command = (y) =>
         const computeSeconds = (performance.now() - tc) / 1000;
         const meta = {
           tool: toolVersion(), command: 'infinite', kind, outputs: mode, config: model.config, seeds: mc.seeds, seed: num(a, 'seed'),
-          networkSeeds: `"${num(a, 'seed')}/s" for s = 0..${mc.seeds - 1}`, backend, implementation: mc.info.implementation, tile: mc.info.tile,
+          networkSeeds: `"${num(a, 'seed')}/s" for s = 0..${mc.seeds - 1}`, backend, engine: currentEngine(), implementation: mc.info.implementation, tile: mc.info.tile,
           data: dataMeta(d1), data2: dataMeta(d2), K: model.outputSize, shape: mc.shape, dtype: 'float64', layout: layoutOf(mode),
           stderrFile: seOut ?? null, reports, analyticOracle: oracle ? oracle.what : 'none for this configuration',
           computeSeconds: round(computeSeconds), totalSeconds: round((performance.now() - t0) / 1000),

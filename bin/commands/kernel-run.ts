@@ -10,6 +10,7 @@ import { UserError } from '../../lib/errors.js';
 import { dataMeta, layoutOf } from './output.js';
 import { checkModelFits } from './limits.js';
 import { initBackend } from '../../lib/backend.js';
+import { currentEngine } from '../../lib/matrix-engine.js';
 import { parallelStructuredKernel } from '../../jacobian/parallel.js';
 import { toolVersion } from '../../lib/version.js';
 
@@ -18,7 +19,7 @@ import { toolVersion } from '../../lib/version.js';
 /** The metadata every `kernel` output records: what was computed, from what, on which backend and how. */
 export function kernelRunMeta(a: Args, p: Pick<Awaited<ReturnType<typeof prepareKernel>>, 'mode' | 'kind' | 'd1' | 'd2' | 'model' | 'paramsFrom' | 'backend'>, info: KernelInfo, shape: number[]) {
   return {
-    tool: toolVersion(), command: 'kernel', kind: p.kind, outputs: p.mode, config: p.model.config, params: p.paramsFrom, seed: num(a, 'seed'), backend: p.backend,
+    tool: toolVersion(), command: 'kernel', kind: p.kind, outputs: p.mode, config: p.model.config, params: p.paramsFrom, seed: num(a, 'seed'), backend: p.backend, engine: currentEngine(),
     implementation: info.implementation, tile: info.tile, tiles: info.tiles, symmetric: info.symmetric, rules: info.rules ?? null, notice: info.notice ?? null,
     data: dataMeta(p.d1), data2: dataMeta(p.d2), K: p.model.outputSize, shape, dtype: 'float32', layout: layoutOf(p.mode),
   };

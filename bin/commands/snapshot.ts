@@ -1,3 +1,4 @@
+import { currentEngine } from '../../lib/matrix-engine.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Args, type Command, num, runOptions, str } from './flags.js';
@@ -38,7 +39,7 @@ export const snapshotCommand: Command = (y) =>
       const r = await withOutputs([...npyOutput(kfile, '--out', shape, 4, false), jsonOutput(sfile, '--out')], inputFiles(ka, [{ path: file, flag: '--config' }]), async (set) => {
         const r = await runKernel(ka, p);
         set.write(kfile, npyChunks({ data: r.kernel.data, shape: r.kernel.shape }));
-        writeJson(set, sfile, { tool: toolVersion(), config, backend: r.backend, modelConfig: r.model.config, kind: r.kind, outputs: r.mode, shape: r.kernel.shape, tolerance: { relativeFrobenius: tol, maxAbs: tol }, created: new Date().toISOString() });
+        writeJson(set, sfile, { tool: toolVersion(), config, backend: r.backend, engine: currentEngine(), modelConfig: r.model.config, kind: r.kind, outputs: r.mode, shape: r.kernel.shape, tolerance: { relativeFrobenius: tol, maxAbs: tol }, created: new Date().toISOString() });
         return r;
       });
       if (!a.quiet) process.stderr.write(`wrote snapshot ${dir} [${r.kernel.shape}] (${r.backend})\n`);

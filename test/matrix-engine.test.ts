@@ -1,0 +1,239 @@
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { empiricalKernel } from '../jacobian/empirical.js';
+import { UserError } from '../lib/errors.js';
+import { blockedCholeskyInPlace, choleskyInPlace } from '../lib/linalg.js';
+import { type Floats, type MatrixEngine, initEngine, matrixEngine, nativeEngine, tfjsEngine } from '../lib/matrix-engine.js';
+import { encodeNpy } from '../lib/npy.js';
+import { NormalRng } from '../lib/rng.js';
+import { vectors } from '../lib/samples.js';
+import { syntheticGraphs } from '../lib/graphs.js';
+import { Cnn } from '../models/cnn.js';
+import { Gnn } from '../models/gnn.js';
+import { Mlp } from '../models/mlp.js';
+import type { Model } from '../models/model.js';
+import type { Samples } from '../lib/samples.js';
+import type { OutputMode } from '../jacobian/kernel-types.js';
+import { maxAbsDiff, randomInputs, testBackend } from './helpers.js';
+
+const common = { activation: 'relu' as const, parameterization: 'ntk' as const, wStd: 1.4, bStd: 0.1, bias: true };
+
+const rand = (size: number, seed: string, f64 = false): Floats => {
+  const v = new NormalRng(seed).normals(size);
+  return f64 ? Float64Array.from(v) : v;
+};
+
+/**
+ * |native − reference| against the float32 rounding bound of a k-term dot product, γ_k·Σ|a||b| with γ_k = k·2⁻²⁴
+ * (float64: 2⁻⁵³), entry by entry: a wrong index, a dropped term or a missing transpose shows up as O(|a||b|).
+ */
+function expectClose(got: Floats, want: Floats, absBound: Float64Array, k: number, what: string): void {
+  expect(got.length, what).to.equal(want.length);
+  const eps = got instanceof Float64Array ? 2 ** -53 : 2 ** -24;
+  for (let i = 0; i < got.length; i++) {
+    const tol = 4 * (k + 2) * eps * absBound[i] + 1e-30;
+    if (!(Math.abs(got[i] - want[i]) <= tol)) expect.fail(`${what}: entry ${i} is ${got[i]}, reference ${want[i]} (tolerance ${tol})`);
+  }
+}
+
+/** Σ_p |A[i,p]|·|B[p,j]| (B [k, n], or [n, k] when transB): the scale of each product entry. */
+function absProduct(A: Floats, B: Floats, m: number, k: number, n: number, transB: boolean): Float64Array {
+  return tfjsEngine.matMul(Float64Array.from(A, Math.abs), Float64Array.from(B, Math.abs), m, k, n, transB) as Float64Array;
+}
+
+describe('matrix engine: native products against the tfjs reference', function () {
+  let ne: MatrixEngine;
+  before(async () => {
+    await testBackend();
+    // The native engine is loaded explicitly: these tests run in the fallback suite (NTK_ENGINE=tfjs) too.
+    await initEngine('native');
+    ne = nativeEngine()!;
+    await initEngine();
+  });
+  after(async () => {
+    await initEngine();
+  });
+
+  // Adversarial shapes: vectors both ways, inner dimension 1, odd sizes, and empty products (m, n or k = 0).
+  const shapes: [number, number, number][] = [[1, 37, 1], [1, 1, 53], [41, 1, 1], [29, 1, 31], [1, 301, 17], [17, 301, 1], [33, 65, 47], [130, 257, 3], [0, 5, 4], [4, 5, 0], [3, 0, 6]];
+
+  it('matMul, A·B and A·Bᵀ, float32 and float64, equal the reference on random and adversarial shapes', () => {
+    for (const f64 of [false, true]) {
+      for (const [m, k, n] of shapes) {
+        for (const transB of [false, true]) {
+          const A = rand(m * k, `a${m},${k}`, f64), B = rand(k * n, `b${k},${n}`, f64);
+          const got = ne.matMul(A, B, m, k, n, transB);
+          expect(got instanceof Float64Array, 'dtype kept').to.equal(f64);
+          expectClose(got, tfjsEngine.matMul(A, B, m, k, n, transB), absProduct(A, B, m, k, n, transB), k, `${f64 ? 'f64' : 'f32'} [${m},${k}]·[${k},${n}]${transB ? 'ᵀ' : ''}`);
+          if (k === 0) expect(Array.from(got).every((v) => v === 0), 'k = 0 gives zeros').to.equal(true);
+        }
+      }
+    }
+  });
+
+  it('operands may be subarray views (offsets into a larger buffer are honoured)', () => {
+    const big = rand(1000, 'big') as Float32Array;
+    const A = big.subarray(13, 13 + 6 * 7), B = big.subarray(501, 501 + 7 * 5);
+    expectClose(ne.matMul(A, B, 6, 7, 5), tfjsEngine.matMul(Float32Array.from(A), Float32Array.from(B), 6, 7, 5), absProduct(A, B, 6, 7, 5, false), 7, 'views');
+  });
+
+  it('batched products (plain, and transposed with a scale) equal per-sample reference products', () => {
+    for (const [batch, m, k, n] of [[1, 1, 1, 1], [3, 7, 1, 5], [5, 1, 9, 4], [4, 20, 64, 25], [0, 3, 3, 3]]) {
+      for (const transA of [false, true]) {
+        const A = rand(batch * m * k, `ba${batch}`), B = rand(batch * k * n, `bb${batch}`);
+        const s = transA ? -0.37 : 1;
+        const want = tfjsEngine.batchMatMul(A, B, batch, m, k, n, transA, s);
+        // Independent of batchMatMul's own loop: explicit transposes and 2-D products per sample.
+        const bound = new Float64Array(batch * m * n);
+        for (let b = 0; b < batch; b++) {
+          const a = new Float32Array(m * k);
+          for (let i = 0; i < m; i++) for (let p = 0; p < k; p++) a[i * k + p] = transA ? A[b * m * k + p * m + i] : A[b * m * k + i * k + p];
+          const ref = tfjsEngine.matMul(a, B.subarray(b * k * n, (b + 1) * k * n) as Float32Array, m, k, n);
+          for (let q = 0; q < m * n; q++) expect(Math.abs(want[b * m * n + q] - s * ref[q])).to.be.at.most(1e-6 * (1 + Math.abs(ref[q])));
+          bound.set(absProduct(a, B.subarray(b * k * n, (b + 1) * k * n), m, k, n, false), b * m * n);
+        }
+        expectClose(ne.batchMatMul(A, B, batch, m, k, n, transA, s), want, bound, k, `batch ${batch}×[${m},${k}]·[${k},${n}] transA=${transA}`);
+      }
+    }
+  });
+
+  it('gemmUpdate C − A·Bᵀ in float64, into a new array or a given one', () => {
+    for (const [m, k, n] of [[1, 1, 1], [37, 16, 37], [5, 0, 3], [64, 7, 9]]) {
+      const A = rand(m * k, 'ua', true), B = rand(n * k, 'ub', true), C = rand(m * n, 'uc', true);
+      const want = tfjsEngine.gemmUpdate(C, A, B, m, k, n);
+      const bound = absProduct(A, B, m, k, n, true).map((v, i) => v + Math.abs(C[i]));
+      expectClose(ne.gemmUpdate(C, A, B, m, k, n), want, bound, k + 1, `update [${m},${k},${n}]`);
+      const buf = new Float64Array(m * n + 4).fill(7);
+      const got = ne.gemmUpdate(C, A, B, m, k, n, buf.subarray(2, 2 + m * n));
+      expectClose(got, want, bound, k + 1, `update into a view [${m},${k},${n}]`);
+      expect([buf[0], buf[1], buf[m * n + 2], buf[m * n + 3]], 'nothing written outside the view').to.deep.equal([7, 7, 7, 7]);
+    }
+  });
+
+  it('the blocked float64 Cholesky equals the Crout Cholesky (native and reference trailing updates)', () => {
+    const n = 301, d = 40;
+    const X = rand(n * d, 'chol', true);
+    const K = tfjsEngine.matMul(X, X, n, d, n, true) as Float64Array;
+    for (let i = 0; i < n; i++) K[i * n + i] += 0.05;
+    const want = K.slice();
+    choleskyInPlace(want, n, 'test');
+    for (const [engine, block] of [[ne, 64], [ne, 512], [tfjsEngine, 37]] as const) {
+      const got = K.slice();
+      blockedCholeskyInPlace(got, n, 'test', engine, block);
+      let diff = 0, scale = 0;
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < n; j++) {
+          // Lower triangle: the factor; strict upper triangle: left as it was.
+          diff = Math.max(diff, Math.abs(got[i * n + j] - (j <= i ? want[i * n + j] : K[i * n + j])));
+          scale = Math.max(scale, Math.abs(want[i * n + j]));
+        }
+      }
+      expect(diff / scale, `${engine.name}, block ${block}`).to.be.below(1e-12);
+    }
+  });
+
+  it('the blocked Cholesky rejects a matrix that is not positive definite at the same pivot as Crout', () => {
+    const n = 150;
+    const X = rand(n * 100, 'npd', true);
+    const K = tfjsEngine.matMul(X, X, n, 100, n, true) as Float64Array;
+    // Rank-deficient from row 100 on: rows 100..149 repeat rows 0..49 (pivot 100 vanishes).
+    for (let i = 100; i < n; i++) for (let j = 0; j < n; j++) K[i * n + j] = K[j * n + i] = K[(i - 100) * n + (j >= 100 ? j - 100 : j)];
+    const message = (f: () => void) => {
+      try {
+        f();
+      } catch (e) {
+        expect(e).to.be.instanceOf(UserError);
+        return (e as Error).message.replace(/ is [^ ]+ against/, ' is … against');
+      }
+      return 'no error';
+    };
+    const crout = message(() => choleskyInPlace(K.slice(), n, 'ridge'));
+    expect(crout).to.match(/pivot 100 /);
+    expect(message(() => blockedCholeskyInPlace(K.slice(), n, 'ridge', ne, 32))).to.equal(crout);
+  });
+});
+
+describe('matrix engine: kernels from the native engine equal the tfjs ones', function () {
+  before(async () => {
+    await testBackend();
+  });
+  after(async () => {
+    await initEngine();
+  });
+
+  const both = async (model: Model, x1: Samples, x2: Samples | null, mode: OutputMode, tile: number, implementation: 'structured' | 'jacobian' = 'structured') => {
+    const params = model.init('engines');
+    await initEngine('tfjs');
+    const ref = empiricalKernel(model, params, x1, x2, { mode, tile, implementation }).kernel.data;
+    await initEngine('native');
+    const got = empiricalKernel(model, params, x1, x2, { mode, tile, implementation }).kernel.data;
+    const { diff, scale } = maxAbsDiff(got, ref);
+    expect(diff / scale, `${model.config.model} ${mode} tile ${tile} ${implementation}`).to.be.below(2e-6);
+    expect(scale).to.be.above(0);
+  };
+
+  it('MLP, CNN (explicit and outer rules), GNN (ragged rows), Jacobian path: every mode, odd tiles, cross kernels', async () => {
+    const mlp = new Mlp({ model: 'mlp', ...common, widths: [6, 12, 12, 3] });
+    const xm = vectors(randomInputs(9, 6, 'e1'), 9), ym = vectors(randomInputs(5, 6, 'e2'), 5);
+    for (const mode of ['full', 'trace', 'diagonal'] as const) {
+      await both(mlp, xm, null, mode, 4);
+      await both(mlp, xm, ym, mode, 3);
+      await both(mlp, xm, ym, mode, 4, 'jacobian');
+    }
+    const cnn = new Cnn({ model: 'cnn', ...common, imageShape: [8, 8, 1], head: 'conv', outputs: 2, convs: [{ kernel: 3, channels: 3, stride: 1, padding: 'valid' }, { kernel: 3, channels: 3, stride: 1, padding: 'valid' }, { kernel: 4, channels: 2, stride: 1, padding: 'valid' }] });
+    const xc = vectors(randomInputs(7, 64, 'e3'), 7, [8, 8, 1]), yc = vectors(randomInputs(3, 64, 'e4'), 3, [8, 8, 1]);
+    for (const mode of ['full', 'trace', 'diagonal'] as const) {
+      await both(cnn, xc, null, mode, 3);
+      await both(cnn, xc, yc, mode, 2);
+    }
+    // One-sample tiles: every product has a single row or column.
+    await both(cnn, xc, null, 'full', 1);
+    const gnn = new Gnn({ model: 'gnn', ...common, featureDim: 8, hidden: 8, blocks: 2, mlpLayers: 1, aggregation: 'sum', jk: true, outputs: 2 });
+    await both(gnn, syntheticGraphs(7, 2), null, 'full', 3);
+  });
+});
+
+describe('matrix engine: choice and fallback', function () {
+  const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+  const cli = path.join(root, 'dist', 'bin', 'ntk.js');
+  const run = (args: string[], env: Record<string, string>) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+  let dir = '';
+  before(async () => {
+    await testBackend();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ntk-engine-'));
+  });
+  after(async () => {
+    fs.rmSync(dir, { recursive: true, force: true });
+    await initEngine();
+  });
+
+  it('auto takes the native engine here, tfjs is taken when asked, and an unknown name is a UserError', async () => {
+    expect(await initEngine('auto')).to.equal('native');
+    expect(matrixEngine().name).to.equal('native');
+    expect(await initEngine('tfjs')).to.equal('tfjs');
+    expect(nativeEngine()).to.equal(null);
+    let err: unknown;
+    await initEngine('gpu').catch((e) => (err = e));
+    expect(err).to.be.instanceOf(UserError);
+  });
+
+  it('when onnxruntime-node cannot be loaded, auto falls back to tfjs (recorded in the metadata) and --engine native exits 2', () => {
+    const out = path.join(dir, 'k.npy');
+    const base = ['kernel', '--widths', '6,5,2', '--data', `npy:${path.join(dir, 'x.npy')}`, '--backend', 'wasm', '--quiet', '--out', out];
+    fs.writeFileSync(path.join(dir, 'x.npy'), encodeNpy({ data: randomInputs(4, 6, 'cli'), shape: [4, 6] }));
+    const ok = run(base, { NTK_ORT_MODULE: 'onnxruntime-node-absent', NTK_ENGINE: 'auto' });
+    expect(ok.status, ok.stderr).to.equal(0);
+    expect(JSON.parse(fs.readFileSync(out.replace(/\.npy$/, '.json'), 'utf8')).engine).to.equal('tfjs');
+    const native = run(base, { NTK_ENGINE: 'auto' });
+    expect(native.status, native.stderr).to.equal(0);
+    expect(JSON.parse(fs.readFileSync(out.replace(/\.npy$/, '.json'), 'utf8')).engine).to.equal('native');
+    fs.rmSync(out);
+    const bad = run([...base, '--engine', 'native'], { NTK_ORT_MODULE: 'onnxruntime-node-absent' });
+    expect(bad.status).to.equal(2);
+    expect(bad.stderr).to.match(/^ntk: error: --engine: the native engine \(onnxruntime-node-absent\) could not be loaded/);
+    expect(fs.existsSync(out), 'no output left behind').to.equal(false);
+  });
+});
