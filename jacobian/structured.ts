@@ -540,7 +540,8 @@ function tfjsProducts(f1: TileFeatures, f2: TileFeatures, K: number, mode: Outpu
  * (t.r0, t.c0) in the layout of the output mode:
  *   Θ = J_e,1 J_e,2ᵀ  (explicit layers, one Gram over their concatenated gradients)
  *     + Σ_outer layers Σ_{r∈i,s∈j} (w² a_r·a_s + b²)(g_rk·g_sk').
- * Products are tf.matMul on pre-transposed operands; for one-row-per-sample layers the Hadamard combination
+ * Products run on the native matrix engine when it is in use (nativeProducts), else as tf.matMul on
+ * pre-transposed operands (tfjsProducts); for one-row-per-sample layers the Hadamard combination
  * of all layers is one fused JS pass over views of the products (each output entry written once). trace uses
  * cotangents flattened to [R, K·fanOut] (Σ_k g_rk·g_sk), K× fewer FLOPs than full.
  */
