@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // Du et al. 2019's GNTK protocol on the graph benchmarks (experiments/gntk-paper.ts); results/gntk/paper/ by default.
 // Usage: node dist/bin/gntk-paper.js [--datasets MUTAG,PTC] [--data-dir DIR] [--folds 10] [--inner-folds 3]
-//        [--layers 1,2,3] [--blocks 1,...,6] [--out DIR]
+//        [--layers 1,2,3] [--blocks 1,...,6] [--out DIR] [--render-only]
+// A rerun adds or replaces datasets in DIR/summary.json, so datasets can be run one process at a time.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../lib/errors.js';
 import { type GraphDataset, loadGraphFile, withDegreeFeatures } from '../lib/graphs.js';
-import { PAPER_GRID, SVM_C_GRID, runGntkPaper } from '../experiments/gntk-paper.js';
+import { PAPER_GRID, SVM_C_GRID, runGntkPaper, writeGntkPaperFiles } from '../experiments/gntk-paper.js';
 
 const FILES: Record<string, { file: string; social: boolean }> = {
   MUTAG: { file: 'MUTAG.txt', social: false }, PTC: { file: 'PTC.txt', social: false }, PROTEINS: { file: 'PROTEINS.txt', social: false },
@@ -24,6 +26,13 @@ function main(): Promise<unknown> {
     if (v.some((x) => !(Number.isInteger(x) && x >= 1))) throw new UserError(`--${k}: expected positive integers separated by commas`);
     return v;
   };
+  const out = flag('out', 'results/gntk/paper');
+  if (args.includes('--render-only')) {
+    const file = path.join(out, 'summary.json');
+    if (!fs.existsSync(file)) throw new UserError(`--render-only: no ${file} to render`);
+    writeGntkPaperFiles(out, JSON.parse(fs.readFileSync(file, 'utf8')));
+    return Promise.resolve();
+  }
   const dir = flag('data-dir', '../shared/datasets/graphs');
   const datasets = flag('datasets', 'MUTAG,PTC').split(',').map((name) => {
     const f = FILES[name];
@@ -35,7 +44,7 @@ function main(): Promise<unknown> {
   return runGntkPaper({
     datasets, folds, innerFolds, cs: SVM_C_GRID, seed: 0, wlIterations: [1, 2, 3, 4, 5],
     grid: { ...PAPER_GRID, mlpLayers: ints('layers', PAPER_GRID.mlpLayers), blocks: ints('blocks', PAPER_GRID.blocks) },
-    outDir: flag('out', 'results/gntk/paper'), log: (l) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${l}`),
+    outDir: out, log: (l) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${l}`),
   });
 }
 
