@@ -228,7 +228,7 @@ ${ORDER.filter((n) => ds[n]).map((n) => {
   }).join('\n')}
 
 Times were measured on the project's shared 2-core machine while other jobs ran (load ≈ 10), so they are upper bounds.
-`;
+${summary.notRun ? `\nNot run, and why (summary.json \`notRun\`):\n${Object.entries(summary.notRun as Record<string, string>).map(([k, v]) => `- ${k}: ${v}`).join('\n')}\n` : ''}`;
 }
 
 /** mean ± sd in % of fold accuracies. */
