@@ -114,8 +114,8 @@ export async function runGntkPaper(o: GntkPaperOptions): Promise<Record<string, 
     ? JSON.parse(fs.readFileSync(file, 'utf8')) : { tool: toolVersion(), protocols: {}, datasets: {} };
   summary.tool = toolVersion();
   summary.protocols = {
-    'paper-best-mean-cv': `Du et al.'s rule: every (architecture, C) scored by mean accuracy over the ${o.folds} test folds; the best reported. Selects on the test folds (optimistic).`,
-    'nested-cv': `per outer fold, (architecture, C) chosen by mean accuracy over ${o.innerFolds} stratified inner folds of the training part; the outer test fold is scored once.`,
+    'paper-best-mean-cv': `Du et al.'s rule: every (architecture, C) scored by mean accuracy over the outer test folds; the best reported. Selects on the test folds (optimistic).`,
+    'nested-cv': 'per outer fold, (architecture, C) chosen by mean accuracy over stratified inner folds of the training part (their number per dataset: innerFolds); the outer test fold is scored once.',
   };
   for (const { data: d, name } of o.datasets) {
     const t0 = performance.now();
@@ -147,7 +147,7 @@ export async function runGntkPaper(o: GntkPaperOptions): Promise<Record<string, 
     ];
     summary.datasets[name] = {
       source: path.basename(d.source.replace(/^graphs:/, '').replace(/ \(.*$/, '')), features: /degree/.test(d.source) ? 'one-hot degree' : 'one-hot tag',
-      graphs: d.n, classes: d.classes, folds: o.folds, foldSeed: o.seed, cGrid: o.cs, grid: o.grid, wlIterations: o.wlIterations,
+      graphs: d.n, classes: d.classes, folds: o.folds, innerFolds: o.innerFolds, foldSeed: o.seed, cGrid: o.cs, grid: o.grid, wlIterations: o.wlIterations,
       methods: { GNTK: pack(selectProtocols(gntk)), WL: pack(selectProtocols(wl)) },
       published: { GNTK: PUBLISHED_GNTK[name.toUpperCase()] ?? null },
       seconds: { gntkRecursionGroups: groupSeconds, gntkSvm: scoring, wl: wlSeconds, total: (performance.now() - t0) / 1000 },
@@ -176,7 +176,7 @@ const ORDER = ['COLLAB', 'IMDB-B', 'IMDB-M', 'PTC', 'MUTAG', 'PROTEINS', 'NCI1']
 
 /** The report of a gntk-paper summary: the seeds/000 table with both protocols, published numbers, choices, times. */
 export function renderGntkPaperReport(summary: Record<string, unknown>): string {
-  type Ds = { graphs: number; classes: number; features: string; folds: number; methods: Record<string, MethodResult[]>; seconds: { gntkRecursionGroups: number[]; gntkSvm: number; wl: number; total: number }; grid: GntkGrid; wlIterations: number[] };
+  type Ds = { innerFolds?: number; cGrid: number[]; graphs: number; classes: number; features: string; folds: number; methods: Record<string, MethodResult[]>; seconds: { gntkRecursionGroups: number[]; gntkSvm: number; wl: number; total: number }; grid: GntkGrid; wlIterations: number[] };
   const ds = summary.datasets as Record<string, Ds>;
   const cell = (name: string, method: string, protocol: string) => {
     const r = ds[name]?.methods[method]?.find((m) => m.protocol === protocol);
@@ -189,7 +189,7 @@ export function renderGntkPaperReport(summary: Record<string, unknown>): string 
 
 Made by ${String(summary.tool)} (\`node dist/bin/gntk-paper.js\`). Accuracy in %, mean ± sd over the outer folds
 (stratified, seed 0). Kernels are cosine-normalised, K_ij/√(K_ii K_jj), and classified by libsvm's C-SVC
-(\`libsvm-js\`, one-vs-one) on the precomputed kernel, C from ${SVM_C_GRID.length} half-decades 10⁻²…10⁴.
+(\`libsvm-js\`, one-vs-one) on the precomputed kernel, C from the half-decades 10⁻²…10⁴ (13 values) unless a dataset's row below lists fewer.
 
 ${head}${[
     row('GCN (trained)', () => 'not run'),
@@ -219,12 +219,12 @@ every block count and jk setting comes from its per-block readouts. WL subtree k
 labels = tags (chemical datasets) or degrees (social). Node features: one-hot tag, or one-hot degree for the social
 networks (no tags), as in the GIN and GNTK papers.
 
-| dataset | graphs | classes | features | folds | GNTK grid (layers × blocks) | WL h | GNTK chosen by the paper rule | time |
-|---|---|---|---|---|---|---|---|---|
+| dataset | graphs | classes | features | folds (inner) | GNTK grid (layers × blocks) | C values | WL h | GNTK chosen by the paper rule | time |
+|---|---|---|---|---|---|---|---|---|---|
 ${ORDER.filter((n) => ds[n]).map((n) => {
     const d = ds[n];
     const chosen = d.methods.GNTK.find((m) => m.protocol === 'paper-best-mean-cv')!.chosen;
-    return `| ${n} | ${d.graphs} | ${d.classes} | ${d.features} | ${d.folds} | ${d.grid.mlpLayers.join(',')} × ${d.grid.blocks.join(',')} | ${d.wlIterations.join(',')} | ${String(chosen)} | ${d.seconds.total.toFixed(0)} s (recursion ${d.seconds.gntkRecursionGroups.map((s) => s.toFixed(0)).join(' + ')} s, GNTK SVMs ${d.seconds.gntkSvm.toFixed(0)} s, WL ${d.seconds.wl.toFixed(0)} s) |`;
+    return `| ${n} | ${d.graphs} | ${d.classes} | ${d.features} | ${d.folds} (${d.innerFolds ?? 3}) | ${d.grid.mlpLayers.join(',')} × ${d.grid.blocks.join(',')} | ${d.cGrid.length} | ${d.wlIterations.join(',')} | ${String(chosen)} | ${d.seconds.total.toFixed(0)} s (recursion ${d.seconds.gntkRecursionGroups.map((s) => s.toFixed(0)).join(' + ')} s, GNTK SVMs ${d.seconds.gntkSvm.toFixed(0)} s, WL ${d.seconds.wl.toFixed(0)} s) |`;
   }).join('\n')}
 
 Times were measured on the project's shared 2-core machine while other jobs ran (load ≈ 10), so they are upper bounds.
