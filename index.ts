@@ -52,3 +52,4 @@ export { kernelSystem, ridgeRegression, crossEntropyKernelFit, kernelPredict, ac
 export { linearisedGd, linearisedFlow, type LinearisedPrediction } from './lib/linearised.js';
 export { blockedCholeskyInPlace, choleskyInPlace, choleskySolveInPlace, symmetricEigen, topEigenvalues } from './lib/linalg.js';
 export { runMnistStudy, renderMnistStudy, mnistDefaults, type MnistStudyOptions } from './experiments/mnist.js';
+export { loadSvm, fitPrecomputedSvm, svmAccuracies, svmClassifierCv, svmDecisionValues, SVM_C_GRID, type PrecomputedSvm } from './lib/svm.js';

@@ -119,3 +119,26 @@ export function syntheticGraphs(count: number, seed: number): GraphDataset {
     source: `synthetic-graphs:${count} (Erdős–Rényi vs Watts–Strogatz, seed ${seed})`, classes: 2, tags: [],
   };
 }
+
+/**
+ * The dataset with node features replaced by the one-hot node degree, as the GIN and GNTK papers do for the social
+ * networks (IMDB, COLLAB), whose nodes carry no tags: feature k of node u is 1 when deg(u) is the k-th smallest of
+ * the degrees that occur in the dataset (F = their number). Degrees count distinct neighbours other than the node
+ * itself (the edge list's convention: self loops dropped). Labels, edges and tags are kept.
+ */
+export function withDegreeFeatures(d: GraphDataset): GraphDataset {
+  const degrees = d.graphs.map((g) => {
+    const deg = new Int32Array(g.nodes);
+    for (let t = 0; t < g.edges.length; t += 2) deg[g.edges[t]]++;
+    return deg;
+  });
+  const list = [...new Set(degrees.flatMap((x) => Array.from(x)))].sort((a, b) => a - b);
+  const index = new Map(list.map((v, i) => [v, i]));
+  const F = list.length;
+  const graphs = d.graphs.map((g, i) => {
+    const features = new Float32Array(g.nodes * F);
+    degrees[i].forEach((v, u) => (features[u * F + index.get(v)!] = 1));
+    return { ...g, features };
+  });
+  return { ...d, graphs, featureDim: F, source: `${d.source} (one-hot degree features)` };
+}

@@ -93,6 +93,49 @@ function featureGram(g1: Graph, g2: Graph, F: number): Float64Array {
  * Returns [G1, G2] row-major Float64Arrays (per output; the K-output kernel is this ⊗ I_K).
  */
 export function analyticGntk(cfg: GntkConfig, g1: Graph[], g2: Graph[], featureDim: number): { ntk: Float64Array; nngp: Float64Array } {
+  return gntkFromReadouts(cfg, analyticGntkReadouts(cfg, g1, g2, featureDim), cfg.blocks, cfg.jk);
+}
+
+/** Per-block readouts of the GNTK recursion: q[l], t[l] = Σ_{u,u'} Q, T after block l + 1, each [G1, G2]. */
+export interface GntkReadouts {
+  q: Float64Array[];
+  t: Float64Array[];
+  n1: number;
+  n2: number;
+}
+
+/**
+ * The kernel of the first `blocks` blocks from readouts computed for at least that many (block l's readout does not
+ * depend on later blocks, so one run of `cfg.blocks` blocks serves every block count ≤ it and both jk settings):
+ * Q_r = q[blocks−1] (jk: the mean of q[0..blocks−1]), T_r likewise, NNGP = σ_w² Q_r + σ_b², NTK = NNGP + σ_w² T_r.
+ */
+export function gntkFromReadouts(cfg: Pick<GntkConfig, 'wStd' | 'bStd'>, r: GntkReadouts, blocks: number, jk: boolean): { ntk: Float64Array; nngp: Float64Array } {
+  if (!(Number.isInteger(blocks) && blocks >= 1 && blocks <= r.q.length)) throw new Error(`gntkFromReadouts: ${blocks} blocks requested, ${r.q.length} computed`);
+  const sw2 = cfg.wStd * cfg.wStd, sb2 = cfg.bStd * cfg.bStd;
+  const m = r.n1 * r.n2;
+  const ntk = new Float64Array(m), nngp = new Float64Array(m);
+  for (let k = 0; k < m; k++) {
+    let qr = 0, tr = 0;
+    if (jk) {
+      // Summed block by block in forward order, then divided: the order the single-architecture kernel always used.
+      for (let l = 0; l < blocks; l++) {
+        qr += r.q[l][k];
+        tr += r.t[l][k];
+      }
+      qr /= blocks;
+      tr /= blocks;
+    } else {
+      qr = r.q[blocks - 1][k];
+      tr = r.t[blocks - 1][k];
+    }
+    nngp[k] = sw2 * qr + sb2;
+    ntk[k] = sw2 * qr + sb2 + sw2 * tr;
+  }
+  return { ntk, nngp };
+}
+
+/** The GNTK recursion of analyticGntk for cfg.blocks blocks, stopping at the per-block readouts (cfg.jk unused). */
+export function analyticGntkReadouts(cfg: GntkConfig, g1: Graph[], g2: Graph[], featureDim: number): GntkReadouts {
   const act = cfg.activation as AnalyticActivation;
   if (!['relu', 'erf', 'identity'].includes(act)) throw new UserError(`--activation: the analytic GNTK has closed forms for relu, erf and identity; got '${act}'`);
   const sw2 = cfg.wStd * cfg.wStd, sb2 = cfg.bStd * cfg.bStd;
@@ -126,7 +169,8 @@ export function analyticGntk(cfg: GntkConfig, g1: Graph[], g2: Graph[], featureD
     return d;
   };
   const n1 = g1.length, n2 = g2.length;
-  const ntk = new Float64Array(n1 * n2), nngp = new Float64Array(n1 * n2);
+  const q = Array.from({ length: cfg.blocks }, () => new Float64Array(n1 * n2));
+  const t = Array.from({ length: cfg.blocks }, () => new Float64Array(n1 * n2));
   // The kernel of a set with itself is symmetric: compute j ≥ i and mirror.
   const same = g1 === g2;
   for (let i = 0; i < n1; i++) {
@@ -136,7 +180,7 @@ export function analyticGntk(cfg: GntkConfig, g1: Graph[], g2: Graph[], featureD
       const da = diagOf(a), db = diagOf(b);
       let Q: Float64Array = featureGram(a, b, featureDim);
       let T: Float64Array = new Float64Array(na * nb);
-      let qr = 0, tr = 0, layer = 0;
+      let layer = 0;
       for (let l = 0; l < cfg.blocks; l++) {
         Q = sandwich(aggOf(a), Q, aggOf(b), na, nb);
         T = sandwich(aggOf(a), T, aggOf(b), na, nb);
@@ -170,27 +214,19 @@ export function analyticGntk(cfg: GntkConfig, g1: Graph[], g2: Graph[], featureD
           Q = nQ;
           T = nT;
         }
-        if (cfg.jk || l === cfg.blocks - 1) {
-          let q = 0, t = 0;
-          for (let s = 0; s < Q.length; s++) {
-            q += Q[s];
-            t += T[s];
-          }
-          qr += q;
-          tr += t;
+        let qs = 0, ts = 0;
+        for (let s = 0; s < Q.length; s++) {
+          qs += Q[s];
+          ts += T[s];
         }
-      }
-      if (cfg.jk) {
-        qr /= cfg.blocks;
-        tr /= cfg.blocks;
-      }
-      nngp[i * n2 + j] = sw2 * qr + sb2;
-      ntk[i * n2 + j] = sw2 * qr + sb2 + sw2 * tr;
-      if (same) {
-        nngp[j * n2 + i] = nngp[i * n2 + j];
-        ntk[j * n2 + i] = ntk[i * n2 + j];
+        q[l][i * n2 + j] = qs;
+        t[l][i * n2 + j] = ts;
+        if (same) {
+          q[l][j * n2 + i] = qs;
+          t[l][j * n2 + i] = ts;
+        }
       }
     }
   }
-  return { ntk, nngp };
+  return { q, t, n1, n2 };
 }

@@ -1,0 +1,133 @@
+import type { LibsvmClass } from 'libsvm-js';
+import { stratifiedFolds } from './cv.js';
+import { UserError } from './errors.js';
+
+let Libsvm: LibsvmClass | null = null;
+
+/**
+ * Load libsvm (libsvm-js: libsvm compiled to WebAssembly) once; every other function here needs it loaded. Loaded on
+ * demand rather than at import because the wasm compile costs time that most commands never need, and Emscripten's
+ * notice that Node cannot stream-compile a local file (it falls back to a buffer, harmlessly) is dropped.
+ */
+export async function loadSvm(): Promise<void> {
+  if (Libsvm) return;
+  const warn = console.warn;
+  console.warn = (...a: unknown[]) => {
+    if (!/streaming compile failed|falling back to ArrayBuffer/.test(String(a[0]))) warn(...a);
+  };
+  try {
+    Libsvm = await (await import('libsvm-js')).default;
+  } finally {
+    console.warn = warn;
+  }
+}
+
+function lib(): LibsvmClass {
+  if (!Libsvm) throw new Error('svm: call `await loadSvm()` before fitting an SVM');
+  return Libsvm;
+}
+
+/** A C-SVM trained on a precomputed kernel; predicts from cross-kernel rows K(x, train). */
+export interface PrecomputedSvm {
+  /** Predicted labels of the rows K_* [m, train.length] (row-major). */
+  predict(Kstar: ArrayLike<number>, m: number): Int32Array;
+  /** libsvm's model text (rho, one-vs-one coefficients y_i α_i, support vectors as 1-based training serials). */
+  model: string;
+  free(): void;
+}
+
+/**
+ * C-SVM (libsvm's C-SVC, one-vs-one voting over class pairs for more than two classes) on a precomputed kernel:
+ * for every class pair, max_α Σα_i − ½ Σ_ij α_i α_j y_i y_j K_ij subject to 0 ≤ α_i ≤ C, Σ α_i y_i = 0, with decision
+ * value f(x) = Σ_i y_i α_i K(x, x_i) − ρ. K is [s, s] row-major over the training samples, labels integers.
+ */
+export function fitPrecomputedSvm(K: ArrayLike<number>, s: number, labels: ArrayLike<number>, C: number): PrecomputedSvm {
+  if (!(C > 0)) throw new UserError(`svm: C must be > 0; got ${C}`);
+  const SVM = lib();
+  // libsvm's precomputed format: column 0 holds the sample's 1-based serial, column j the kernel against sample j.
+  const rows = Array.from({ length: s }, (_, i) => {
+    const r = new Array<number>(s + 1);
+    r[0] = i + 1;
+    for (let j = 0; j < s; j++) r[j + 1] = K[i * s + j];
+    return r;
+  });
+  const svm = new SVM({ type: SVM.SVM_TYPES.C_SVC, kernel: SVM.KERNEL_TYPES.PRECOMPUTED, cost: C, quiet: true });
+  svm.train(rows, Array.from(labels));
+  return {
+    predict(Kstar: ArrayLike<number>, m: number): Int32Array {
+      const out = new Int32Array(m);
+      for (let i = 0; i < m; i++) {
+        const r = new Array<number>(s + 1);
+        r[0] = 0;
+        for (let j = 0; j < s; j++) r[j + 1] = Kstar[i * s + j];
+        out[i] = svm.predictOne(r);
+      }
+      return out;
+    },
+    model: svm.serializeModel(),
+    free: () => svm.free(),
+  };
+}
+
+/** Accuracy of a C-SVM fitted on K[train, train] and tested on K[test, train] (K [n, n] over all samples). */
+export function svmAccuracy(K: ArrayLike<number>, n: number, labels: ArrayLike<number>, train: number[], test: number[], C: number): number {
+  return svmAccuracies(K, n, labels, train, test, [C])[0];
+}
+
+/** svmAccuracy for every C of a grid, the kernel blocks gathered once. */
+export function svmAccuracies(K: ArrayLike<number>, n: number, labels: ArrayLike<number>, train: number[], test: number[], cs: number[]): number[] {
+  const s = train.length, m = test.length;
+  const Ktr = new Float64Array(s * s), Kte = new Float64Array(m * s);
+  train.forEach((a, i) => train.forEach((b, j) => (Ktr[i * s + j] = K[a * n + b])));
+  test.forEach((a, i) => train.forEach((b, j) => (Kte[i * s + j] = K[a * n + b])));
+  const y = train.map((i) => labels[i]);
+  return cs.map((C) => {
+    const svm = fitPrecomputedSvm(Ktr, s, y, C);
+    try {
+      const p = svm.predict(Kte, m);
+      let hit = 0;
+      test.forEach((t, i) => (hit += p[i] === labels[t] ? 1 : 0));
+      return hit / m;
+    } finally {
+      svm.free();
+    }
+  });
+}
+
+/** Half-decade grid of C from 10⁻² to 10⁴ (13 values). */
+export const SVM_C_GRID = Array.from({ length: 13 }, (_, i) => 10 ** (-2 + i / 2));
+
+/**
+ * C-SVM classifier with C chosen by inner cross-validation: the training indices are split into `innerFolds` seeded
+ * stratified folds, every C of the grid is scored by its mean held-out accuracy over them, and the best (ties: the
+ * smaller C, the wider margin) is refitted on all training indices and scored on the test indices. K is a kernel
+ * [n, n] over all samples. Returns the test accuracy, the C chosen and its inner accuracy.
+ */
+export function svmClassifierCv(K: ArrayLike<number>, n: number, labels: ArrayLike<number>, train: number[], test: number[], grid: number[] = SVM_C_GRID, seed: number | string = 0, innerFolds = 3): { accuracy: number; C: number; innerAccuracy: number } {
+  const inner = stratifiedFolds(train.map((i) => labels[i]), innerFolds, `svm/${seed}`);
+  const score = new Array<number>(grid.length).fill(0);
+  for (let f = 0; f < innerFolds; f++) {
+    const itr = train.filter((_, j) => inner[j] !== f), ite = train.filter((_, j) => inner[j] === f);
+    svmAccuracies(K, n, labels, itr, ite, grid).forEach((a, g) => (score[g] += a / innerFolds));
+  }
+  let best = 0;
+  score.forEach((v, g) => { if (v > score[best]) best = g; });
+  return { accuracy: svmAccuracy(K, n, labels, train, test, grid[best]), C: grid[best], innerAccuracy: score[best] };
+}
+
+/**
+ * Binary decision values f(x) = Σ_i (y_i α_i) K(x, x_i) − ρ read from libsvm's model text (two classes only; f > 0
+ * predicts the model's first label). K_* [m, s] holds the kernel rows against the s training samples.
+ */
+export function svmDecisionValues(model: string, Kstar: ArrayLike<number>, m: number, s: number): { values: Float64Array; rho: number; supportVectors: number[]; coefficients: number[]; labels: number[] } {
+  const lines = model.trim().split('\n');
+  const field = (k: string) => lines.find((l) => l.startsWith(k + ' '))!.slice(k.length + 1).trim().split(/\s+/).map(Number);
+  if (field('nr_class')[0] !== 2) throw new Error('svmDecisionValues: two-class models only');
+  const rho = field('rho')[0];
+  const sv = lines.slice(lines.indexOf('SV') + 1).filter((l) => l.trim() !== '').map((l) => l.trim().split(/\s+/));
+  const coefficients = sv.map((p) => Number(p[0]));
+  const supportVectors = sv.map((p) => Number(p[1].split(':')[1]) - 1);
+  const values = new Float64Array(m);
+  for (let i = 0; i < m; i++) values[i] = supportVectors.reduce((a, j, k) => a + coefficients[k] * Kstar[i * s + j], 0) - rho;
+  return { values, rho, supportVectors, coefficients, labels: field('label') };
+}
