@@ -5,6 +5,8 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { trackingEpochs } from '../experiments/mnist.js';
+import { type MnistAblationOptions, ablationJobs, ablationRows, mnistAblationDefaults, orderingVerdict } from '../experiments/mnist-ablation.js';
+import type { MnistJobResult } from '../experiments/mnist-job.js';
 import { runResnetVsFfnet, spread } from '../experiments/resnet-vs-ffnet.js';
 import { testBackend } from './helpers.js';
 
@@ -105,6 +107,73 @@ describe('experiment mnist (seeds/003)', function () {
       expect(r.stderr).to.match(msg);
     }
     expect(fs.existsSync(out)).to.equal(false);
+  });
+});
+
+describe('experiment mnist-ablation (issue 15 item 4)', function () {
+  const cli = fileURLToPath(new URL('../bin/ntk.js', import.meta.url));
+  const backend = process.env.NTK_TEST_BACKEND ?? 'wasm';
+
+  it('orders NTK_tr and NTK∞ only beyond twice the standard error of the mean paired difference', () => {
+    // mean 0.05, sd 0.01, se 0.0058: ordered; mean 0.01 with sd 0.02 (se 0.0115): not.
+    expect(orderingVerdict([0.05, 0.04, 0.06])).to.equal('NTK_tr > NTK∞');
+    expect(orderingVerdict([-0.05, -0.04, -0.06])).to.equal('NTK_tr < NTK∞');
+    expect(orderingVerdict([0.01, -0.01, 0.03])).to.equal('not ordered');
+    expect(orderingVerdict([0.3])).to.equal('not ordered');
+  });
+
+  it('builds one job per (model, variant, seed) with only the variant\'s choice changed, and pairs the seeds in the rows', () => {
+    const o: MnistAblationOptions = { ...mnistAblationDefaults(false), models: ['mlp', 'cnn'], variants: ['short-fit', 'standard'], backend: 'x', outDir: '.', command: '' };
+    const { jobs, cells } = ablationJobs(o);
+    expect(cells.map((c) => `${c.model}/${c.variant}`)).to.deep.equal(['mlp/baseline', 'mlp/short-fit', 'mlp/standard', 'cnn/baseline', 'cnn/short-fit', 'cnn/standard']);
+    expect(jobs).to.have.length(6 * 3);
+    expect(jobs.filter((j) => j.ceSteps === 200).map((j) => j.model)).to.deep.equal(['mlp', 'mlp', 'mlp', 'cnn', 'cnn', 'cnn']);
+    expect(jobs.filter((j) => j.parameterization === 'standard')).to.have.length(6);
+    expect(jobs.every((j) => j.ceSteps === 200 || j.ceSteps === 2000)).to.equal(true);
+    expect(jobs.filter((j) => j.model === 'cnn').every((j) => j.epochs === 20)).to.equal(true);
+    // Fake results: NTK_tr beats the exact kernel by 0.05 ± 0.01 in the short-fit cells only.
+    const results = jobs.map((j, i) => {
+      const bump = j.ceSteps === 200 ? [0.05, 0.04, 0.06][j.seed] : [0.01, -0.01, 0.0][j.seed];
+      const reg = (kernel: string, layout: 'full' | 'trace', test: number) => ({ kernel, method: 'cross-entropy', layout, train: 1, test, seconds: 0 });
+      return {
+        model: j.model, seed: j.seed, net: { test: 0.9 },
+        regressors: [reg('NTK_tr', 'trace', 0), reg('NTK_tr', 'full', 0.8 + bump), reg('NTK∞ analytic', 'full', 0.8), reg('NTK∞', 'full', 0.8 - 0.001 * i)],
+      } as unknown as MnistJobResult;
+    });
+    const rows = ablationRows(o, cells, results);
+    expect(rows.map((r) => r.verdictExact)).to.deep.equal(['not ordered', 'NTK_tr > NTK∞', 'not ordered', 'not ordered', 'NTK_tr > NTK∞', 'not ordered']);
+    expect(rows[1].name).to.equal('cross-entropy fit: 200 steps');
+    expect(rows[1].dExact.map((d) => +d.toFixed(12))).to.deep.equal([0.05, 0.04, 0.06]);
+    expect(rows[1].dMc.map((d) => +d.toFixed(12))).to.deep.equal([0.053, 0.044, 0.065]);
+  });
+
+  it('a tiny run writes ablation.md and .json whose differences are the per-seed accuracies\' differences', function () {
+    this.timeout(600000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ntk-abl-'));
+    try {
+      const r = spawnSync(process.execPath, [cli, 'experiment', 'mnist-ablation', '--n', '12', '--seeds', '2', '--mlp-epochs', '5', '--mlp-inf-seeds', '2', '--ce-steps', '20', '--variants', 'short-fit', '--out-dir', dir, '--quiet', '--backend', backend], { encoding: 'utf8' });
+      expect(r.status, r.stderr).to.equal(0);
+      const j = JSON.parse(fs.readFileSync(path.join(dir, 'ablation.json'), 'utf8'));
+      expect(j.rows.map((x: { variant: string }) => x.variant)).to.deep.equal(['baseline', 'short-fit']);
+      expect(JSON.stringify(j)).to.not.include(dir);
+      for (const row of j.rows) {
+        expect(row.dExact).to.deep.equal(row.ntkTr.map((t: number, i: number) => t - row.exact[i]));
+        expect(row.verdictExact).to.equal(orderingVerdict(row.dExact));
+        for (const v of [...row.ntkTr, ...row.exact, ...row.mc]) expect(v).to.be.within(0, 1);
+      }
+      // The exact NTK∞ has no randomness: the same accuracy for every seed.
+      expect(new Set(j.rows[0].exact).size).to.equal(1);
+      const md = fs.readFileSync(path.join(dir, 'ablation.md'), 'utf8');
+      expect(md).to.include('Command: `ntk experiment mnist-ablation --seeds 2 --n 12 --variants short-fit --mlp-epochs 5 --mlp-inf-seeds 2 --ce-steps 20`');
+      expect(md).to.include('| cross-entropy fit: 2 steps |');
+      const bad = spawnSync(process.execPath, [cli, 'experiment', 'mnist-ablation', '--variants', 'nope', '--out-dir', path.join(dir, 'bad'), '--quiet'], { encoding: 'utf8' });
+      expect(bad.status).to.equal(2);
+      expect(bad.stderr.trim().split('\n')).to.have.length(1);
+      expect(bad.stderr).to.match(/--variants: expected a comma-separated list of baseline, standard/);
+      expect(fs.existsSync(path.join(dir, 'bad'))).to.equal(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

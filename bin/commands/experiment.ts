@@ -2,6 +2,8 @@ import * as path from 'node:path';
 import { type Args, type Command, checkInteger, num, progressFor, runOptions, str } from './flags.js';
 import type { GraphDataset } from '../../lib/graphs.js';
 import { type MnistStudyOptions, mnistDefaults, renderMnistStudy, runMnistStudy } from '../../experiments/mnist.js';
+import { ABLATION_VARIANTS, type MnistAblationOptions, mnistAblationDefaults, runMnistAblation } from '../../experiments/mnist-ablation.js';
+import type { StudyModel } from '../../experiments/mnist-job.js';
 import { UserError } from '../../lib/errors.js';
 import { convergenceDefaults, runConvergence } from '../../experiments/convergence.js';
 import { initBackend } from '../../lib/backend.js';
@@ -18,6 +20,7 @@ import { runTabular } from '../../experiments/tabular.js';
 const EXPERIMENT_FLAGS: Record<string, string[]> = {
   'resnet-vs-ffnet': ['seeds', 'width'],
   mnist: ['seeds', 'render-only', 'n', 'data-seed', 'models', 'channels', 'mlp-epochs', 'cnn-epochs', 'mlp-batch-size', 'cnn-batch-size', 'mlp-lr', 'cnn-lr', 'mlp-inf-seeds', 'cnn-inf-seeds', 'ce-steps', 'ce-lr', 'ridge', 'probe', 'workers'],
+  'mnist-ablation': ['seeds', 'n', 'models', 'variants', 'mlp-epochs', 'cnn-epochs', 'mlp-batch-size', 'cnn-batch-size', 'mlp-lr', 'cnn-lr', 'mlp-inf-seeds', 'cnn-inf-seeds', 'ce-steps', 'ce-lr', 'workers'],
   convergence: ['widths', 'seeds', 'train-seeds', 'steps', 'lr', 'grid'],
   lognormal: ['seeds', 'width', 'depths'],
   gntk: ['data', 'dataset-name', 'folds', 'seeds', 'width', 'hidden', 'blocks', 'mlp-layers', 'aggregation', 'jk', 'epochs', 'lr'],
@@ -32,54 +35,82 @@ function positive(v: number | undefined, flag: string): number | undefined {
   return v;
 }
 
+/** An integer flag, checked against its minimum; undefined when not given. */
+function intFlag(a: Args, flag: string, min: number): number | undefined {
+  const v = num(a, flag);
+  checkInteger(v, `--${flag}`, min);
+  return v;
+}
+
+/** `--models` of the MNIST experiments: a comma-separated subset of mlp,cnn, without repeats. */
+function studyModels(a: Args, dflt: StudyModel[]): StudyModel[] {
+  const models = a.models === undefined ? dflt : String(a.models).split(',').map((m) => m.trim());
+  for (const m of models) if (m !== 'mlp' && m !== 'cnn') throw new UserError(`--models: expected a comma-separated list of mlp and cnn; got '${a.models}'`);
+  return [...new Set(models)] as StudyModel[];
+}
+
+/** A model's training schedule and Monte-Carlo size from its --mlp-* / --cnn-* flags over the defaults `d`. */
+function schedule(a: Args, m: StudyModel, d: { epochs: number; batchSize: number; lr: number; infSeeds: number }) {
+  return {
+    epochs: intFlag(a, `${m}-epochs`, 0) ?? d.epochs,
+    batchSize: intFlag(a, `${m}-batch-size`, 1) ?? d.batchSize,
+    lr: positive(num(a, `${m}-lr`), `--${m}-lr`) ?? d.lr,
+    infSeeds: intFlag(a, `${m}-inf-seeds`, 2) ?? d.infSeeds,
+  };
+}
+
 /** The options of `ntk experiment mnist`: the defaults of the full or quick study, overridden by flags. */
 function mnistOptions(a: Args, outDir: string, backend: string): MnistStudyOptions {
   const d = mnistDefaults(Boolean(a.quick));
-  const int = (flag: string, min: number) => {
-    const v = num(a, flag);
-    checkInteger(v, `--${flag}`, min);
-    return v;
-  };
-  const seeds = int('seeds', 1) ?? d.seeds.length;
-  const base = int('seed', 0) ?? 0;
-  const models = a.models === undefined ? d.models : String(a.models).split(',').map((m) => m.trim());
-  for (const m of models) if (m !== 'mlp' && m !== 'cnn') throw new UserError(`--models: expected a comma-separated list of mlp and cnn; got '${a.models}'`);
+  const seeds = intFlag(a, 'seeds', 1) ?? d.seeds.length;
+  const base = intFlag(a, 'seed', 0) ?? 0;
   const channels = a.channels === undefined ? d.channels : parseIntList(String(a.channels), '--channels');
   if (channels.length !== 2) throw new UserError(`--channels: expected two channel counts C1,C2 (the seed's CNN); got '${a.channels}'`);
-  const sched = (m: 'mlp' | 'cnn') => ({
-    epochs: int(`${m}-epochs`, 0) ?? d[m].epochs,
-    batchSize: int(`${m}-batch-size`, 1) ?? d[m].batchSize,
-    lr: positive(num(a, `${m}-lr`), `--${m}-lr`) ?? d[m].lr,
-    infSeeds: int(`${m}-inf-seeds`, 2) ?? d[m].infSeeds,
-  });
   const ridge = num(a, 'ridge');
   if (ridge !== undefined && !(ridge >= 0)) throw new UserError(`--ridge: expected a number ≥ 0; got ${ridge}`);
   return {
     ...d,
-    models: [...new Set(models)] as ('mlp' | 'cnn')[],
+    models: studyModels(a, d.models),
     seeds: Array.from({ length: seeds }, (_, i) => base + i),
-    n: int('n', 2) ?? d.n,
-    dataSeed: int('data-seed', 0) ?? d.dataSeed,
+    n: intFlag(a, 'n', 2) ?? d.n,
+    dataSeed: intFlag(a, 'data-seed', 0) ?? d.dataSeed,
     channels: channels as [number, number],
-    mlp: sched('mlp'),
-    cnn: sched('cnn'),
-    ceSteps: int('ce-steps', 1) ?? d.ceSteps,
+    mlp: schedule(a, 'mlp', d.mlp),
+    cnn: schedule(a, 'cnn', d.cnn),
+    ceSteps: intFlag(a, 'ce-steps', 1) ?? d.ceSteps,
     ceLr: positive(num(a, 'ce-lr'), '--ce-lr') ?? d.ceLr,
     ridge: ridge ?? d.ridge,
-    probe: int('probe', 2) ?? d.probe,
-    workers: int('workers', 1) ?? d.workers,
+    probe: intFlag(a, 'probe', 2) ?? d.probe,
+    workers: intFlag(a, 'workers', 1) ?? d.workers,
     outDir, backend, progress: progressFor(a),
+  };
+}
+
+/** The options of `ntk experiment mnist-ablation`; the report's command line is rebuilt from the flags given. */
+function ablationOptions(a: Args, outDir: string, backend: string): MnistAblationOptions {
+  const d = mnistAblationDefaults(Boolean(a.quick));
+  const seeds = intFlag(a, 'seeds', 2) ?? d.seeds.length;
+  const base = intFlag(a, 'seed', 0) ?? 0;
+  const variants = a.variants === undefined ? d.variants : String(a.variants).split(',').map((v) => v.trim());
+  for (const v of variants) if (!(v in ABLATION_VARIANTS)) throw new UserError(`--variants: expected a comma-separated list of ${Object.keys(ABLATION_VARIANTS).join(', ')}; got '${v}'`);
+  const n = intFlag(a, 'n', 10) ?? d.n;
+  // The MLP trains full-batch, as in the study, whatever n is.
+  const sch = (m: StudyModel) => schedule(a, m, { epochs: d.epochs[m], batchSize: m === 'mlp' ? n : d.batchSize[m], lr: d.lr[m], infSeeds: d.infSeeds[m] });
+  const mlp = sch('mlp'), cnn = sch('cnn');
+  const given = ['quick', 'seed', ...EXPERIMENT_FLAGS['mnist-ablation']].filter((f) => a[f] !== undefined && a[f] !== false && !(f === 'seed' && a[f] === 0));
+  return {
+    models: studyModels(a, d.models), seeds: Array.from({ length: seeds }, (_, i) => base + i), n,
+    epochs: { mlp: mlp.epochs, cnn: cnn.epochs }, batchSize: { mlp: mlp.batchSize, cnn: cnn.batchSize }, lr: { mlp: mlp.lr, cnn: cnn.lr },
+    infSeeds: { mlp: mlp.infSeeds, cnn: cnn.infSeeds }, ceSteps: intFlag(a, 'ce-steps', 1) ?? d.ceSteps, ceLr: positive(num(a, 'ce-lr'), '--ce-lr') ?? d.ceLr,
+    variants: [...new Set(variants)], workers: intFlag(a, 'workers', 1) ?? d.workers, backend, outDir, progress: progressFor(a),
+    command: ['ntk experiment mnist-ablation', ...given.map((f) => (a[f] === true ? `--${f}` : `--${f} ${a[f]}`))].join(' '),
   };
 }
 
 /** convergence, lognormal, gntk, lantk and tabular: their defaults (full or --quick) overridden by flags. */
 function otherStudy(name: string, a: Args, outDir: string, backend: string): { files: string[] } {
   const quick = Boolean(a.quick);
-  const int = (flag: string, min: number) => {
-    const v = num(a, flag);
-    checkInteger(v, `--${flag}`, min);
-    return v;
-  };
+  const int = (flag: string, min: number) => intFlag(a, flag, min);
   const seed = int('seed', 0) ?? 0;
   const common = { outDir, backend, progress: progressFor(a), quick };
   if (name === 'convergence') {
@@ -142,7 +173,7 @@ export const experimentCommand: Command = (y) =>
     (c) =>
       runOptions(c)
         .positional('name', { type: 'string', describe: EXPERIMENTS.join(' | ') })
-        .option('seeds', { type: 'number', describe: 'resnet-vs-ffnet/lognormal: initialisations per net (200/1000); mnist, lantk: number of seeds (3); convergence: initialisations per width (10); gntk: Monte-Carlo nets (8)' })
+        .option('seeds', { type: 'number', describe: 'resnet-vs-ffnet/lognormal: initialisations per net (200/1000); mnist, mnist-ablation, lantk: number of seeds (3); convergence: initialisations per width (10); gntk: Monte-Carlo nets (8)' })
         .option('width', { type: 'number', describe: 'resnet-vs-ffnet, lognormal: hidden width (64); gntk: width of the Monte-Carlo nets (128)' })
         .option('widths', { type: 'string', describe: 'convergence: widths (default 64,128,...,4096)' })
         .option('train-seeds', { type: 'number', describe: 'convergence: trained nets per width (2)' })
@@ -164,23 +195,24 @@ export const experimentCommand: Command = (y) =>
         .option('seed', { type: 'number', default: 0, describe: 'first seed' })
         .option('quick', { type: 'boolean', default: false, describe: 'small smoke-test run' })
         .option('out-dir', { type: 'string', describe: 'output folder (default results/<name>)' })
-        .option('n', { type: 'number', describe: 'mnist: train and test digits each (default 500; --quick 100); lantk: per pair (400)' })
+        .option('n', { type: 'number', describe: 'mnist: train and test digits each (default 500; --quick 100; mnist-ablation 200); lantk: per pair (400)' })
         .option('data-seed', { type: 'number', describe: 'mnist: seed of the train/test split (default 0)' })
-        .option('models', { type: 'string', describe: 'mnist: mlp,cnn (default both)' })
+        .option('models', { type: 'string', describe: 'mnist: mlp,cnn (default both; mnist-ablation mlp)' })
         .option('channels', { type: 'string', describe: 'mnist: CNN channels C1,C2 (default 20,20)' })
-        .option('mlp-epochs', { type: 'number', describe: 'mnist: MLP epochs (default 5000)' })
-        .option('cnn-epochs', { type: 'number', describe: 'mnist: CNN epochs (default 40)' })
+        .option('mlp-epochs', { type: 'number', describe: 'mnist: MLP epochs (default 5000; mnist-ablation 1000)' })
+        .option('cnn-epochs', { type: 'number', describe: 'mnist: CNN epochs (default 40; mnist-ablation 20)' })
         .option('mlp-batch-size', { type: 'number', describe: 'mnist: MLP minibatch (default 500 = full batch)' })
         .option('cnn-batch-size', { type: 'number', describe: 'mnist: CNN minibatch (default 50)' })
         .option('mlp-lr', { type: 'number', describe: 'mnist: MLP Adam learning rate (default 1e-3)' })
         .option('cnn-lr', { type: 'number', describe: 'mnist: CNN Adam learning rate (default 3e-3)' })
-        .option('mlp-inf-seeds', { type: 'number', describe: 'mnist: nets averaged for the MLP NTK∞ (default 16)' })
+        .option('mlp-inf-seeds', { type: 'number', describe: 'mnist: nets averaged for the MLP NTK∞ (default 16; mnist-ablation 8)' })
         .option('cnn-inf-seeds', { type: 'number', describe: 'mnist: nets averaged for the CNTK∞ (default 4)' })
-        .option('ce-steps', { type: 'number', describe: 'mnist: Adam steps of the cross-entropy kernel regressors (default 5000)' })
+        .option('ce-steps', { type: 'number', describe: 'mnist: Adam steps of the cross-entropy kernel regressors (default 5000; mnist-ablation 2000)' })
         .option('ce-lr', { type: 'number', describe: 'mnist: their learning rate (default 1e-2)' })
         .option('ridge', { type: 'number', describe: 'mnist: ridge λ relative to the mean diagonal (default 1e-6)' })
         .option('probe', { type: 'number', describe: 'mnist: probe digits for kernel tracking (default 50)' })
-        .option('workers', { type: 'number', describe: 'mnist: worker threads for the (model, seed) runs (default: cores)' })
+        .option('workers', { type: 'number', describe: 'mnist, mnist-ablation: worker threads for the (model, seed) runs (default: cores)' })
+        .option('variants', { type: 'string', describe: `mnist-ablation: the choices to change, one at a time (default all: ${Object.keys(ABLATION_VARIANTS).join(',')})` })
         .option('render-only', { type: 'boolean', describe: 'mnist: re-render report and figures from <out-dir>/results.json, computing nothing' }),
     async (a: Args) => {
       const name = str(a, 'name');
@@ -188,6 +220,13 @@ export const experimentCommand: Command = (y) =>
       const outDir = (a['out-dir'] as string | undefined) ?? `results/${name}`;
       const foreign = ALL_EXPERIMENT_FLAGS.find((f) => a[f] !== undefined && !EXPERIMENT_FLAGS[name].includes(f));
       if (foreign) throw new UserError(`--${foreign}: not an option of experiment ${name}`);
+      if (name === 'mnist-ablation') {
+        const opts = ablationOptions(a, (a['out-dir'] as string | undefined) ?? 'results/mnist', str(a, 'backend'));
+        opts.backend = await initBackend(opts.backend);
+        const r = await runMnistAblation(opts);
+        if (!a.quiet) process.stderr.write(`wrote ${r.files.join(', ')} in ${r.seconds.toFixed(0)} s (${opts.backend})\n`);
+        return;
+      }
       if (name !== 'mnist' && name !== 'resnet-vs-ffnet') {
         const backend = await initBackend(str(a, 'backend'));
         const r = otherStudy(name, a, outDir, backend);
