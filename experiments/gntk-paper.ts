@@ -3,7 +3,10 @@ import * as path from 'node:path';
 import { foldSplit, normaliseKernel, stratifiedFolds } from '../lib/cv.js';
 import { writeFilesAtomically } from '../lib/files.js';
 import { wlSubtreeKernel } from '../lib/graph-kernels.js';
-import type { GraphDataset } from '../lib/graphs.js';
+import { type GraphDataset, loadGraphFile, withDegreeFeatures } from '../lib/graphs.js';
+import { decodeNpy, npyChunks } from '../lib/npy.js';
+import { type ProgressFactory, noProgress } from '../lib/progress.js';
+import { UserError } from '../lib/errors.js';
 import { mean, sd } from '../lib/stats.js';
 import { SVM_C_GRID, loadSvm, svmAccuracies } from '../lib/svm.js';
 import { toolVersion } from '../lib/version.js';
@@ -29,9 +32,55 @@ export interface GntkGrid {
 /** Du et al. 2019's search space as issue 16 states it: blocks 1–6, MLP layers 1–3, sum/mean, jk on/off. */
 export const PAPER_GRID: GntkGrid = { blocks: [1, 2, 3, 4, 5, 6], mlpLayers: [1, 2, 3], aggregation: ['sum', 'mean'], jk: [false, true] };
 
-export type ReadoutFn = (cfg: GntkConfig, g1: Graph[], g2: Graph[], featureDim: number) => GntkReadouts;
+export type ReadoutFn = (cfg: GntkConfig, g1: Graph[], g2: Graph[], featureDim: number, onPairs?: (done: number, total: number) => void) => GntkReadouts;
 
 const WEIGHTS = { activation: 'relu', wStd: Math.SQRT2, bStd: 0.1 };
+
+/** One recursion group: the (MLP layers, aggregation) whose run of max(blocks) blocks serves every block count and jk. */
+export interface GntkGroup {
+  mlpLayers: number;
+  aggregation: 'sum' | 'mean';
+  blocks: number;
+}
+
+export const groupsOf = (grid: GntkGrid): GntkGroup[] =>
+  grid.mlpLayers.flatMap((mlpLayers) => grid.aggregation.map((aggregation) => ({ mlpLayers, aggregation, blocks: Math.max(...grid.blocks) })));
+
+const groupName = (g: GntkGroup) => `gntk-L${g.mlpLayers}-${g.aggregation}-B${g.blocks}`;
+
+/**
+ * The per-block readouts of one group, from the disk cache `dir` when a previous run left them there, else computed
+ * and written there (readouts.npy [2, B, n, n] float64: q then t, plus a JSON naming what they were computed from,
+ * through the project's all-or-nothing writer). A cached file is used only when its metadata matches the dataset and
+ * the weights exactly; anything else is recomputed and replaced.
+ */
+export function cachedReadouts(d: GraphDataset, group: GntkGroup, dir: string | null, compute: ReadoutFn, onPairs?: (done: number, total: number) => void): { r: GntkReadouts; seconds: number; cached: boolean } {
+  const meta = { source: d.source, n: d.n, featureDim: d.featureDim, ...WEIGHTS, ...group };
+  const npy = dir ? path.join(dir, `${groupName(group)}.npy`) : null, json = npy ? npy.replace(/\.npy$/, '.json') : null;
+  if (npy && json && fs.existsSync(npy) && fs.existsSync(json)) {
+    const saved = JSON.parse(fs.readFileSync(json, 'utf8')) as { meta: unknown; seconds: number };
+    if (JSON.stringify(saved.meta) === JSON.stringify(meta)) {
+      const a = decodeNpy(fs.readFileSync(npy), npy);
+      const m = d.n * d.n, B = group.blocks;
+      if (a.data instanceof Float64Array && a.data.length === 2 * B * m) {
+        const part = (k: number) => a.data.subarray(k * m, (k + 1) * m) as Float64Array;
+        return { r: { q: Array.from({ length: B }, (_, l) => part(l)), t: Array.from({ length: B }, (_, l) => part(B + l)), n1: d.n, n2: d.n }, seconds: saved.seconds, cached: true };
+      }
+    }
+  }
+  const t0 = performance.now();
+  const r = compute({ ...WEIGHTS, blocks: group.blocks, mlpLayers: group.mlpLayers, aggregation: group.aggregation, jk: false }, d.graphs, d.graphs, d.featureDim, onPairs);
+  const seconds = (performance.now() - t0) / 1000;
+  if (npy && json) {
+    const all = new Float64Array(2 * group.blocks * d.n * d.n);
+    [...r.q, ...r.t].forEach((x, k) => all.set(x, k * d.n * d.n));
+    writeFilesAtomically([
+      { path: npy, data: npyChunks({ data: all, shape: [2, group.blocks, d.n, d.n] }) },
+      { path: json, data: JSON.stringify({ meta, seconds, layout: '[0, l] = Σ_{u,u\'} Q after block l+1; [1, l] = Σ_{u,u\'} T (models/gnn-analytic.ts analyticGntkReadouts)' }, null, 1) + '\n' },
+    ]);
+  }
+  return { r, seconds, cached: false };
+}
 
 /**
  * Every architecture of the grid's cosine-normalised GNTK over the dataset, handed to `use` one at a time (a grid of
@@ -39,15 +88,31 @@ const WEIGHTS = { activation: 'relu', wStd: Math.SQRT2, bStd: 0.1 };
  * for the largest block count; every block count and both jk settings are read off its per-block readouts.
  */
 export function forEachGntk(d: GraphDataset, grid: GntkGrid, use: (arch: GntkArch, K: Float64Array) => void, compute: ReadoutFn = analyticGntkReadouts, onGroup?: (seconds: number) => void): void {
-  const maxBlocks = Math.max(...grid.blocks);
-  for (const mlpLayers of grid.mlpLayers) {
-    for (const aggregation of grid.aggregation) {
-      const t = performance.now();
-      const r = compute({ ...WEIGHTS, blocks: maxBlocks, mlpLayers, aggregation, jk: false }, d.graphs, d.graphs, d.featureDim);
-      onGroup?.((performance.now() - t) / 1000);
-      for (const blocks of grid.blocks) for (const jk of grid.jk) use({ blocks, mlpLayers, aggregation, jk }, normaliseKernel(gntkFromReadouts(WEIGHTS, r, blocks, jk).ntk, d.n));
-    }
+  for (const group of groupsOf(grid)) {
+    const { r, seconds } = cachedReadouts(d, group, null, compute);
+    onGroup?.(seconds);
+    for (const arch of archsOf(grid, group)) use(arch, gntkKernel(r, arch, d.n));
   }
+}
+
+const archsOf = (grid: GntkGrid, g: GntkGroup): GntkArch[] =>
+  grid.blocks.flatMap((blocks) => grid.jk.map((jk) => ({ blocks, mlpLayers: g.mlpLayers, aggregation: g.aggregation, jk })));
+
+const gntkKernel = (r: GntkReadouts, a: GntkArch, n: number) => normaliseKernel(gntkFromReadouts(WEIGHTS, r, a.blocks, a.jk).ntk, n);
+
+/** The seven benchmarks by their table names: file in the graphs folder, and whether they are social (no tags). */
+export const GRAPH_BENCHMARKS: Record<string, { file: string; social: boolean }> = {
+  MUTAG: { file: 'MUTAG.txt', social: false }, PTC: { file: 'PTC.txt', social: false }, PROTEINS: { file: 'PROTEINS.txt', social: false },
+  NCI1: { file: 'NCI1.txt', social: false }, 'IMDB-B': { file: 'IMDBBINARY.txt', social: true }, 'IMDB-M': { file: 'IMDBMULTI.txt', social: true },
+  COLLAB: { file: 'COLLAB.txt', social: true },
+};
+
+/** A benchmark by table name from `dir`: one-hot tags, or one-hot degrees for the social networks (as Du et al.). */
+export function loadBenchmark(name: string, dir: string, flag: string): GraphDataset {
+  const f = GRAPH_BENCHMARKS[name];
+  if (!f) throw new UserError(`--datasets: unknown dataset '${name}'; expected some of ${Object.keys(GRAPH_BENCHMARKS).join(', ')}`);
+  const d = loadGraphFile(path.join(dir, f.file), flag);
+  return f.social ? withDegreeFeatures(d) : d;
 }
 
 /** Test accuracies acc[c][f] of a kernel for every C and outer fold, and inner scores inner[c][f] (mean over inner folds). */
@@ -91,7 +156,12 @@ export interface GntkPaperOptions {
   cs: number[];
   seed: number;
   outDir: string;
+  /** Disk cache of readouts and scores per (dataset, recursion group): DIR/DATASET/…; null: none. */
+  cacheDir: string | null;
   log: (line: string) => void;
+  progress?: ProgressFactory;
+  /** The recursion (tests count its calls). */
+  compute?: ReadoutFn;
 }
 
 interface MethodResult {
@@ -117,21 +187,55 @@ export async function runGntkPaper(o: GntkPaperOptions): Promise<Record<string, 
     'paper-best-mean-cv': `Du et al.'s rule: every (architecture, C) scored by mean accuracy over the outer test folds; the best reported. Selects on the test folds (optimistic).`,
     'nested-cv': 'per outer fold, (architecture, C) chosen by mean accuracy over stratified inner folds of the training part (their number per dataset: innerFolds); the outer test fold is scored once.',
   };
+  const progress = o.progress ?? noProgress, compute = o.compute ?? analyticGntkReadouts;
   for (const { data: d, name } of o.datasets) {
     const t0 = performance.now();
     const fold = stratifiedFolds(d.labels!, o.folds, o.seed);
     const gntk: { label: string; acc: number[]; inner: number[] }[] = [];
     const groupSeconds: number[] = [];
     let scoring = 0;
-    forEachGntk(d, o.grid, (arch, K) => {
-      const t = performance.now();
-      const { acc, inner } = scoreKernel(K, d, fold, o.folds, o.cs, o.innerFolds, o.seed);
-      o.cs.forEach((C, c) => gntk.push({ label: `blocks ${arch.blocks}, layers ${arch.mlpLayers}, ${arch.aggregation}, jk ${arch.jk ? 'on' : 'off'}, C ${C.toPrecision(3)}`, acc: acc[c], inner: inner[c] }));
-      scoring += (performance.now() - t) / 1000;
-    }, analyticGntkReadouts, (s) => {
-      groupSeconds.push(s);
-      o.log(`${name}: GNTK recursion group ${groupSeconds.length}/${o.grid.mlpLayers.length * o.grid.aggregation.length} in ${s.toFixed(1)} s`);
-    });
+    const groups = groupsOf(o.grid);
+    const dir = o.cacheDir ? path.join(o.cacheDir, name) : null;
+    // What the scores depend on besides the kernel: a cached score file is reused only under the same protocol.
+    const protocolKey = { folds: o.folds, innerFolds: o.innerFolds, seed: o.seed, cs: o.cs, blocks: o.grid.blocks, jk: o.grid.jk, source: d.source, n: d.n };
+    for (const [gi, group] of groups.entries()) {
+      const label = `${name}: group ${gi + 1}/${groups.length} (layers ${group.mlpLayers}, ${group.aggregation})`;
+      const scoreFile = dir ? path.join(dir, `${groupName(group)}-scores.json`) : null;
+      type Scored = { arch: GntkArch; acc: number[][]; inner: number[][] };
+      let scored: Scored[] | null = null;
+      if (scoreFile && fs.existsSync(scoreFile)) {
+        const saved = JSON.parse(fs.readFileSync(scoreFile, 'utf8')) as { protocol: unknown; scored: Scored[]; seconds: { recursion: number; svm: number } };
+        if (JSON.stringify(saved.protocol) === JSON.stringify(protocolKey)) {
+          scored = saved.scored;
+          groupSeconds.push(saved.seconds.recursion);
+          scoring += saved.seconds.svm;
+          o.log(`${label}: scores taken from the cache (${scoreFile})`);
+        }
+      }
+      if (!scored) {
+        const bar = progress(`${label}: GNTK recursion (graph pairs)`, (d.n * (d.n + 1)) / 2);
+        const { r, seconds, cached } = cachedReadouts(d, group, dir, compute, (done) => bar.update(done));
+        bar.stop();
+        o.log(`${label}: recursion ${cached ? `taken from the cache (computed in ${seconds.toFixed(1)} s)` : `in ${seconds.toFixed(1)} s`}`);
+        groupSeconds.push(seconds);
+        const archs = archsOf(o.grid, group);
+        const sbar = progress(`${label}: SVM scoring (architectures)`, archs.length);
+        const t = performance.now();
+        scored = archs.map((arch, k) => {
+          const res = { arch, ...scoreKernel(gntkKernel(r, arch, d.n), d, fold, o.folds, o.cs, o.innerFolds, o.seed) };
+          sbar.update(k + 1);
+          return res;
+        });
+        sbar.stop();
+        const svm = (performance.now() - t) / 1000;
+        scoring += svm;
+        o.log(`${label}: ${archs.length} architectures × ${o.cs.length} C scored in ${svm.toFixed(1)} s`);
+        if (scoreFile) writeFilesAtomically([{ path: scoreFile, data: JSON.stringify({ protocol: protocolKey, seconds: { recursion: seconds, svm }, scored }) + '\n' }]);
+      }
+      for (const { arch, acc, inner } of scored) {
+        o.cs.forEach((C, c) => gntk.push({ label: `blocks ${arch.blocks}, layers ${arch.mlpLayers}, ${arch.aggregation}, jk ${arch.jk ? 'on' : 'off'}, C ${C.toPrecision(3)}`, acc: acc[c], inner: inner[c] }));
+      }
+    }
     o.log(`${name}: GNTK grid scored (${gntk.length} candidates) in ${scoring.toFixed(1)} s of SVM fits`);
     const wl: { label: string; acc: number[]; inner: number[] }[] = [];
     const tw = performance.now();
@@ -187,7 +291,7 @@ export function renderGntkPaperReport(summary: Record<string, unknown>): string 
   const row = (label: string, f: (n: string) => string) => `| ${label} | ${ORDER.map(f).join(' | ')} |`;
   return `# Graph classification as Du et al. 2019 ran it: GNTK and WL with a C-SVM (seeds/000)
 
-Made by ${String(summary.tool)} (\`node dist/bin/gntk-paper.js\`). Accuracy in %, mean ± sd over the outer folds
+Made by ${String(summary.tool)} (\`ntk experiment gntk-paper\`). Accuracy in %, mean ± sd over the outer folds
 (stratified, seed 0). Kernels are cosine-normalised, K_ij/√(K_ii K_jj), and classified by libsvm's C-SVC
 (\`libsvm-js\`, one-vs-one) on the precomputed kernel, C from the half-decades 10⁻²…10⁴ (13 values) unless a dataset's row below lists fewer.
 

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Args, type Command, checkInteger, num, progressFor, runOptions, str } from './flags.js';
 import type { GraphDataset } from '../../lib/graphs.js';
@@ -11,6 +12,7 @@ import { loadTableFolder } from '../../lib/tabular.js';
 import { lognormalDefaults, runLognormal } from '../../experiments/lognormal.js';
 import { parseIntList } from '../../models/registry.js';
 import { runGntkStudy } from '../../experiments/gntk.js';
+import { GRAPH_BENCHMARKS, PAPER_GRID, SVM_C_GRID, loadBenchmark, runGntkPaper, writeGntkPaperFiles } from '../../experiments/gntk-paper.js';
 import { runResnetVsFfnet } from '../../experiments/resnet-vs-ffnet.js';
 import { runTabular } from '../../experiments/tabular.js';
 
@@ -23,6 +25,7 @@ const EXPERIMENT_FLAGS: Record<string, string[]> = {
   gntk: ['data', 'dataset-name', 'folds', 'seeds', 'width', 'hidden', 'blocks', 'mlp-layers', 'aggregation', 'jk', 'epochs', 'lr'],
   lantk: ['pairs', 'n', 'seeds', 'epochs'],
   tabular: ['data-dir', 'folds', 'seeds', 'width', 'epochs', 'lr'],
+  'gntk-paper': ['datasets', 'data-dir', 'folds', 'inner-folds', 'layer-grid', 'block-grid', 'aggregations', 'c-decades', 'cache-dir', 'render-only'],
 };
 const EXPERIMENTS = Object.keys(EXPERIMENT_FLAGS);
 const ALL_EXPERIMENT_FLAGS = [...new Set(Object.values(EXPERIMENT_FLAGS).flat())];
@@ -135,6 +138,39 @@ function otherStudy(name: string, a: Args, outDir: string, backend: string): { f
   return runLantk({ ...d, ...common, pairs, n: int('n', 8) ?? d.n, dataSeeds: Array.from({ length: seeds }, (_, i) => seed + i), epochs: int('epochs', 0) ?? d.epochs });
 }
 
+/**
+ * `ntk experiment gntk-paper`: Du et al.'s protocol on the named benchmarks, with readouts and scores cached per
+ * (dataset, recursion group) under --cache-dir so that a rerun with the same flags resumes where the last one stopped.
+ */
+async function gntkPaper(a: Args, outDir: string): Promise<string[]> {
+  const files = [path.join(outDir, 'summary.json'), path.join(outDir, 'report.md')];
+  if (a['render-only']) {
+    const file = files[0];
+    if (!fs.existsSync(file)) throw new UserError(`--render-only: no ${file} to render`);
+    writeGntkPaperFiles(outDir, JSON.parse(fs.readFileSync(file, 'utf8')));
+    return files;
+  }
+  const list = (flag: string, dflt: number[]) => (a[flag] === undefined ? dflt : parseIntList(String(a[flag]), `--${flag}`));
+  const aggs = a.aggregations === undefined ? PAPER_GRID.aggregation : String(a.aggregations).split(',');
+  for (const g of aggs) if (g !== 'sum' && g !== 'mean') throw new UserError(`--aggregations: expected sum and/or mean, comma-separated; got '${a.aggregations}'`);
+  const int = (flag: string, dflt: number, min: number) => {
+    const v = num(a, flag) ?? dflt;
+    checkInteger(v, `--${flag}`, min);
+    return v;
+  };
+  const dir = (a['data-dir'] as string | undefined) ?? '../shared/datasets/graphs';
+  const names = ((a.datasets as string | undefined) ?? 'MUTAG,PTC').split(',').map((x) => x.trim());
+  const datasets = names.map((name) => ({ name, data: loadBenchmark(name, dir, '--data-dir') }));
+  const cacheDir = a['cache-dir'] === '' ? null : (a['cache-dir'] as string | undefined) ?? path.join(outDir, 'cache');
+  await runGntkPaper({
+    datasets, folds: int('folds', 10, 2), innerFolds: int('inner-folds', 3, 2), seed: int('seed', 0, 0), wlIterations: [1, 2, 3, 4, 5],
+    cs: a['c-decades'] ? SVM_C_GRID.filter((_, i) => i % 2 === 0) : SVM_C_GRID,
+    grid: { ...PAPER_GRID, mlpLayers: list('layer-grid', PAPER_GRID.mlpLayers), blocks: list('block-grid', PAPER_GRID.blocks), aggregation: [...new Set(aggs)] as ('sum' | 'mean')[] },
+    outDir, cacheDir, progress: progressFor(a), log: (l) => (a.quiet ? undefined : process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${l}\n`)),
+  });
+  return files;
+}
+
 export const experimentCommand: Command = (y) =>
   y.command(
     'experiment <name>',
@@ -159,7 +195,14 @@ export const experimentCommand: Command = (y) =>
         .option('aggregation', { type: 'string', describe: 'gntk: sum | mean (sum)' })
         .option('jk', { type: 'boolean', describe: 'gntk: jumping knowledge (default true)' })
         .option('epochs', { type: 'number', describe: 'gntk: GIN epochs (50); lantk: net epochs (300)' })
-        .option('data-dir', { type: 'string', describe: 'tabular: folder of *.csv tables and/or NAME/NAME_R.dat folders (default ../shared/datasets/uci)' })
+        .option('datasets', { type: 'string', describe: `gntk-paper: benchmarks, comma-separated, of ${Object.keys(GRAPH_BENCHMARKS).join(', ')} (default MUTAG,PTC)` })
+        .option('inner-folds', { type: 'number', describe: 'gntk-paper: inner folds of the nested CV (3)' })
+        .option('layer-grid', { type: 'string', describe: 'gntk-paper: MLP layers per block to search (1,2,3)' })
+        .option('block-grid', { type: 'string', describe: 'gntk-paper: block counts to search (1,2,3,4,5,6)' })
+        .option('aggregations', { type: 'string', describe: 'gntk-paper: sum,mean (both)' })
+        .option('c-decades', { type: 'boolean', describe: 'gntk-paper: C on whole decades 1e-2..1e4 (7 values) instead of half-decades (13)' })
+        .option('cache-dir', { type: 'string', describe: 'gntk-paper: readout and score cache, reused by a rerun (default <out-dir>/cache; \'\' for none)' })
+        .option('data-dir', { type: 'string', describe: 'gntk-paper: folder of the graph benchmarks (default ../shared/datasets/graphs); tabular: folder of *.csv tables and/or NAME/NAME_R.dat folders (default ../shared/datasets/uci)' })
         .option('pairs', { type: 'string', describe: 'lantk: digit pairs (default 3-5,4-9,7-9)' })
         .option('seed', { type: 'number', default: 0, describe: 'first seed' })
         .option('quick', { type: 'boolean', default: false, describe: 'small smoke-test run' })
@@ -181,13 +224,18 @@ export const experimentCommand: Command = (y) =>
         .option('ridge', { type: 'number', describe: 'mnist: ridge λ relative to the mean diagonal (default 1e-6)' })
         .option('probe', { type: 'number', describe: 'mnist: probe digits for kernel tracking (default 50)' })
         .option('workers', { type: 'number', describe: 'mnist: worker threads for the (model, seed) runs (default: cores)' })
-        .option('render-only', { type: 'boolean', describe: 'mnist: re-render report and figures from <out-dir>/results.json, computing nothing' }),
+        .option('render-only', { type: 'boolean', describe: 'mnist, gntk-paper: re-render report and figures from <out-dir>/results.json, computing nothing' }),
     async (a: Args) => {
       const name = str(a, 'name');
       if (!EXPERIMENTS.includes(name)) throw new UserError(`experiment: unknown experiment '${name}'; expected ${EXPERIMENTS.join(' or ')}`);
       const outDir = (a['out-dir'] as string | undefined) ?? `results/${name}`;
       const foreign = ALL_EXPERIMENT_FLAGS.find((f) => a[f] !== undefined && !EXPERIMENT_FLAGS[name].includes(f));
       if (foreign) throw new UserError(`--${foreign}: not an option of experiment ${name}`);
+      if (name === 'gntk-paper') {
+        const files = await gntkPaper(a, outDir);
+        if (!a.quiet) process.stderr.write(`wrote ${files.join(', ')}\n`);
+        return;
+      }
       if (name !== 'mnist' && name !== 'resnet-vs-ffnet') {
         const backend = await initBackend(str(a, 'backend'));
         const r = otherStudy(name, a, outDir, backend);
