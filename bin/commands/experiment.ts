@@ -12,7 +12,7 @@ import { loadTableFolder } from '../../lib/tabular.js';
 import { lognormalDefaults, runLognormal } from '../../experiments/lognormal.js';
 import { parseIntList } from '../../models/registry.js';
 import { runGntkStudy } from '../../experiments/gntk.js';
-import { GRAPH_BENCHMARKS, PAPER_GRID, SVM_C_GRID, loadBenchmark, runGntkPaper, writeGntkPaperFiles } from '../../experiments/gntk-paper.js';
+import { GRAPH_BENCHMARKS, PAPER_GRID, type PaperMethod, SVM_C_GRID, loadBenchmark, runGntkPaper, writeGntkPaperFiles } from '../../experiments/gntk-paper.js';
 import { runResnetVsFfnet } from '../../experiments/resnet-vs-ffnet.js';
 import { runTabular } from '../../experiments/tabular.js';
 
@@ -25,7 +25,7 @@ const EXPERIMENT_FLAGS: Record<string, string[]> = {
   gntk: ['data', 'dataset-name', 'folds', 'seeds', 'width', 'hidden', 'blocks', 'mlp-layers', 'aggregation', 'jk', 'epochs', 'lr'],
   lantk: ['pairs', 'n', 'seeds', 'epochs'],
   tabular: ['data-dir', 'folds', 'seeds', 'width', 'epochs', 'lr'],
-  'gntk-paper': ['datasets', 'data-dir', 'folds', 'inner-folds', 'layer-grid', 'block-grid', 'aggregations', 'c-decades', 'cache-dir', 'render-only'],
+  'gntk-paper': ['datasets', 'data-dir', 'folds', 'inner-folds', 'layer-grid', 'block-grid', 'aggregations', 'c-decades', 'cache-dir', 'render-only', 'methods', 'hidden', 'blocks', 'epochs', 'lr'],
 };
 const EXPERIMENTS = Object.keys(EXPERIMENT_FLAGS);
 const ALL_EXPERIMENT_FLAGS = [...new Set(Object.values(EXPERIMENT_FLAGS).flat())];
@@ -161,11 +161,17 @@ async function gntkPaper(a: Args, outDir: string): Promise<string[]> {
   const dir = (a['data-dir'] as string | undefined) ?? '../shared/datasets/graphs';
   const names = ((a.datasets as string | undefined) ?? 'MUTAG,PTC').split(',').map((x) => x.trim());
   const datasets = names.map((name) => ({ name, data: loadBenchmark(name, dir, '--data-dir') }));
+  const methods = ((a.methods as string | undefined) ?? 'GNTK,WL').split(',').map((m) => m.trim().toUpperCase());
+  for (const m of methods) if (!['GNTK', 'WL', 'GIN', 'GCN'].includes(m)) throw new UserError(`--methods: expected some of GNTK, WL, GIN, GCN, comma-separated; got '${a.methods}'`);
+  const nets = methods.includes('GIN') || methods.includes('GCN');
+  const backend = nets ? await initBackend(str(a, 'backend')) : undefined;
   const cacheDir = a['cache-dir'] === '' ? null : (a['cache-dir'] as string | undefined) ?? path.join(outDir, 'cache');
   await runGntkPaper({
     datasets, folds: int('folds', 10, 2), innerFolds: int('inner-folds', 3, 2), seed: int('seed', 0, 0), wlIterations: [1, 2, 3, 4, 5],
     cs: a['c-decades'] ? SVM_C_GRID.filter((_, i) => i % 2 === 0) : SVM_C_GRID,
     grid: { ...PAPER_GRID, mlpLayers: list('layer-grid', PAPER_GRID.mlpLayers), blocks: list('block-grid', PAPER_GRID.blocks), aggregation: [...new Set(aggs)] as ('sum' | 'mean')[] },
+    methods: methods as PaperMethod[], backend,
+    networks: { hidden: int('hidden', 64, 1), blocks: int('blocks', 2, 1), epochs: int('epochs', 50, 1), lr: positive(num(a, 'lr'), '--lr') ?? 1e-2, batchSize: 32 },
     outDir, cacheDir, progress: progressFor(a), log: (l) => (a.quiet ? undefined : process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${l}\n`)),
   });
   return files;
@@ -189,13 +195,14 @@ export const experimentCommand: Command = (y) =>
         .option('data', { type: 'string', describe: 'gntk: graphs:PATH (GIN/GNTK text format) or synthetic-graphs[:N], comma-separated for several (default synthetic-graphs:200)' })
         .option('dataset-name', { type: 'string', describe: 'gntk: dataset names in the table, comma-separated (default the file names)' })
         .option('folds', { type: 'number', describe: 'gntk: cross-validation folds (10)' })
-        .option('hidden', { type: 'number', describe: 'gntk: width of the trained GIN (64)' })
-        .option('blocks', { type: 'number', describe: 'gntk: GIN blocks (2)' })
+        .option('hidden', { type: 'number', describe: 'gntk, gntk-paper: width of the trained GIN (and GCN) (64)' })
+        .option('blocks', { type: 'number', describe: 'gntk: GIN blocks (2); gntk-paper: GIN blocks and GCN layers (2)' })
         .option('mlp-layers', { type: 'number', describe: 'gntk: MLP layers per block (2)' })
         .option('aggregation', { type: 'string', describe: 'gntk: sum | mean (sum)' })
         .option('jk', { type: 'boolean', describe: 'gntk: jumping knowledge (default true)' })
         .option('epochs', { type: 'number', describe: 'gntk: GIN epochs (50); lantk: net epochs (300)' })
         .option('datasets', { type: 'string', describe: `gntk-paper: benchmarks, comma-separated, of ${Object.keys(GRAPH_BENCHMARKS).join(', ')} (default MUTAG,PTC)` })
+        .option('methods', { type: 'string', describe: 'gntk-paper: GNTK,WL (default), GIN, GCN; a run updates only these methods of a dataset already in summary.json' })
         .option('inner-folds', { type: 'number', describe: 'gntk-paper: inner folds of the nested CV (3)' })
         .option('layer-grid', { type: 'string', describe: 'gntk-paper: MLP layers per block to search (1,2,3)' })
         .option('block-grid', { type: 'string', describe: 'gntk-paper: block counts to search (1,2,3,4,5,6)' })
