@@ -15,6 +15,7 @@ import { runGntkStudy } from '../../experiments/gntk.js';
 import { GRAPH_BENCHMARKS, PAPER_GRID, type PaperMethod, SVM_C_GRID, loadBenchmark, runGntkPaper, writeGntkPaperFiles } from '../../experiments/gntk-paper.js';
 import { runResnetVsFfnet } from '../../experiments/resnet-vs-ffnet.js';
 import { runTabular } from '../../experiments/tabular.js';
+import { loadSvm } from '../../lib/svm.js';
 
 /** The flags each experiment accepts besides --quick, --seed, --out-dir, --backend and --quiet. */
 const EXPERIMENT_FLAGS: Record<string, string[]> = {
@@ -244,6 +245,7 @@ export const experimentCommand: Command = (y) =>
         return;
       }
       if (name !== 'mnist' && name !== 'resnet-vs-ffnet') {
+        if (name === 'tabular') await loadSvm();
         const backend = await initBackend(str(a, 'backend'));
         const r = otherStudy(name, a, outDir, backend);
         if (!a.quiet) process.stderr.write(`wrote ${r.files.join(', ')}\n`);
