@@ -3,10 +3,17 @@ import * as path from 'node:path';
 import { foldSplit, normaliseKernel, stratifiedFolds } from '../lib/cv.js';
 import { writeFilesAtomically } from '../lib/files.js';
 import { wlSubtreeKernel } from '../lib/graph-kernels.js';
-import type { GraphDataset } from '../lib/graphs.js';
+import { type GraphDataset, loadGraphFile, withDegreeFeatures } from '../lib/graphs.js';
+import { decodeNpy, npyChunks } from '../lib/npy.js';
+import { type ProgressFactory, noProgress } from '../lib/progress.js';
+import { UserError } from '../lib/errors.js';
 import { mean, sd } from '../lib/stats.js';
 import { SVM_C_GRID, loadSvm, svmAccuracies } from '../lib/svm.js';
 import { toolVersion } from '../lib/version.js';
+import { accuracy, oneHot } from '../lib/kernel-regression.js';
+import { gatherSamples } from '../lib/samples.js';
+import { Gnn, type GnnConfig } from '../models/gnn.js';
+import { predict, trainModel } from '../models/training.js';
 import { type GntkConfig, type GntkReadouts, analyticGntkReadouts, gntkFromReadouts } from '../models/gnn-analytic.js';
 import type { Graph } from '../lib/samples.js';
 import { PUBLISHED_GNTK } from './gntk.js';
@@ -29,9 +36,55 @@ export interface GntkGrid {
 /** Du et al. 2019's search space as issue 16 states it: blocks 1–6, MLP layers 1–3, sum/mean, jk on/off. */
 export const PAPER_GRID: GntkGrid = { blocks: [1, 2, 3, 4, 5, 6], mlpLayers: [1, 2, 3], aggregation: ['sum', 'mean'], jk: [false, true] };
 
-export type ReadoutFn = (cfg: GntkConfig, g1: Graph[], g2: Graph[], featureDim: number) => GntkReadouts;
+export type ReadoutFn = (cfg: GntkConfig, g1: Graph[], g2: Graph[], featureDim: number, onPairs?: (done: number, total: number) => void) => GntkReadouts;
 
 const WEIGHTS = { activation: 'relu', wStd: Math.SQRT2, bStd: 0.1 };
+
+/** One recursion group: the (MLP layers, aggregation) whose run of max(blocks) blocks serves every block count and jk. */
+export interface GntkGroup {
+  mlpLayers: number;
+  aggregation: 'sum' | 'mean';
+  blocks: number;
+}
+
+export const groupsOf = (grid: GntkGrid): GntkGroup[] =>
+  grid.mlpLayers.flatMap((mlpLayers) => grid.aggregation.map((aggregation) => ({ mlpLayers, aggregation, blocks: Math.max(...grid.blocks) })));
+
+const groupName = (g: GntkGroup) => `gntk-L${g.mlpLayers}-${g.aggregation}-B${g.blocks}`;
+
+/**
+ * The per-block readouts of one group, from the disk cache `dir` when a previous run left them there, else computed
+ * and written there (readouts.npy [2, B, n, n] float64: q then t, plus a JSON naming what they were computed from,
+ * through the project's all-or-nothing writer). A cached file is used only when its metadata matches the dataset and
+ * the weights exactly; anything else is recomputed and replaced.
+ */
+export function cachedReadouts(d: GraphDataset, group: GntkGroup, dir: string | null, compute: ReadoutFn, onPairs?: (done: number, total: number) => void): { r: GntkReadouts; seconds: number; cached: boolean } {
+  const meta = { source: d.source, n: d.n, featureDim: d.featureDim, ...WEIGHTS, ...group };
+  const npy = dir ? path.join(dir, `${groupName(group)}.npy`) : null, json = npy ? npy.replace(/\.npy$/, '.json') : null;
+  if (npy && json && fs.existsSync(npy) && fs.existsSync(json)) {
+    const saved = JSON.parse(fs.readFileSync(json, 'utf8')) as { meta: unknown; seconds: number };
+    if (JSON.stringify(saved.meta) === JSON.stringify(meta)) {
+      const a = decodeNpy(fs.readFileSync(npy), npy);
+      const m = d.n * d.n, B = group.blocks;
+      if (a.data instanceof Float64Array && a.data.length === 2 * B * m) {
+        const part = (k: number) => a.data.subarray(k * m, (k + 1) * m) as Float64Array;
+        return { r: { q: Array.from({ length: B }, (_, l) => part(l)), t: Array.from({ length: B }, (_, l) => part(B + l)), n1: d.n, n2: d.n }, seconds: saved.seconds, cached: true };
+      }
+    }
+  }
+  const t0 = performance.now();
+  const r = compute({ ...WEIGHTS, blocks: group.blocks, mlpLayers: group.mlpLayers, aggregation: group.aggregation, jk: false }, d.graphs, d.graphs, d.featureDim, onPairs);
+  const seconds = (performance.now() - t0) / 1000;
+  if (npy && json) {
+    const all = new Float64Array(2 * group.blocks * d.n * d.n);
+    [...r.q, ...r.t].forEach((x, k) => all.set(x, k * d.n * d.n));
+    writeFilesAtomically([
+      { path: npy, data: npyChunks({ data: all, shape: [2, group.blocks, d.n, d.n] }) },
+      { path: json, data: JSON.stringify({ meta, seconds, layout: '[0, l] = Σ_{u,u\'} Q after block l+1; [1, l] = Σ_{u,u\'} T (models/gnn-analytic.ts analyticGntkReadouts)' }, null, 1) + '\n' },
+    ]);
+  }
+  return { r, seconds, cached: false };
+}
 
 /**
  * Every architecture of the grid's cosine-normalised GNTK over the dataset, handed to `use` one at a time (a grid of
@@ -39,15 +92,31 @@ const WEIGHTS = { activation: 'relu', wStd: Math.SQRT2, bStd: 0.1 };
  * for the largest block count; every block count and both jk settings are read off its per-block readouts.
  */
 export function forEachGntk(d: GraphDataset, grid: GntkGrid, use: (arch: GntkArch, K: Float64Array) => void, compute: ReadoutFn = analyticGntkReadouts, onGroup?: (seconds: number) => void): void {
-  const maxBlocks = Math.max(...grid.blocks);
-  for (const mlpLayers of grid.mlpLayers) {
-    for (const aggregation of grid.aggregation) {
-      const t = performance.now();
-      const r = compute({ ...WEIGHTS, blocks: maxBlocks, mlpLayers, aggregation, jk: false }, d.graphs, d.graphs, d.featureDim);
-      onGroup?.((performance.now() - t) / 1000);
-      for (const blocks of grid.blocks) for (const jk of grid.jk) use({ blocks, mlpLayers, aggregation, jk }, normaliseKernel(gntkFromReadouts(WEIGHTS, r, blocks, jk).ntk, d.n));
-    }
+  for (const group of groupsOf(grid)) {
+    const { r, seconds } = cachedReadouts(d, group, null, compute);
+    onGroup?.(seconds);
+    for (const arch of archsOf(grid, group)) use(arch, gntkKernel(r, arch, d.n));
   }
+}
+
+const archsOf = (grid: GntkGrid, g: GntkGroup): GntkArch[] =>
+  grid.blocks.flatMap((blocks) => grid.jk.map((jk) => ({ blocks, mlpLayers: g.mlpLayers, aggregation: g.aggregation, jk })));
+
+const gntkKernel = (r: GntkReadouts, a: GntkArch, n: number) => normaliseKernel(gntkFromReadouts(WEIGHTS, r, a.blocks, a.jk).ntk, n);
+
+/** The seven benchmarks by their table names: file in the graphs folder, and whether they are social (no tags). */
+export const GRAPH_BENCHMARKS: Record<string, { file: string; social: boolean }> = {
+  MUTAG: { file: 'MUTAG.txt', social: false }, PTC: { file: 'PTC.txt', social: false }, PROTEINS: { file: 'PROTEINS.txt', social: false },
+  NCI1: { file: 'NCI1.txt', social: false }, 'IMDB-B': { file: 'IMDBBINARY.txt', social: true }, 'IMDB-M': { file: 'IMDBMULTI.txt', social: true },
+  COLLAB: { file: 'COLLAB.txt', social: true },
+};
+
+/** A benchmark by table name from `dir`: one-hot tags, or one-hot degrees for the social networks (as Du et al.). */
+export function loadBenchmark(name: string, dir: string, flag: string): GraphDataset {
+  const f = GRAPH_BENCHMARKS[name];
+  if (!f) throw new UserError(`--datasets: unknown dataset '${name}'; expected some of ${Object.keys(GRAPH_BENCHMARKS).join(', ')}`);
+  const d = loadGraphFile(path.join(dir, f.file), flag);
+  return f.social ? withDegreeFeatures(d) : d;
 }
 
 /** Test accuracies acc[c][f] of a kernel for every C and outer fold, and inner scores inner[c][f] (mean over inner folds). */
@@ -91,7 +160,62 @@ export interface GntkPaperOptions {
   cs: number[];
   seed: number;
   outDir: string;
+  /** Disk cache of readouts and scores per (dataset, recursion group): DIR/DATASET/…; null: none. */
+  cacheDir: string | null;
   log: (line: string) => void;
+  progress?: ProgressFactory;
+  /** The recursion (tests count its calls). */
+  compute?: ReadoutFn;
+  /** What to run (default GNTK and WL); a run updates only these methods of a dataset already in summary.json. */
+  methods?: PaperMethod[];
+  /** The trained networks' shape and schedule (GIN and GCN); required when methods has GIN or GCN. */
+  networks?: NetworkSchedule;
+  /** tfjs backend the networks train on (recorded). */
+  backend?: string;
+}
+
+export type PaperMethod = 'GNTK' | 'WL' | 'GIN' | 'GCN';
+
+/** Shape and training of the GIN and GCN baselines: hidden width, blocks (GCN: layers), epochs, Adam rate, minibatch. */
+export interface NetworkSchedule {
+  hidden: number;
+  blocks: number;
+  epochs: number;
+  lr: number;
+  batchSize: number;
+}
+
+/**
+ * A trained GIN or GCN under the outer folds: per fold, trained on the training part from a seeded initialisation
+ * (cross-entropy, Adam), the test-fold accuracy recorded after every epoch. GIN: `blocks` blocks of sum aggregation
+ * with 2-layer MLPs and jumping knowledge (our finite GIN, as in \`ntk experiment gntk\`); GCN: `blocks` layers
+ * h ← ReLU(Â h W + b), Â = D̃^−½(A + I)D̃^−½, sum readout. Both NTK-parameterised, σ_w = √2, σ_b = 0.1.
+ * Returns acc[epoch][fold] for epochs 1..E.
+ */
+export function networkCv(kind: 'GIN' | 'GCN', d: GraphDataset, fold: Int32Array, folds: number, s: NetworkSchedule, seed: number, onFold?: (f: number) => void): number[][] {
+  const C = d.classes;
+  const shape = kind === 'GIN' ? { blocks: s.blocks, mlpLayers: 2, aggregation: 'sum' as const, jk: true } : { blocks: s.blocks, mlpLayers: 1, aggregation: 'gcn' as const, jk: false };
+  const model = new Gnn({ model: 'gnn', activation: 'relu', parameterization: 'ntk', wStd: Math.SQRT2, bStd: 0.1, bias: true, ...shape, featureDim: d.featureDim, hidden: s.hidden, outputs: C } as GnnConfig);
+  const acc = Array.from({ length: s.epochs }, () => new Array<number>(folds).fill(0));
+  for (let f = 0; f < folds; f++) {
+    const { train, test } = foldSplit(fold, f);
+    const tr = gatherSamples(d, train), te = gatherSamples(d, test);
+    trainModel(model, model.init(`${seed}/${kind}/${f}`), tr, Float32Array.from(oneHot(tr.labels!, C)), {
+      loss: 'cross-entropy', optimiser: { name: 'adam', lr: s.lr }, epochs: s.epochs, batchSize: s.batchSize, seed: `${seed}/${kind}/${f}`,
+    }, { callAt: acc.map((_, e) => e + 1), onEpoch: (e, params) => { if (e >= 1) acc[e - 1][f] = accuracy(predict(model, params, te), te.labels!, C); } });
+    onFold?.(f + 1);
+  }
+  return acc;
+}
+
+/** The two protocols of a trained network: the last epoch's fold accuracies, and the GIN paper's best mean epoch. */
+export function networkProtocols(acc: number[][]): MethodResult[] {
+  let best = 0;
+  acc.forEach((a, e) => { if (mean(a) > mean(acc[best])) best = e; });
+  return [
+    { protocol: 'final-epoch', folds: acc[acc.length - 1], chosen: `epoch ${acc.length}` },
+    { protocol: 'paper-best-epoch', folds: acc[best], chosen: `epoch ${best + 1}` },
+  ];
 }
 
 interface MethodResult {
@@ -117,25 +241,62 @@ export async function runGntkPaper(o: GntkPaperOptions): Promise<Record<string, 
     'paper-best-mean-cv': `Du et al.'s rule: every (architecture, C) scored by mean accuracy over the outer test folds; the best reported. Selects on the test folds (optimistic).`,
     'nested-cv': 'per outer fold, (architecture, C) chosen by mean accuracy over stratified inner folds of the training part (their number per dataset: innerFolds); the outer test fold is scored once.',
   };
+  summary.protocols['final-epoch'] = 'a trained network of one fixed shape and schedule; the test-fold accuracy after the last epoch.';
+  summary.protocols['paper-best-epoch'] = 'the GIN paper\'s rule for trained networks: the epoch with the best test accuracy averaged over the folds (selects on the test folds; optimistic).';
+  const progress = o.progress ?? noProgress, compute = o.compute ?? analyticGntkReadouts;
+  const methods = o.methods ?? ['GNTK', 'WL'];
   for (const { data: d, name } of o.datasets) {
     const t0 = performance.now();
     const fold = stratifiedFolds(d.labels!, o.folds, o.seed);
     const gntk: { label: string; acc: number[]; inner: number[] }[] = [];
     const groupSeconds: number[] = [];
     let scoring = 0;
-    forEachGntk(d, o.grid, (arch, K) => {
-      const t = performance.now();
-      const { acc, inner } = scoreKernel(K, d, fold, o.folds, o.cs, o.innerFolds, o.seed);
-      o.cs.forEach((C, c) => gntk.push({ label: `blocks ${arch.blocks}, layers ${arch.mlpLayers}, ${arch.aggregation}, jk ${arch.jk ? 'on' : 'off'}, C ${C.toPrecision(3)}`, acc: acc[c], inner: inner[c] }));
-      scoring += (performance.now() - t) / 1000;
-    }, analyticGntkReadouts, (s) => {
-      groupSeconds.push(s);
-      o.log(`${name}: GNTK recursion group ${groupSeconds.length}/${o.grid.mlpLayers.length * o.grid.aggregation.length} in ${s.toFixed(1)} s`);
-    });
-    o.log(`${name}: GNTK grid scored (${gntk.length} candidates) in ${scoring.toFixed(1)} s of SVM fits`);
+    const groups = methods.includes('GNTK') ? groupsOf(o.grid) : [];
+    const dir = o.cacheDir ? path.join(o.cacheDir, name) : null;
+    // What the scores depend on besides the kernel: a cached score file is reused only under the same protocol.
+    const protocolKey = { folds: o.folds, innerFolds: o.innerFolds, seed: o.seed, cs: o.cs, blocks: o.grid.blocks, jk: o.grid.jk, source: d.source, n: d.n };
+    for (const [gi, group] of groups.entries()) {
+      const label = `${name}: group ${gi + 1}/${groups.length} (layers ${group.mlpLayers}, ${group.aggregation})`;
+      const scoreFile = dir ? path.join(dir, `${groupName(group)}-scores.json`) : null;
+      type Scored = { arch: GntkArch; acc: number[][]; inner: number[][] };
+      let scored: Scored[] | null = null;
+      if (scoreFile && fs.existsSync(scoreFile)) {
+        const saved = JSON.parse(fs.readFileSync(scoreFile, 'utf8')) as { protocol: unknown; scored: Scored[]; seconds: { recursion: number; svm: number } };
+        if (JSON.stringify(saved.protocol) === JSON.stringify(protocolKey)) {
+          scored = saved.scored;
+          groupSeconds.push(saved.seconds.recursion);
+          scoring += saved.seconds.svm;
+          o.log(`${label}: scores taken from the cache (${scoreFile})`);
+        }
+      }
+      if (!scored) {
+        const bar = progress(`${label}: GNTK recursion (graph pairs)`, (d.n * (d.n + 1)) / 2);
+        const { r, seconds, cached } = cachedReadouts(d, group, dir, compute, (done) => bar.update(done));
+        bar.stop();
+        o.log(`${label}: recursion ${cached ? `taken from the cache (computed in ${seconds.toFixed(1)} s)` : `in ${seconds.toFixed(1)} s`}`);
+        groupSeconds.push(seconds);
+        const archs = archsOf(o.grid, group);
+        const sbar = progress(`${label}: SVM scoring (architectures)`, archs.length);
+        const t = performance.now();
+        scored = archs.map((arch, k) => {
+          const res = { arch, ...scoreKernel(gntkKernel(r, arch, d.n), d, fold, o.folds, o.cs, o.innerFolds, o.seed) };
+          sbar.update(k + 1);
+          return res;
+        });
+        sbar.stop();
+        const svm = (performance.now() - t) / 1000;
+        scoring += svm;
+        o.log(`${label}: ${archs.length} architectures × ${o.cs.length} C scored in ${svm.toFixed(1)} s`);
+        if (scoreFile) writeFilesAtomically([{ path: scoreFile, data: JSON.stringify({ protocol: protocolKey, seconds: { recursion: seconds, svm }, scored }) + '\n' }]);
+      }
+      for (const { arch, acc, inner } of scored) {
+        o.cs.forEach((C, c) => gntk.push({ label: `blocks ${arch.blocks}, layers ${arch.mlpLayers}, ${arch.aggregation}, jk ${arch.jk ? 'on' : 'off'}, C ${C.toPrecision(3)}`, acc: acc[c], inner: inner[c] }));
+      }
+    }
+    if (groups.length) o.log(`${name}: GNTK grid scored (${gntk.length} candidates) in ${scoring.toFixed(1)} s of SVM fits`);
     const wl: { label: string; acc: number[]; inner: number[] }[] = [];
     const tw = performance.now();
-    for (const h of o.wlIterations) {
+    for (const h of methods.includes('WL') ? o.wlIterations : []) {
       const K = normaliseKernel(wlSubtreeKernel(d.graphs, d.featureDim, h), d.n);
       const { acc, inner } = scoreKernel(K, d, fold, o.folds, o.cs, o.innerFolds, o.seed);
       o.cs.forEach((C, c) => wl.push({ label: `h ${h}, C ${C.toPrecision(3)}`, acc: acc[c], inner: inner[c] }));
@@ -145,12 +306,44 @@ export async function runGntkPaper(o: GntkPaperOptions): Promise<Record<string, 
       { protocol: 'paper-best-mean-cv', folds: s.paper.folds, chosen: s.paper.chosen },
       { protocol: 'nested-cv', folds: s.nested.folds, chosen: s.nested.chosen },
     ];
+    const nets: Record<string, MethodResult[]> = {};
+    const netSeconds: Record<string, number> = {};
+    for (const kind of (['GIN', 'GCN'] as const).filter((k) => methods.includes(k))) {
+      if (!o.networks) throw new Error('runGntkPaper: GIN/GCN need o.networks');
+      const tn = performance.now();
+      const bar = progress(`${name}: ${kind} training (folds)`, o.folds);
+      nets[kind] = networkProtocols(networkCv(kind, d, fold, o.folds, o.networks, o.seed, (f) => bar.update(f)));
+      bar.stop();
+      netSeconds[kind] = (performance.now() - tn) / 1000;
+      o.log(`${name}: ${kind} trained on ${o.folds} folds in ${netSeconds[kind].toFixed(1)} s`);
+    }
+    // Merge into what the file holds now (another process may have written other datasets or methods meanwhile).
+    const now = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as typeof summary) : summary;
+    const prev = (now.datasets[name] ?? {}) as { methods?: Record<string, MethodResult[]>; seconds?: Record<string, unknown> };
+    const kernels = methods.includes('GNTK') || methods.includes('WL');
+    summary.datasets = now.datasets;
     summary.datasets[name] = {
+      ...prev,
       source: path.basename(d.source.replace(/^graphs:/, '').replace(/ \(.*$/, '')), features: /degree/.test(d.source) ? 'one-hot degree' : 'one-hot tag',
-      graphs: d.n, classes: d.classes, folds: o.folds, innerFolds: o.innerFolds, foldSeed: o.seed, cGrid: o.cs, grid: o.grid, wlIterations: o.wlIterations,
-      methods: { GNTK: pack(selectProtocols(gntk)), WL: pack(selectProtocols(wl)) },
+      graphs: d.n, classes: d.classes, folds: o.folds, foldSeed: o.seed,
+      ...(kernels ? { innerFolds: o.innerFolds, cGrid: o.cs } : {}),
+      ...(methods.includes('GNTK') ? { grid: o.grid } : {}),
+      ...(methods.includes('WL') ? { wlIterations: o.wlIterations } : {}),
+      ...(Object.keys(nets).length ? { networks: { ...o.networks, backend: o.backend } } : {}),
+      methods: {
+        ...prev.methods,
+        ...(methods.includes('GNTK') ? { GNTK: pack(selectProtocols(gntk)) } : {}),
+        ...(methods.includes('WL') ? { WL: pack(selectProtocols(wl)) } : {}),
+        ...nets,
+      },
       published: { GNTK: PUBLISHED_GNTK[name.toUpperCase()] ?? null },
-      seconds: { gntkRecursionGroups: groupSeconds, gntkSvm: scoring, wl: wlSeconds, total: (performance.now() - t0) / 1000 },
+      seconds: {
+        ...prev.seconds,
+        ...(methods.includes('GNTK') ? { gntkRecursionGroups: groupSeconds, gntkSvm: scoring } : {}),
+        ...(methods.includes('WL') ? { wl: wlSeconds } : {}),
+        ...netSeconds,
+        ...(kernels ? { total: (performance.now() - t0) / 1000 } : {}),
+      },
     };
     writeGntkPaperFiles(o.outDir, summary);
     o.log(`${name}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -187,13 +380,15 @@ export function renderGntkPaperReport(summary: Record<string, unknown>): string 
   const row = (label: string, f: (n: string) => string) => `| ${label} | ${ORDER.map(f).join(' | ')} |`;
   return `# Graph classification as Du et al. 2019 ran it: GNTK and WL with a C-SVM (seeds/000)
 
-Made by ${String(summary.tool)} (\`node dist/bin/gntk-paper.js\`). Accuracy in %, mean ± sd over the outer folds
+Made by ${String(summary.tool)} (\`ntk experiment gntk-paper\`). Accuracy in %, mean ± sd over the outer folds
 (stratified, seed 0). Kernels are cosine-normalised, K_ij/√(K_ii K_jj), and classified by libsvm's C-SVC
 (\`libsvm-js\`, one-vs-one) on the precomputed kernel, C from the half-decades 10⁻²…10⁴ (13 values) unless a dataset's row below lists fewer.
 
 ${head}${[
-    row('GCN (trained)', () => 'not run'),
-    row('GIN (trained)', () => 'not run'),
+    row('GCN (trained), last epoch', (n) => cell(n, 'GCN', 'final-epoch')),
+    row('GCN (trained), paper rule (best mean epoch)', (n) => cell(n, 'GCN', 'paper-best-epoch')),
+    row('GIN (trained), last epoch', (n) => cell(n, 'GIN', 'final-epoch')),
+    row('GIN (trained), paper rule (best mean epoch)', (n) => cell(n, 'GIN', 'paper-best-epoch')),
     row('WL subtree, paper rule', (n) => cell(n, 'WL', 'paper-best-mean-cv')),
     row('WL subtree, nested CV', (n) => cell(n, 'WL', 'nested-cv')),
     row('GNTK, paper rule', (n) => cell(n, 'GNTK', 'paper-best-mean-cv')),
@@ -210,8 +405,9 @@ Protocols:
 - **nested CV** (\`nested-cv\`): ${(summary.protocols as Record<string, string>)['nested-cv']}
 - Published numbers: Du et al. 2019 (GNTK; 10-fold CV, best mean over their grid) and the rounded values seeds/000
   quotes for GCN, GIN and WL (from the GIN and GNTK papers, 10-fold CV).
-- GCN and GIN as trained networks were not run under this protocol (time); the kernel-ridge study of
-  \`ntk experiment gntk\` (results/gntk/report.md) has a trained GIN of one fixed shape.
+- **last epoch** (\`final-epoch\`) and **paper rule** for networks (\`paper-best-epoch\`): ${(summary.protocols as Record<string, string>)['final-epoch'] ?? ''}
+  The paper rule: ${(summary.protocols as Record<string, string>)['paper-best-epoch'] ?? ''} Same outer folds as the kernels.
+${networkText(ds)}
 
 GNTK grid: MLP layers × blocks as listed per dataset below, × sum/mean aggregation × jumping knowledge on/off, σ_w = √2, σ_b = 0.1, ReLU (the finite GIN of models/gnn.ts; its jk averages the
 per-block readouts of blocks 1..B). The recursion runs once per (MLP layers, aggregation) for the largest block count;
@@ -221,7 +417,7 @@ networks (no tags), as in the GIN and GNTK papers.
 
 | dataset | graphs | classes | features | folds (inner) | GNTK grid (layers × blocks) | C values | WL h | GNTK chosen by the paper rule | time |
 |---|---|---|---|---|---|---|---|---|---|
-${ORDER.filter((n) => ds[n]).map((n) => {
+${ORDER.filter((n) => ds[n]?.methods.GNTK).map((n) => {
     const d = ds[n];
     const chosen = d.methods.GNTK.find((m) => m.protocol === 'paper-best-mean-cv')!.chosen;
     return `| ${n} | ${d.graphs} | ${d.classes} | ${d.features} | ${d.folds} (${d.innerFolds ?? 3}) | ${d.grid.mlpLayers.join(',')} × ${d.grid.blocks.join(',')} | ${d.cGrid.length} | ${d.wlIterations.join(',')} | ${String(chosen)} | ${d.seconds.total.toFixed(0)} s (recursion ${d.seconds.gntkRecursionGroups.map((s) => s.toFixed(0)).join(' + ')} s, GNTK SVMs ${d.seconds.gntkSvm.toFixed(0)} s, WL ${d.seconds.wl.toFixed(0)} s) |`;
@@ -229,6 +425,25 @@ ${ORDER.filter((n) => ds[n]).map((n) => {
 
 Times were measured on the project's shared 2-core machine while other jobs ran (load ≈ 10), so they are upper bounds.
 ${summary.notRun ? `\nNot run, and why (summary.json \`notRun\`):\n${Object.entries(summary.notRun as Record<string, string>).map(([k, v]) => `- ${k}: ${v}`).join('\n')}\n` : ''}`;
+}
+
+/** The trained networks' shapes and schedules, and their times, per dataset. */
+function networkText(ds: Record<string, { networks?: NetworkSchedule & { backend?: string }; methods: Record<string, MethodResult[]>; seconds: Record<string, unknown> }>): string {
+  const rows = ORDER.filter((n) => ds[n]?.networks).map((n) => {
+    const w = ds[n].networks!;
+    const best = (k: string) => ds[n].methods[k]?.find((m) => m.protocol === 'paper-best-epoch')?.chosen ?? '—';
+    const secs = (k: string) => (typeof ds[n].seconds[k] === 'number' ? `${(ds[n].seconds[k] as number).toFixed(0)} s` : '—');
+    return `| ${n} | ${w.hidden} | ${w.blocks} | ${w.epochs} | ${w.lr} | ${w.batchSize} | ${w.backend ?? '—'} | ${best('GIN')} / ${best('GCN')} | ${secs('GIN')} / ${secs('GCN')} |`;
+  });
+  if (!rows.length) return '- GCN and GIN as trained networks: not run on any dataset here.';
+  return `- Trained networks (NTK parameterisation, σ_w = √2, σ_b = 0.1, ReLU, cross-entropy, Adam, one seeded run per fold): GIN = blocks
+  of sum aggregation, 2-layer MLPs, jumping knowledge (the finite net of models/gnn.ts, as in \`ntk experiment gntk\`); GCN = layers
+  h ← ReLU(Â h W + b), Â = D̃^−½(A + I)D̃^−½ (\`--aggregation gcn\`), sum readout. Fewer layers and epochs than the GIN paper's
+  (5 layers, 350 epochs), for time.
+
+| dataset | width | blocks / layers | epochs | Adam lr | batch | backend | best mean epoch GIN / GCN | time GIN / GCN |
+|---|---|---|---|---|---|---|---|---|
+${rows.join('\n')}`;
 }
 
 /** mean ± sd in % of fold accuracies. */

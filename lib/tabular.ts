@@ -15,6 +15,8 @@ export interface Table {
   classes: number;
   /** Train/test index lists of the dataset's own folds (the 90-dataset layout ships 4); null: make our own. */
   folds: { train: number[]; test: number[] }[] | null;
+  /** The dataset's own train/validation split for hyperparameters (`conxuntos.dat`), when it ships one. */
+  validation?: { train: number[]; test: number[] } | null;
 }
 
 function parseRows(file: string, text: string, delimiter: string, flag: string): string[][] {
@@ -57,7 +59,8 @@ export function loadLabelledCsv(file: string, flag: string): Table {
 /**
  * One dataset of the 90-dataset UCI layout of seeds/000 (Fernández-Delgado et al. 2014 preprocessing): folder
  * NAME with `NAME_R.dat` (tab-separated, header, first column an index, last column the class) and
- * `conxuntos_kfold.dat` (4 folds as alternating lines of train and test indices, 0-based).
+ * `conxuntos_kfold.dat` (4 folds as alternating lines of train and test indices, 0-based) and `conxuntos.dat` (one
+ * line of training and one of validation indices: Arora et al. 2020 choose hyperparameters on it).
  */
 export function loadUciFolder(dir: string, flag: string): Table {
   const name = path.basename(dir);
@@ -79,7 +82,19 @@ export function loadUciFolder(dir: string, flag: string): Table {
       folds.push({ train: idx(lines[i]), test: idx(lines[i + 1]) });
     }
   }
-  return { ...table, folds };
+  let validation: Table['validation'] = null;
+  const cv = path.join(dir, 'conxuntos.dat');
+  if (fs.existsSync(cv)) {
+    const lines = readTextFile(cv, `${flag} ${cv}`).split('\n').map((l) => l.trim()).filter((l) => l !== '');
+    const idx = (l: string) => l.split(/\s+/).map((v) => {
+      const k = Number(v);
+      if (!Number.isInteger(k) || k < 0 || k >= table.n) throw new UserError(`${flag} ${cv}: index '${v}' is not a row of ${name} (0..${table.n - 1})`);
+      return k;
+    });
+    if (lines.length !== 2) throw new UserError(`${flag} ${cv}: expected two lines (training and validation indices); got ${lines.length}`);
+    validation = { train: idx(lines[0]), test: idx(lines[1]) };
+  }
+  return { ...table, folds, validation };
 }
 
 /**

@@ -52,7 +52,8 @@ export function analyticKernel(model: Model, x1: Samples, x2: Samples | null, ki
       return pick(r, `residual mlp (${c.branches} branches × ${c.branchDepth} layers, α = ${c.alpha}, ${c.activation}${param})`);
     }
   }
-  if (c.model === 'gnn' && c.parameterization === 'ntk' && x1.kind === 'graphs' && b.kind === 'graphs') {
+  // The GNTK recursion is derived for sum and mean aggregation; a gcn net has no closed form here (null).
+  if (c.model === 'gnn' && c.aggregation !== 'gcn' && c.parameterization === 'ntk' && x1.kind === 'graphs' && b.kind === 'graphs') {
     const r = analyticGntk({ blocks: c.blocks, mlpLayers: c.mlpLayers, aggregation: c.aggregation, jk: c.jk, activation: c.activation, wStd: c.wStd, bStd: c.bias ? c.bStd : 0 }, x1.graphs, b.graphs, c.featureDim);
     return pick(r, `gnn (GNTK, ${c.blocks} blocks × ${c.mlpLayers} layers, ${c.aggregation}${c.jk ? ', jk' : ''})`);
   }

@@ -47,37 +47,68 @@ function aggregationMatrix(g: Graph, mean: boolean): Csr {
   return { n, ptr, cols, vals };
 }
 
-/** M1 · X · M2ᵀ for sparse M1 [a, a], dense X [a, b], sparse M2 [b, b]: O(nnz(M1)·b + a·nnz(M2)). */
-function sandwich(M1: Csr, X: Float64Array, M2: Csr, a: number, b: number): Float64Array {
-  const tmp = new Float64Array(a * b);
+/**
+ * out = M1 · X · M2ᵀ for sparse M1 [a, a], dense X [a, b], sparse M2 [b, b]: O(nnz(M1)·b + a·nnz(M2)). `tmp` and `out`
+ * are caller-owned buffers of at least a·b entries (reused across graph pairs: allocation was a large share of the
+ * time); only their first a·b entries are read or written.
+ */
+function sandwich(M1: Csr, X: Float64Array, M2: Csr, a: number, b: number, tmp: Float64Array, out: Float64Array): void {
+  tmp.fill(0, 0, a * b);
   for (let i = 0; i < a; i++) {
+    const row = i * b;
     for (let e = M1.ptr[i]; e < M1.ptr[i + 1]; e++) {
-      const m = M1.vals[e], k = M1.cols[e];
-      for (let j = 0; j < b; j++) tmp[i * b + j] += m * X[k * b + j];
+      const m = M1.vals[e], k = M1.cols[e] * b;
+      for (let j = 0; j < b; j++) tmp[row + j] += m * X[k + j];
     }
   }
-  const out = new Float64Array(a * b);
+  const { ptr, cols, vals } = M2;
   for (let i = 0; i < a; i++) {
+    const row = i * b;
     for (let j = 0; j < b; j++) {
       let s = 0;
-      for (let e = M2.ptr[j]; e < M2.ptr[j + 1]; e++) s += tmp[i * b + M2.cols[e]] * M2.vals[e];
-      out[i * b + j] = s;
+      for (let e = ptr[j]; e < ptr[j + 1]; e++) s += tmp[row + cols[e]] * vals[e];
+      out[row + j] = s;
     }
   }
-  return out;
 }
 
-/** x_u·x_v / F between the nodes of two graphs. */
-function featureGram(g1: Graph, g2: Graph, F: number): Float64Array {
-  const out = new Float64Array(g1.nodes * g2.nodes);
-  for (let u = 0; u < g1.nodes; u++) {
-    for (let v = 0; v < g2.nodes; v++) {
+/** A graph's node features as sparse rows: node u's non-zero features are idx/val[ptr[u]..ptr[u+1]), ascending. */
+interface SparseFeatures {
+  ptr: Int32Array;
+  idx: Int32Array;
+  val: Float64Array;
+}
+
+function sparseFeatures(g: Graph, F: number): SparseFeatures {
+  const ptr = new Int32Array(g.nodes + 1), idx: number[] = [], val: number[] = [];
+  for (let u = 0; u < g.nodes; u++) {
+    for (let f = 0; f < F; f++) {
+      const x = g.features[u * F + f];
+      if (x !== 0) {
+        idx.push(f);
+        val.push(x);
+      }
+    }
+    ptr[u + 1] = idx.length;
+  }
+  return { ptr, idx: Int32Array.from(idx), val: Float64Array.from(val) };
+}
+
+/**
+ * out[u·n2 + v] = x_u·x_v / F between the nodes of two graphs, summing only over u's non-zero features: the skipped
+ * terms are exact zeros, so this equals the dense sum f = 0..F−1 bit for bit, at O(nnz) instead of O(F) per node pair
+ * (one-hot degree features of the social networks have F ≈ 100–500).
+ */
+function featureGram(a: SparseFeatures, g2: Graph, F: number, out: Float64Array): void {
+  const n1 = a.ptr.length - 1, n2 = g2.nodes, x2 = g2.features;
+  for (let u = 0; u < n1; u++) {
+    const p0 = a.ptr[u], p1 = a.ptr[u + 1];
+    for (let v = 0; v < n2; v++) {
       let s = 0;
-      for (let f = 0; f < F; f++) s += g1.features[u * F + f] * g2.features[v * F + f];
-      out[u * g2.nodes + v] = s / F;
+      for (let p = p0; p < p1; p++) s += a.val[p] * x2[v * F + a.idx[p]];
+      out[u * n2 + v] = s / F;
     }
   }
-  return out;
 }
 
 /**
@@ -134,8 +165,13 @@ export function gntkFromReadouts(cfg: Pick<GntkConfig, 'wStd' | 'bStd'>, r: Gntk
   return { ntk, nngp };
 }
 
-/** The GNTK recursion of analyticGntk for cfg.blocks blocks, stopping at the per-block readouts (cfg.jk unused). */
-export function analyticGntkReadouts(cfg: GntkConfig, g1: Graph[], g2: Graph[], featureDim: number): GntkReadouts {
+/**
+ * The GNTK recursion of analyticGntk for cfg.blocks blocks, stopping at the per-block readouts (cfg.jk unused).
+ * Per-graph quantities (aggregation matrices, sparse features, within-graph variances) are computed once; the pair
+ * loop works in reused buffers; a set against itself computes the pairs j ≥ i only and mirrors them. `onPairs` hears
+ * after each row how many graph pairs are done.
+ */
+export function analyticGntkReadouts(cfg: GntkConfig, g1: Graph[], g2: Graph[], featureDim: number, onPairs?: (done: number, total: number) => void): GntkReadouts {
   const act = cfg.activation as AnalyticActivation;
   if (!['relu', 'erf', 'identity'].includes(act)) throw new UserError(`--activation: the analytic GNTK has closed forms for relu, erf and identity; got '${act}'`);
   const sw2 = cfg.wStd * cfg.wStd, sb2 = cfg.bStd * cfg.bStd;
@@ -146,23 +182,36 @@ export function analyticGntkReadouts(cfg: GntkConfig, g1: Graph[], g2: Graph[], 
     if (!m) aggs.set(g, (m = aggregationMatrix(g, mean)));
     return m;
   };
+  const feats = new Map<Graph, SparseFeatures>();
+  const featOf = (g: Graph) => {
+    let f = feats.get(g);
+    if (!f) feats.set(g, (f = sparseFeatures(g, featureDim)));
+    return f;
+  };
+  let maxNodes = 0;
+  for (const g of [...g1, ...g2]) maxNodes = Math.max(maxNodes, g.nodes);
+  const cap = maxNodes * maxNodes;
+  let Q = new Float64Array(cap), T = new Float64Array(cap), Q2 = new Float64Array(cap), T2 = new Float64Array(cap);
+  const tmp = new Float64Array(cap);
   // Within-graph pre-activation variances Σ(u,u) at every dense layer, in forward order.
   const diags = new Map<Graph, Float64Array[]>();
   const diagOf = (g: Graph): Float64Array[] => {
     let d = diags.get(g);
     if (d) return d;
     d = [];
-    const n = g.nodes;
+    const n = g.nodes, nn = n * n;
     const A = aggOf(g);
-    let Q = featureGram(g, g, featureDim);
+    let X = new Float64Array(nn), Y = new Float64Array(nn);
+    featureGram(featOf(g), g, featureDim, X);
     for (let l = 0; l < cfg.blocks; l++) {
-      Q = sandwich(A, Q, A, n, n);
+      sandwich(A, X, A, n, n, tmp, Y);
+      [X, Y] = [Y, X];
       for (let r = 0; r < cfg.mlpLayers; r++) {
-        const S = Q.map((q) => sw2 * q + sb2);
+        for (let s = 0; s < nn; s++) X[s] = sw2 * X[s] + sb2;
         const dd = new Float64Array(n);
-        for (let u = 0; u < n; u++) dd[u] = S[u * n + u];
+        for (let u = 0; u < n; u++) dd[u] = X[u * n + u];
         d.push(dd);
-        Q = S.map((s, t) => gaussianExpectations(act, dd[Math.floor(t / n)], dd[t % n], s)[0]);
+        for (let s = 0; s < nn; s++) X[s] = gaussianExpectations(act, dd[Math.floor(s / n)], dd[s % n], X[s])[0];
       }
     }
     diags.set(g, d);
@@ -171,51 +220,52 @@ export function analyticGntkReadouts(cfg: GntkConfig, g1: Graph[], g2: Graph[], 
   const n1 = g1.length, n2 = g2.length;
   const q = Array.from({ length: cfg.blocks }, () => new Float64Array(n1 * n2));
   const t = Array.from({ length: cfg.blocks }, () => new Float64Array(n1 * n2));
-  // The kernel of a set with itself is symmetric: compute j ≥ i and mirror.
   const same = g1 === g2;
+  const relu = act === 'relu';
   for (let i = 0; i < n1; i++) {
+    const a = g1[i], na = a.nodes, Aa = aggOf(a), fa = featOf(a), da = diagOf(a);
     for (let j = same ? i : 0; j < n2; j++) {
-      const a = g1[i], b = g2[j];
-      const na = a.nodes, nb = b.nodes;
-      const da = diagOf(a), db = diagOf(b);
-      let Q: Float64Array = featureGram(a, b, featureDim);
-      let T: Float64Array = new Float64Array(na * nb);
+      const b = g2[j], nb = b.nodes, Ab = aggOf(b), db = diagOf(b);
+      const m = na * nb;
+      featureGram(fa, b, featureDim, Q);
       let layer = 0;
       for (let l = 0; l < cfg.blocks; l++) {
-        Q = sandwich(aggOf(a), Q, aggOf(b), na, nb);
-        T = sandwich(aggOf(a), T, aggOf(b), na, nb);
+        sandwich(Aa, Q, Ab, na, nb, tmp, Q2);
+        // T is exactly 0 before the first dense layer, and so is its aggregation.
+        if (l === 0) T2.fill(0, 0, m);
+        else sandwich(Aa, T, Ab, na, nb, tmp, T2);
+        [Q, Q2] = [Q2, Q];
+        [T, T2] = [T2, T];
         for (let r = 0; r < cfg.mlpLayers; r++, layer++) {
           const d1 = da[layer], d2 = db[layer];
-          const nQ = new Float64Array(na * nb), nT = new Float64Array(na * nb);
           for (let u = 0; u < na; u++) {
+            const du = d1[u], row = u * nb;
             for (let v = 0; v < nb; v++) {
-              const t = u * nb + v;
-              const S = sw2 * Q[t] + sb2;
-              const th = S + sw2 * T[t];
-              if (act === 'relu') {
-                // gaussianExpectations' relu case inlined: this loop runs ~10⁹ times on PROTEINS.
-                const nrm = Math.sqrt(d1[u] * d2[v]);
+              const k = row + v;
+              const S = sw2 * Q[k] + sb2;
+              const th = S + sw2 * T[k];
+              if (relu) {
+                // gaussianExpectations' relu case inlined: this loop runs ~10¹⁰ times on PROTEINS.
+                const nrm = Math.sqrt(du * d2[v]);
                 if (nrm === 0) {
-                  nQ[t] = 0;
-                  nT[t] = 0.25 * th;
+                  Q[k] = 0;
+                  T[k] = 0.25 * th;
                 } else {
                   const c = Math.max(-1, Math.min(1, S / nrm));
                   const ang = Math.acos(c);
-                  nQ[t] = (nrm * (Math.sqrt(1 - c * c) + (Math.PI - ang) * c)) / (2 * Math.PI);
-                  nT[t] = ((Math.PI - ang) / (2 * Math.PI)) * th;
+                  Q[k] = (nrm * (Math.sqrt(1 - c * c) + (Math.PI - ang) * c)) / (2 * Math.PI);
+                  T[k] = ((Math.PI - ang) / (2 * Math.PI)) * th;
                 }
               } else {
-                const [e, ed] = gaussianExpectations(act, d1[u], d2[v], S);
-                nQ[t] = e;
-                nT[t] = ed * th;
+                const [e, ed] = gaussianExpectations(act, du, d2[v], S);
+                Q[k] = e;
+                T[k] = ed * th;
               }
             }
           }
-          Q = nQ;
-          T = nT;
         }
         let qs = 0, ts = 0;
-        for (let s = 0; s < Q.length; s++) {
+        for (let s = 0; s < m; s++) {
           qs += Q[s];
           ts += T[s];
         }
@@ -227,6 +277,8 @@ export function analyticGntkReadouts(cfg: GntkConfig, g1: Graph[], g2: Graph[], 
         }
       }
     }
+    // Graph pairs done so far (rows shrink when only j ≥ i is computed, so rows would misstate the time left).
+    onPairs?.(same ? (i + 1) * n2 - (i * (i + 1)) / 2 : (i + 1) * n2, same ? (n1 * (n1 + 1)) / 2 : n1 * n2);
   }
   return { q, t, n1, n2 };
 }

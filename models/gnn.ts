@@ -8,6 +8,8 @@ import { LayeredModel } from './layered.js';
 /**
  * GIN-style graph network (Xu et al. 2019; the finite net behind the GNTK of Du et al. 2019, seeds/000).
  *   h⁰_u = x_u;  block l = 1..B:  a_u = c_u Σ_{v ∈ N(u) ∪ {u}} h^{l−1}_v  (c_u = 1 'sum', 1/(deg u + 1) 'mean'),
+ *   or 'gcn' (Kipf & Welling 2017): a_u = Σ_{v ∈ N(u) ∪ {u}} h^{l−1}_v / √((deg u + 1)(deg v + 1)), i.e. Â = D̃^−½(A + I)D̃^−½;
+ *   with mlpLayers = 1 a block is then one GCN layer h^l = φ(Â h^{l−1} W + b) (NTK scaling of W and b as below);
  *   then R dense layers, each followed by φ:  h^l_u = φ(z_R),  z_r = wScale·(h W_r) + bScale·b_r;
  *   readout r_G = Σ_u h^B_u, or with jumping knowledge the concatenation [Σ_u h^1_u, …, Σ_u h^B_u];
  *   f(G) = wScale·(r_G W_out) + bScale·b_out  (K outputs).
@@ -19,7 +21,7 @@ export interface GnnConfig extends CommonConfig {
   hidden: number;
   blocks: number;
   mlpLayers: number;
-  aggregation: 'sum' | 'mean';
+  aggregation: 'sum' | 'mean' | 'gcn';
   jk: boolean;
   outputs: number;
 }
@@ -65,7 +67,7 @@ export class Gnn extends LayeredModel {
     for (const [v, flag] of [[c.featureDim, '--feature-dim'], [c.hidden, '--hidden'], [c.blocks, '--blocks'], [c.mlpLayers, '--mlp-layers'], [c.outputs, '--k']] as const) {
       if (!(Number.isInteger(v) && v >= 1)) throw new UserError(`${flag}: expected a positive integer; got ${v}`);
     }
-    if (c.aggregation !== 'sum' && c.aggregation !== 'mean') throw new UserError(`--aggregation: expected sum or mean; got '${c.aggregation}'`);
+    if (c.aggregation !== 'sum' && c.aggregation !== 'mean' && c.aggregation !== 'gcn') throw new UserError(`--aggregation: expected sum, mean or gcn; got '${c.aggregation}'`);
     for (let l = 0; l < c.blocks; l++) {
       for (let r = 0; r < c.mlpLayers; r++) {
         this.paramSpecs.push(...linearSpecs(`block_${l}/dense_${r}`, [l === 0 && r === 0 ? c.featureDim : c.hidden, c.hidden], c.bias));
@@ -91,7 +93,10 @@ export class Gnn extends LayeredModel {
     const c = this.config;
     const g = b.graph;
     if (!g) throw new Error('gnn: batch without graph structure');
+    // D̃^−½ per row for 'gcn': scaling the rows before and after the neighbour sum gives Â h without a dense Â.
+    const invSqrt = c.aggregation === 'gcn' ? tf.sqrt(g.invDeg) : null;
     const aggregate = (h: tf.Tensor2D): tf.Tensor2D => {
+      if (invSqrt) return tf.mul(aggregateNeighbours(tf.mul(h, invSqrt) as tf.Tensor2D, g.src, g.dst), invSqrt) as tf.Tensor2D;
       const summed = aggregateNeighbours(h, g.src, g.dst);
       return (c.aggregation === 'mean' ? tf.mul(summed, g.invDeg) : summed) as tf.Tensor2D;
     };

@@ -137,10 +137,10 @@ describe('architectures: structured rules equal the generic Jacobian path', func
     expectStructuredMatches(cm, 4, xi, await cpuJacobianKernel(cm, 4, xi));
   });
 
-  it('GNN with sum and mean aggregation, with and without jumping knowledge, on graphs of different sizes', async () => {
+  it('GNN with sum, mean and gcn aggregation, with and without jumping knowledge, on graphs of different sizes', async () => {
     const g = syntheticGraphs(5, 3);
     expect(new Set(g.graphs.map((q) => q.nodes)).size).to.be.above(1);
-    for (const [aggregation, jk] of [['sum', false], ['mean', true]] as const) {
+    for (const [aggregation, jk] of [['sum', false], ['mean', true], ['gcn', true]] as const) {
       const m = new Gnn({ model: 'gnn', ...common, featureDim: 8, hidden: 6, blocks: 2, mlpLayers: 2, aggregation, jk, outputs: 2 });
       const oracle = await cpuJacobianKernel(m, 5, g);
       expectStructuredMatches(m, 5, g, oracle);

@@ -10,7 +10,10 @@ import { digamma, exactLogRatioMoments, lognormalDefaults, runLognormal, trigamm
 import { foldSplit, normaliseKernel, stratifiedFolds } from '../lib/cv.js';
 import { syntheticGraphs } from '../lib/graphs.js';
 import { NormalRng } from '../lib/rng.js';
-import { summaryColumns, runTabular } from '../experiments/tabular.js';
+import { METHODS, summaryColumns, runTabular } from '../experiments/tabular.js';
+import { SVM_C_GRID, loadSvm, svmAccuracy } from '../lib/svm.js';
+import { analyticMlpKernel } from '../models/mlp-analytic.js';
+import { DEFAULT_MLP } from '../models/mlp.js';
 import { loadTableFolder, standardise } from '../lib/tabular.js';
 import { testBackend } from './helpers.js';
 
@@ -142,6 +145,8 @@ describe('tabular data and the FC-NTK study (seeds/000)', function () {
       kfold.push(Array.from({ length: 24 }, (_, i) => i).filter((i) => i % 4 !== f).join(' '), test.join(' '));
     }
     fs.writeFileSync(path.join(dir, 'toy', 'conxuntos_kfold.dat'), kfold.join('\n') + '\n');
+    const rowsOf = (keep: (i: number) => boolean) => Array.from({ length: 24 }, (_, i) => i).filter(keep).join(' ');
+    fs.writeFileSync(path.join(dir, 'toy', 'conxuntos.dat'), `${rowsOf((i) => i % 4 !== 0)}\n${rowsOf((i) => i % 4 === 0)}\n`);
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -178,8 +183,10 @@ describe('tabular data and the FC-NTK study (seeds/000)', function () {
     expect(c.pma[1]).to.be.closeTo((100 * 0.8 / 0.9 + 100) / 2, 1e-9);
   });
 
-  it('the study classifies both fixtures well with every method and writes its report', () => {
+  it('the study classifies both fixtures well with every method and writes its report', async () => {
+    await loadSvm();
     const tables = loadTableFolder(dir, '--data-dir');
+    expect(tables[1].validation!.test).to.deep.equal([0, 4, 8, 12, 16, 20]);
     const out = path.join(dir, 'out');
     const { summary } = runTabular({ tables, dataDir: dir, folds: 4, depths: [1, 2], width: 64, netDepth: 2, mcSeeds: 2, epochs: 60, batchSize: 16, lr: 3e-3, seed: 0, quick: true, outDir: out, backend: process.env.NTK_TEST_BACKEND ?? 'wasm' });
     const ds = summary.datasets as { name: string; accuracy: number[][]; folds: number; ownFolds: boolean }[];
@@ -187,5 +194,17 @@ describe('tabular data and the FC-NTK study (seeds/000)', function () {
     expect(ds[0].folds).to.equal(4);
     for (const d of ds) for (const a of d.accuracy) expect(a.reduce((x, y) => x + y, 0) / a.length, d.name).to.be.above(0.85);
     expect(fs.readFileSync(path.join(out, 'report.md'), 'utf8')).to.match(/\*\*P95\*\*/);
+    // Arora et al.'s SVM protocol: toy ships a validation split, so (depth, C) is chosen once on it, by scanning every
+    // (depth, C) here with single fits; each fold's accuracy is then that SVM on the fold's own standardised NTK.
+    const toy = tables[1], svmCol = METHODS.indexOf('NTK∞ (C-SVM)');
+    const ntk = (train: number[], depth: number) => analyticMlpKernel({ depth, activation: 'relu', wStd: DEFAULT_MLP.wStd, bStd: DEFAULT_MLP.bStd }, standardise(toy, train), toy.n, standardise(toy, train), toy.n, toy.d).ntk;
+    let best = { acc: -1, depth: 0, C: 0 };
+    for (const depth of [1, 2]) for (const C of SVM_C_GRID) {
+      const a = svmAccuracy(ntk(toy.validation!.train, depth), toy.n, toy.labels, toy.validation!.train, toy.validation!.test, C);
+      if (a > best.acc) best = { acc: a, depth, C };
+    }
+    const rec = (summary.datasets as { chosen: { svm: { depth: number; C: number } }[]; accuracy: number[][] }[])[1];
+    expect(rec.chosen.map((c) => c.svm)).to.deep.equal(toy.folds!.map(() => ({ depth: best.depth, C: best.C })));
+    toy.folds!.forEach(({ train, test }, f) => expect(rec.accuracy[svmCol][f]).to.equal(svmAccuracy(ntk(train, best.depth), toy.n, toy.labels, train, test, best.C)));
   });
 });

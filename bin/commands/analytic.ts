@@ -59,7 +59,7 @@ export const analyticCommand: Command = (y) =>
         let what = '';
         run = () => {
           const r = analyticKernel(model, d1, d2, kind, progressFor(a));
-          if (!r) throw new UserError(`--model: no closed-form kernel for this ${model.config.model} (closed forms: mlp, cnn, resnet --variant mlp, gnn; activations relu, erf, identity; the gnn in the ntk parameterisation)`);
+          if (!r) throw new UserError(`--model: no closed-form kernel for this ${model.config.model} (closed forms: mlp, cnn, resnet --variant mlp, gnn; activations relu, erf, identity; the gnn with sum or mean aggregation in the ntk parameterisation)`);
           what = r.what;
           return r.kernel;
         };

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Args, type Command, checkInteger, num, progressFor, runOptions, str } from './flags.js';
 import type { GraphDataset } from '../../lib/graphs.js';
@@ -13,8 +14,10 @@ import { loadTableFolder } from '../../lib/tabular.js';
 import { lognormalDefaults, runLognormal } from '../../experiments/lognormal.js';
 import { parseIntList } from '../../models/registry.js';
 import { runGntkStudy } from '../../experiments/gntk.js';
+import { GRAPH_BENCHMARKS, PAPER_GRID, type PaperMethod, SVM_C_GRID, loadBenchmark, runGntkPaper, writeGntkPaperFiles } from '../../experiments/gntk-paper.js';
 import { runResnetVsFfnet } from '../../experiments/resnet-vs-ffnet.js';
 import { runTabular } from '../../experiments/tabular.js';
+import { loadSvm } from '../../lib/svm.js';
 
 /** The flags each experiment accepts besides --quick, --seed, --out-dir, --backend and --quiet. */
 const EXPERIMENT_FLAGS: Record<string, string[]> = {
@@ -26,6 +29,7 @@ const EXPERIMENT_FLAGS: Record<string, string[]> = {
   gntk: ['data', 'dataset-name', 'folds', 'seeds', 'width', 'hidden', 'blocks', 'mlp-layers', 'aggregation', 'jk', 'epochs', 'lr'],
   lantk: ['pairs', 'n', 'seeds', 'epochs'],
   tabular: ['data-dir', 'folds', 'seeds', 'width', 'epochs', 'lr'],
+  'gntk-paper': ['datasets', 'data-dir', 'folds', 'inner-folds', 'layer-grid', 'block-grid', 'aggregations', 'c-decades', 'cache-dir', 'render-only', 'methods', 'hidden', 'blocks', 'epochs', 'lr'],
 };
 const EXPERIMENTS = Object.keys(EXPERIMENT_FLAGS);
 const ALL_EXPERIMENT_FLAGS = [...new Set(Object.values(EXPERIMENT_FLAGS).flat())];
@@ -166,6 +170,45 @@ function otherStudy(name: string, a: Args, outDir: string, backend: string): { f
   return runLantk({ ...d, ...common, pairs, n: int('n', 8) ?? d.n, dataSeeds: Array.from({ length: seeds }, (_, i) => seed + i), epochs: int('epochs', 0) ?? d.epochs });
 }
 
+/**
+ * `ntk experiment gntk-paper`: Du et al.'s protocol on the named benchmarks, with readouts and scores cached per
+ * (dataset, recursion group) under --cache-dir so that a rerun with the same flags resumes where the last one stopped.
+ */
+async function gntkPaper(a: Args, outDir: string): Promise<string[]> {
+  const files = [path.join(outDir, 'summary.json'), path.join(outDir, 'report.md')];
+  if (a['render-only']) {
+    const file = files[0];
+    if (!fs.existsSync(file)) throw new UserError(`--render-only: no ${file} to render`);
+    writeGntkPaperFiles(outDir, JSON.parse(fs.readFileSync(file, 'utf8')));
+    return files;
+  }
+  const list = (flag: string, dflt: number[]) => (a[flag] === undefined ? dflt : parseIntList(String(a[flag]), `--${flag}`));
+  const aggs = a.aggregations === undefined ? PAPER_GRID.aggregation : String(a.aggregations).split(',');
+  for (const g of aggs) if (g !== 'sum' && g !== 'mean') throw new UserError(`--aggregations: expected sum and/or mean, comma-separated; got '${a.aggregations}'`);
+  const int = (flag: string, dflt: number, min: number) => {
+    const v = num(a, flag) ?? dflt;
+    checkInteger(v, `--${flag}`, min);
+    return v;
+  };
+  const dir = (a['data-dir'] as string | undefined) ?? '../shared/datasets/graphs';
+  const names = ((a.datasets as string | undefined) ?? 'MUTAG,PTC').split(',').map((x) => x.trim());
+  const datasets = names.map((name) => ({ name, data: loadBenchmark(name, dir, '--data-dir') }));
+  const methods = ((a.methods as string | undefined) ?? 'GNTK,WL').split(',').map((m) => m.trim().toUpperCase());
+  for (const m of methods) if (!['GNTK', 'WL', 'GIN', 'GCN'].includes(m)) throw new UserError(`--methods: expected some of GNTK, WL, GIN, GCN, comma-separated; got '${a.methods}'`);
+  const nets = methods.includes('GIN') || methods.includes('GCN');
+  const backend = nets ? await initBackend(str(a, 'backend')) : undefined;
+  const cacheDir = a['cache-dir'] === '' ? null : (a['cache-dir'] as string | undefined) ?? path.join(outDir, 'cache');
+  await runGntkPaper({
+    datasets, folds: int('folds', 10, 2), innerFolds: int('inner-folds', 3, 2), seed: int('seed', 0, 0), wlIterations: [1, 2, 3, 4, 5],
+    cs: a['c-decades'] ? SVM_C_GRID.filter((_, i) => i % 2 === 0) : SVM_C_GRID,
+    grid: { ...PAPER_GRID, mlpLayers: list('layer-grid', PAPER_GRID.mlpLayers), blocks: list('block-grid', PAPER_GRID.blocks), aggregation: [...new Set(aggs)] as ('sum' | 'mean')[] },
+    methods: methods as PaperMethod[], backend,
+    networks: { hidden: int('hidden', 64, 1), blocks: int('blocks', 2, 1), epochs: int('epochs', 50, 1), lr: positive(num(a, 'lr'), '--lr') ?? 1e-2, batchSize: 32 },
+    outDir, cacheDir, progress: progressFor(a), log: (l) => (a.quiet ? undefined : process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${l}\n`)),
+  });
+  return files;
+}
+
 export const experimentCommand: Command = (y) =>
   y.command(
     'experiment <name>',
@@ -184,13 +227,21 @@ export const experimentCommand: Command = (y) =>
         .option('data', { type: 'string', describe: 'gntk: graphs:PATH (GIN/GNTK text format) or synthetic-graphs[:N], comma-separated for several (default synthetic-graphs:200)' })
         .option('dataset-name', { type: 'string', describe: 'gntk: dataset names in the table, comma-separated (default the file names)' })
         .option('folds', { type: 'number', describe: 'gntk: cross-validation folds (10)' })
-        .option('hidden', { type: 'number', describe: 'gntk: width of the trained GIN (64)' })
-        .option('blocks', { type: 'number', describe: 'gntk: GIN blocks (2)' })
+        .option('hidden', { type: 'number', describe: 'gntk, gntk-paper: width of the trained GIN (and GCN) (64)' })
+        .option('blocks', { type: 'number', describe: 'gntk: GIN blocks (2); gntk-paper: GIN blocks and GCN layers (2)' })
         .option('mlp-layers', { type: 'number', describe: 'gntk: MLP layers per block (2)' })
         .option('aggregation', { type: 'string', describe: 'gntk: sum | mean (sum)' })
         .option('jk', { type: 'boolean', describe: 'gntk: jumping knowledge (default true)' })
         .option('epochs', { type: 'number', describe: 'gntk: GIN epochs (50); lantk: net epochs (300)' })
-        .option('data-dir', { type: 'string', describe: 'tabular: folder of *.csv tables and/or NAME/NAME_R.dat folders (default ../shared/datasets/uci)' })
+        .option('datasets', { type: 'string', describe: `gntk-paper: benchmarks, comma-separated, of ${Object.keys(GRAPH_BENCHMARKS).join(', ')} (default MUTAG,PTC)` })
+        .option('methods', { type: 'string', describe: 'gntk-paper: GNTK,WL (default), GIN, GCN; a run updates only these methods of a dataset already in summary.json' })
+        .option('inner-folds', { type: 'number', describe: 'gntk-paper: inner folds of the nested CV (3)' })
+        .option('layer-grid', { type: 'string', describe: 'gntk-paper: MLP layers per block to search (1,2,3)' })
+        .option('block-grid', { type: 'string', describe: 'gntk-paper: block counts to search (1,2,3,4,5,6)' })
+        .option('aggregations', { type: 'string', describe: 'gntk-paper: sum,mean (both)' })
+        .option('c-decades', { type: 'boolean', describe: 'gntk-paper: C on whole decades 1e-2..1e4 (7 values) instead of half-decades (13)' })
+        .option('cache-dir', { type: 'string', describe: 'gntk-paper: readout and score cache, reused by a rerun (default <out-dir>/cache; \'\' for none)' })
+        .option('data-dir', { type: 'string', describe: 'gntk-paper: folder of the graph benchmarks (default ../shared/datasets/graphs); tabular: folder of *.csv tables and/or NAME/NAME_R.dat folders (default ../shared/datasets/uci)' })
         .option('pairs', { type: 'string', describe: 'lantk: digit pairs (default 3-5,4-9,7-9)' })
         .option('seed', { type: 'number', default: 0, describe: 'first seed' })
         .option('quick', { type: 'boolean', default: false, describe: 'small smoke-test run' })
@@ -213,7 +264,7 @@ export const experimentCommand: Command = (y) =>
         .option('probe', { type: 'number', describe: 'mnist: probe digits for kernel tracking (default 50)' })
         .option('workers', { type: 'number', describe: 'mnist, mnist-ablation: worker threads for the (model, seed) runs (default: cores)' })
         .option('variants', { type: 'string', describe: `mnist-ablation: the choices to change, one at a time (default all: ${Object.keys(ABLATION_VARIANTS).join(',')})` })
-        .option('render-only', { type: 'boolean', describe: 'mnist: re-render report and figures from <out-dir>/results.json, computing nothing' }),
+        .option('render-only', { type: 'boolean', describe: 'mnist, gntk-paper: re-render report and figures from <out-dir>/results.json, computing nothing' }),
     async (a: Args) => {
       const name = str(a, 'name');
       if (!EXPERIMENTS.includes(name)) throw new UserError(`experiment: unknown experiment '${name}'; expected ${EXPERIMENTS.join(' or ')}`);
@@ -227,7 +278,13 @@ export const experimentCommand: Command = (y) =>
         if (!a.quiet) process.stderr.write(`wrote ${r.files.join(', ')} in ${r.seconds.toFixed(0)} s (${opts.backend})\n`);
         return;
       }
+      if (name === 'gntk-paper') {
+        const files = await gntkPaper(a, outDir);
+        if (!a.quiet) process.stderr.write(`wrote ${files.join(', ')}\n`);
+        return;
+      }
       if (name !== 'mnist' && name !== 'resnet-vs-ffnet') {
+        if (name === 'tabular') await loadSvm();
         const backend = await initBackend(str(a, 'backend'));
         const r = otherStudy(name, a, outDir, backend);
         if (!a.quiet) process.stderr.write(`wrote ${r.files.join(', ')}\n`);

@@ -42,7 +42,7 @@ export const modelOptions = (y: Argv) =>
     .option('hidden', { type: 'number', describe: 'gnn: hidden width (default 64)' })
     .option('blocks', { type: 'number', describe: 'gnn: number of GIN blocks (default 2)' })
     .option('mlp-layers', { type: 'number', describe: 'gnn: dense layers per block R (default 2)' })
-    .option('aggregation', { type: 'string', describe: 'gnn: sum (default) | mean' })
+    .option('aggregation', { type: 'string', describe: 'gnn: sum (default) | mean | gcn (D^-1/2 (A+I) D^-1/2)' })
     .option('jk', { type: 'boolean', describe: 'gnn: jumping knowledge (concatenate the readouts of all blocks)' })
     .option('feature-dim', { type: 'number', describe: 'gnn: node feature size (default from the data)' });
 

@@ -1,0 +1,141 @@
+import { expect } from 'chai';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { type GntkPaperOptions, type ReadoutFn, cachedReadouts, runGntkPaper } from '../experiments/gntk-paper.js';
+import { type GraphDataset, syntheticGraphs, withDegreeFeatures } from '../lib/graphs.js';
+import type { Graph } from '../lib/samples.js';
+import { type GntkConfig, analyticGntkReadouts } from '../models/gnn-analytic.js';
+import { gaussianExpectations } from '../models/mlp-analytic.js';
+
+/** Dense n×n c_u(A + I) from the edge list, built independently of the sparse code. */
+function denseAgg(g: Graph, mean: boolean): number[][] {
+  const A: number[][] = Array.from({ length: g.nodes }, (_, u) => Array.from({ length: g.nodes }, (_, v) => (u === v ? 1 : 0)));
+  for (let t = 0; t < g.edges.length; t += 2) A[g.edges[t + 1]][g.edges[t]] += 1;
+  return mean ? A.map((r) => r.map((x) => x / r.reduce((s, y) => s + y, 0))) : A;
+}
+
+const matmul = (X: number[][], Y: number[][]) => X.map((r) => Y[0].map((_, j) => r.reduce((s, x, k) => s + x * Y[k][j], 0)));
+const transpose = (X: number[][]) => X[0].map((_, j) => X.map((r) => r[j]));
+
+/**
+ * The GNTK recursion written plainly with dense matrices: Q ← Ā₁QĀ₂ᵀ, T ← Ā₁TĀ₂ᵀ per block, then per dense layer
+ * Σ = σ_w²Q + σ_b², Θ = Σ + σ_w²T, Q = E[φφ], T = E[φ'φ']·Θ with the closed forms of gaussianExpectations and the
+ * within-graph variances from the same recursion on (g, g). Readouts after each block.
+ */
+function denseReadouts(cfg: GntkConfig, a: Graph, b: Graph, F: number): { q: number[]; t: number[] } {
+  const sw2 = cfg.wStd ** 2, sb2 = cfg.bStd ** 2, mean = cfg.aggregation === 'mean';
+  const feats = (g: Graph) => Array.from({ length: g.nodes }, (_, u) => Array.from(g.features.subarray(u * F, (u + 1) * F)));
+  const run = (g1: Graph, g2: Graph, d1: number[][] | null, d2: number[][] | null) => {
+    const A1 = denseAgg(g1, mean), A2 = denseAgg(g2, mean);
+    let Q = matmul(feats(g1), transpose(feats(g2))).map((r) => r.map((x) => x / F));
+    let T = Q.map((r) => r.map(() => 0));
+    const diags: number[][] = [], q: number[] = [], t: number[] = [];
+    let layer = 0;
+    for (let l = 0; l < cfg.blocks; l++) {
+      Q = matmul(matmul(A1, Q), transpose(A2));
+      T = matmul(matmul(A1, T), transpose(A2));
+      for (let r = 0; r < cfg.mlpLayers; r++, layer++) {
+        const S = Q.map((row) => row.map((x) => sw2 * x + sb2));
+        const v1 = d1 ? d1[layer] : S.map((row, u) => row[u]), v2 = d2 ? d2[layer] : v1;
+        diags.push(v1);
+        const E = S.map((row, u) => row.map((s, v) => gaussianExpectations('relu', v1[u], v2[v], s)));
+        T = E.map((row, u) => row.map(([, ed], v) => ed * (S[u][v] + sw2 * T[u][v])));
+        Q = E.map((row) => row.map(([e]) => e));
+      }
+      q.push(Q.flat().reduce((s, x) => s + x, 0));
+      t.push(T.flat().reduce((s, x) => s + x, 0));
+    }
+    return { q, t, diags };
+  };
+  const da = run(a, a, null, null).diags, db = run(b, b, null, null).diags;
+  return run(a, b, da, db);
+}
+
+describe('GNTK under Du et al.\'s protocol: fast recursion, disk cache, resume', () => {
+  it('the sparse, buffer-reusing recursion agrees with a dense plain recursion (one-hot degree features, sum and mean)', () => {
+    const d = withDegreeFeatures(syntheticGraphs(5, 7));
+    for (const aggregation of ['sum', 'mean'] as const) {
+      const cfg: GntkConfig = { blocks: 3, mlpLayers: 2, aggregation, jk: false, activation: 'relu', wStd: Math.SQRT2, bStd: 0.1 };
+      const g1 = d.graphs.slice(0, 3), g2 = d.graphs.slice(2);
+      for (const [x, y] of [[g1, g2], [d.graphs, d.graphs]]) {
+        const r = analyticGntkReadouts(cfg, x, y, d.featureDim);
+        // 1e-9 relative, not 1e-15: near-parallel node pairs (c → 1) make acos amplify rounding by 1/√(1 − c²), and the
+        // fast code writes sin(acos c) as √(1 − c²). A wrong aggregation, feature or variance is off by O(1).
+        x.forEach((a, i) => y.forEach((b, j) => {
+          const ref = denseReadouts(cfg, a, b, d.featureDim);
+          for (let l = 0; l < cfg.blocks; l++) {
+            expect(r.q[l][i * y.length + j]).to.be.closeTo(ref.q[l], 1e-9 * Math.abs(ref.q[l]));
+            expect(r.t[l][i * y.length + j]).to.be.closeTo(ref.t[l], 1e-9 * Math.abs(ref.t[l]));
+          }
+        }));
+      }
+    }
+  });
+
+  describe('cache and resume', () => {
+    let dir: string;
+    beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ntk-gntk-paper-'))));
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    const data: GraphDataset = syntheticGraphs(24, 5);
+    const options = (outDir: string, cacheDir: string | null, compute: ReadoutFn): GntkPaperOptions => ({
+      datasets: [{ data, name: 'MUTAG' }], folds: 3, innerFolds: 2, seed: 0, wlIterations: [1], cs: [1, 100],
+      grid: { blocks: [1, 2], mlpLayers: [1, 2], aggregation: ['sum'], jk: [false, true] }, outDir, cacheDir, log: () => {}, compute,
+    });
+    type Summary = { datasets: Record<string, { methods: unknown }> };
+
+    it('cached readouts come back bit for bit; a cache of other weights or data is not used', () => {
+      const group = { mlpLayers: 2, aggregation: 'mean' as const, blocks: 3 };
+      const first = cachedReadouts(data, group, dir, analyticGntkReadouts);
+      expect(first.cached).to.equal(false);
+      const again = cachedReadouts(data, group, dir, () => { throw new Error('must come from the cache'); });
+      expect(again.cached).to.equal(true);
+      for (let l = 0; l < 3; l++) {
+        expect(Buffer.from(again.r.q[l].buffer, again.r.q[l].byteOffset, again.r.q[l].byteLength).equals(Buffer.from(first.r.q[l].buffer))).to.equal(true);
+        expect(Array.from(again.r.t[l])).to.deep.equal(Array.from(first.r.t[l]));
+      }
+      // Same file name, different dataset: recomputed.
+      let calls = 0;
+      const other = syntheticGraphs(24, 6);
+      cachedReadouts(other, group, dir, (...args) => (calls++, analyticGntkReadouts(...args)));
+      expect(calls).to.equal(1);
+    });
+
+    it('a run stopped in its second recursion group resumes with that group only and ends as an uncached run', async () => {
+      let calls = 0;
+      const stopping: ReadoutFn = (cfg, ...rest) => {
+        if (++calls === 2) throw new Error('stopped');
+        return analyticGntkReadouts(cfg, ...rest);
+      };
+      const cache = path.join(dir, 'cache');
+      let failed = false;
+      await runGntkPaper(options(path.join(dir, 'a'), cache, stopping)).catch(() => (failed = true));
+      expect(failed).to.equal(true);
+      expect(fs.readdirSync(path.join(cache, 'MUTAG')).sort()).to.deep.equal(['gntk-L1-sum-B2-scores.json', 'gntk-L1-sum-B2.json', 'gntk-L1-sum-B2.npy']);
+      expect(fs.readdirSync(cache).filter((f) => f.endsWith('.tmp'))).to.deep.equal([]);
+      const counted = (): [ReadoutFn, () => number] => {
+        let c = 0;
+        return [(...args) => (c++, analyticGntkReadouts(...args)), () => c];
+      };
+      const [resume, resumed] = counted();
+      const a = (await runGntkPaper(options(path.join(dir, 'a'), cache, resume))) as Summary;
+      expect(resumed()).to.equal(1);
+      const [again, againCalls] = counted();
+      const b = (await runGntkPaper(options(path.join(dir, 'b'), cache, again))) as Summary;
+      expect(againCalls()).to.equal(0);
+      const [fresh, freshCalls] = counted();
+      const c = (await runGntkPaper(options(path.join(dir, 'c'), null, fresh))) as Summary;
+      expect(freshCalls()).to.equal(2);
+      expect(a.datasets.MUTAG.methods).to.deep.equal(c.datasets.MUTAG.methods);
+      expect(b.datasets.MUTAG.methods).to.deep.equal(c.datasets.MUTAG.methods);
+      // A different protocol (C grid) reuses the readouts but scores afresh.
+      const [other, otherCalls] = counted();
+      await runGntkPaper({ ...options(path.join(dir, 'd'), cache, other), cs: [1, 10] });
+      expect(otherCalls()).to.equal(0);
+      const scores = JSON.parse(fs.readFileSync(path.join(cache, 'MUTAG', 'gntk-L2-sum-B2-scores.json'), 'utf8')) as { protocol: { cs: number[] }; scored: { acc: number[][] }[] };
+      expect(scores.protocol.cs).to.deep.equal([1, 10]);
+      expect(scores.scored[0].acc.length).to.equal(2);
+    });
+  });
+});
