@@ -8,7 +8,7 @@
 export { currentEngine, matrixEngine, tfjsEngine, type EngineName, type MatrixEngine } from './lib/matrix-engine.js';
 export { scoped } from './lib/tensors.js';
 export { UserError } from './lib/errors.js';
-export { npyBytes, npyHeaderBytes, type WritableArray } from './lib/npy-bytes.js';
+export { npyParts, npyHeaderBytes, type WritableArray } from './lib/npy-bytes.js';
 export { NormalRng, derivedSeed } from './lib/rng.js';
 export { noProgress, type Progress, type ProgressFactory } from './lib/progress.js';
 export { Mlp, type MlpConfig, type Activation, type Parameterization, ACTIVATIONS } from './models/mlp.js';

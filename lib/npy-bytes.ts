@@ -15,7 +15,7 @@ export const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
  * [header, body], the body a view of `a.data` (no copy of a possibly very large kernel). The header is padded
  * with spaces so that the data start at a multiple of 64 bytes, as NumPy itself writes it.
  */
-export function npyBytes(a: WritableArray): Uint8Array[] {
+export function npyParts(a: WritableArray): Uint8Array[] {
   const count = a.shape.reduce((p, d) => p * d, 1);
   if (count !== a.data.length) {
     throw new Error(`encodeNpy: shape [${a.shape}] holds ${count} values, data has ${a.data.length}`);

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { UserError } from './errors.js';
-import { NPY_MAGIC, type WritableArray, npyBytes, npyHeaderBytes } from './npy-bytes.js';
+import { NPY_MAGIC, type WritableArray, npyParts, npyHeaderBytes } from './npy-bytes.js';
 
 export type { WritableArray } from './npy-bytes.js';
 
@@ -10,14 +10,14 @@ export interface NdArray {
   shape: number[];
 }
 
-/** Encode an array as NumPy .npy (npyBytes) in one Buffer. */
+/** Encode an array as NumPy .npy (npyParts) in one Buffer. */
 export function encodeNpy(a: WritableArray): Buffer {
   return Buffer.concat(npyChunks(a));
 }
 
-/** npyBytes as Buffers (views, no copy): the header and the body, to be written one after the other. */
+/** npyParts as Buffers (views, no copy): the header and the body, to be written one after the other. */
 export function npyChunks(a: WritableArray): Buffer[] {
-  return npyBytes(a).map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+  return npyParts(a).map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength));
 }
 
 /** npyHeaderBytes as a Buffer. */

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as path from 'node:path';
 import * as esbuild from 'esbuild';
 import { ENTRIES, ROOT, browserOptions } from '../web/build.js';
-import { npyBytes } from '../lib/npy-bytes.js';
+import { npyParts } from '../lib/npy-bytes.js';
 import { decodeNpy, encodeNpy } from '../lib/npy.js';
 import { parseParamsText, paramsToJson } from '../models/params.js';
 import { circleData } from '../web/explorer.js';
@@ -46,9 +46,9 @@ describe('browser build: the engine imports no Node-only module', function () {
     expect(String((err as Error).message)).to.match(/node:fs/);
   });
 
-  it('npyBytes (browser) writes the bytes of encodeNpy (CLI), which decodeNpy reads back', () => {
+  it('npyParts (browser) writes the bytes of encodeNpy (CLI), which decodeNpy reads back', () => {
     const a = { data: Float32Array.from({ length: 35 }, (_, i) => Math.sin(i) * 1e3), shape: [5, 7] };
-    const parts = npyBytes(a);
+    const parts = npyParts(a);
     const joined = Buffer.concat(parts.map((p) => Buffer.from(p)));
     expect(joined.equals(encodeNpy(a))).to.equal(true);
     expect(joined.length % 64).to.equal((35 * 4) % 64);

