@@ -9,12 +9,14 @@
  *   const { kernel } = empiricalKernel(model, model.init(0), x, null, { mode: 'full' });
  */
 export { initBackend, currentBackend, scoped, BACKENDS, type BackendName } from './lib/backend.js';
-export { initEngine, currentEngine, matrixEngine, nativeEngine, tfjsEngine, ENGINES, type EngineName, type MatrixEngine } from './lib/matrix-engine.js';
+export { currentEngine, matrixEngine, nativeEngine, tfjsEngine, ENGINES, type EngineName, type MatrixEngine } from './lib/matrix-engine.js';
+export { initEngine } from './lib/native-engine.js';
 export { loadData, loadMnist, loadNpyData, loadCsvData, type Dataset } from './lib/data.js';
 export { UserError } from './lib/errors.js';
 export { readNpy, encodeNpy, decodeNpy, type NdArray } from './lib/npy.js';
 export { NormalRng, derivedSeed } from './lib/rng.js';
-export { stderrProgress, noProgress, type Progress, type ProgressFactory } from './lib/progress.js';
+export { noProgress, type Progress, type ProgressFactory } from './lib/progress.js';
+export { stderrProgress } from './lib/progress-bar.js';
 export { Mlp, type MlpConfig, type Activation, type Parameterization, ACTIVATIONS } from './models/mlp.js';
 export { LayeredModel } from './models/layered.js';
 export { analyticMlpKernel, gaussianExpectations, type AnalyticMlpConfig } from './models/mlp-analytic.js';
@@ -30,7 +32,7 @@ export { ResNet, type ResNetConfig } from './models/resnet.js';
 export { Gnn, type GnnConfig } from './models/gnn.js';
 export { vectors, sliceSamples, gatherSamples, joinVectors, type Samples, type VectorSamples, type GraphSamples, type Graph } from './lib/samples.js';
 export { type LoadedData } from './lib/data.js';
-export { paramsToJson, parseParamsFile, checkParams, paramTensors, type Param, type ParamSpec } from './models/params.js';
+export { paramsToJson, parseParamsText, checkParams, paramTensors, type Param, type ParamSpec } from './models/params.js';
 export { modelFromFlags, modelFromConfig, parseWidths } from './models/registry.js';
 export { analyticGntk, type GntkConfig } from './models/gnn-analytic.js';
 export { analyticCnnKernel } from './models/cnn-analytic.js';
@@ -45,7 +47,8 @@ export { monteCarloKernel, Welford, type MonteCarloOptions, type MonteCarloRepor
 export { registerWasmGradients } from './lib/wasm-gradients.js';
 export { crossEntropy, meanSquaredError, lossFunction, LOSSES, type LossName } from './lib/losses.js';
 export { makeOptimiser, OPTIMISERS, type Optimiser, type OptimiserConfig, type OptimiserName } from './lib/optimisers.js';
-export { trainModel, paramsFromTensors, checkpointHook, predict, type TrainConfig, type TrainHistory } from './models/training.js';
+export { parseParamsFile, checkpointHook } from './models/params-file.js';
+export { trainModel, paramsFromTensors, predict, type TrainConfig, type TrainHistory } from './models/training.js';
 export { KernelTracker, type TrackPoint } from './jacobian/tracking.js';
 export { kernelDistance, relativeChange, kernelTargetAlignment, effectiveRank, kernelMetrics, frobeniusNorm, type KernelMetrics } from './lib/kernel-metrics.js';
 export { kernelSystem, ridgeRegression, crossEntropyKernelFit, kernelPredict, accuracy, oneHot, type KernelSystem } from './lib/kernel-regression.js';

@@ -4,7 +4,7 @@ import { hideBin } from 'yargs/helpers';
 import { UserError } from '../lib/errors.js';
 import { commands } from './commands/index.js';
 import { toolVersion } from '../lib/version.js';
-import { clearProgress } from '../lib/progress.js';
+import { clearProgress } from '../lib/progress-bar.js';
 import { ENGINES } from '../lib/matrix-engine.js';
 
 /**

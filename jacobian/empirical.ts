@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { scoped } from '../lib/backend.js';
+import { scoped } from '../lib/tensors.js';
 import { UserError } from '../lib/errors.js';
 import { noProgress, type ProgressFactory } from '../lib/progress.js';
 import type { Model } from '../models/model.js';

@@ -131,3 +131,7 @@ export function transposeTile(mode: OutputMode, K: number, tile: Float32Array, n
 
 /** Something that receives finished tiles (tile layout) instead of one in-memory kernel: a file, a shard. */
 export type TileSink = (tile: Float32Array, r0: number, nr: number, c0: number, nc: number, mirror: boolean) => void;
+
+/** The metadata's `layout` of a kernel in output mode `mode`: which entry holds which Θ(x_i, x_j)[k, k2]. */
+export const layoutOf = (mode: string) =>
+  mode === 'full' ? 'row i*K+k, column j*K+k2: Theta(x_i, x_j)[k, k2]' : mode === 'trace' ? 'mean over k of Theta(x_i, x_j)[k, k]' : '[i, j, k] = Theta(x_i, x_j)[k, k]';

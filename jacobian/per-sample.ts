@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { scoped } from '../lib/backend.js';
+import { scoped } from '../lib/tensors.js';
 import { nativeEngine } from '../lib/matrix-engine.js';
 import { type Samples, sliceSamples } from '../lib/samples.js';
 import type { Model } from '../models/model.js';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { sharedForwardVjps } from '../lib/autodiff.js';
-import { scoped, tensorView } from '../lib/backend.js';
+import { scoped, tensorView } from '../lib/tensors.js';
 import { type MatrixEngine, nativeEngine } from '../lib/matrix-engine.js';
 import { type Samples, sliceSamples } from '../lib/samples.js';
 import { UserError } from '../lib/errors.js';

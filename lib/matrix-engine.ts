@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { UserError } from './errors.js';
 
 /**
  * The matrix engine: where the heavy dense products run. 'native' is ONNX Runtime's CPU kernels (MLAS, AVX2/
@@ -33,7 +32,8 @@ export interface MatrixEngine {
   batchMatMul<T extends Floats>(A: T, B: T, batch: number, m: number, k: number, n: number, transA?: boolean, s?: number): T;
 }
 
-const like = <T extends Floats>(a: T, size: number): T => (a instanceof Float64Array ? new Float64Array(size) : new Float32Array(size)) as T;
+/** A new zeroed array of `size` entries of the same float type as `a`. */
+export const like = <T extends Floats>(a: T, size: number): T => (a instanceof Float64Array ? new Float64Array(size) : new Float32Array(size)) as T;
 
 /** Plain row-major triple loop in float64 arithmetic (the float64 reference, and tfjs's float64 path). */
 function jsMatMul<T extends Floats>(A: T, B: T, m: number, k: number, n: number, transB: boolean): T {
@@ -82,164 +82,15 @@ export const tfjsEngine: MatrixEngine = {
   },
 };
 
-// ---- ONNX models built in memory: one node (MatMul or Gemm) with symbolic dimensions, encoded as protobuf ----
-
-const utf8 = new TextEncoder();
-function varint(v: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = v % 128;
-    v = Math.floor(v / 128);
-    if (v > 0) b |= 0x80;
-    out.push(b);
-  } while (v > 0);
-  return out;
-}
-const field = (f: number, wire: number) => varint(f * 8 + wire);
-const int = (f: number, v: number) => [...field(f, 0), ...varint(v)];
-const bytes = (f: number, b: number[]) => [...field(f, 2), ...varint(b.length), ...b];
-const text = (f: number, s: string) => bytes(f, [...utf8.encode(s)]);
-/** ValueInfoProto: name, TypeProto.tensor_type { elem_type, shape { dim { dim_param } } }. */
-const valueInfo = (name: string, elem: number, dims: string[]) =>
-  [...text(1, name), ...bytes(2, bytes(1, [...int(1, elem), ...bytes(2, dims.flatMap((d) => bytes(1, text(2, d))))]))];
-/** AttributeProto of type INT (2), FLOAT (1) or INTS (7). */
-const attrInt = (name: string, v: number) => [...text(1, name), ...int(3, v), ...int(20, 2)];
-const attrFloat = (name: string, v: number) => [...text(1, name), ...field(2, 5), ...new Uint8Array(Float32Array.of(v).buffer), ...int(20, 1)];
-const attrInts = (name: string, v: number[]) => [...text(1, name), ...v.flatMap((x) => int(8, x)), ...int(20, 7)];
-
-/** A NodeProto: op on named inputs into one named output. */
-const node = (op: string, inputs: string[], output: string, attrs: number[][] = []) =>
-  [...inputs.flatMap((n) => text(1, n)), ...text(2, output), ...text(4, op), ...attrs.flatMap((a) => bytes(5, a))];
-
-/**
- * ModelProto (IR version 8, default opset 13) of the given nodes, with the given graph inputs (name, symbolic
- * dims) and one output Y; elem 1 = float32, 11 = float64.
- */
-function onnxModel(nodes: number[][], inputs: [string, string[]][], outDims: string[], elem: number): Uint8Array {
-  const graph = [...nodes.flatMap((n) => bytes(1, n)), ...text(2, 'product'), ...inputs.flatMap(([n, d]) => bytes(11, valueInfo(n, elem, d))), ...bytes(12, valueInfo('Y', elem, outDims))];
-  return Uint8Array.from([...int(1, 8), ...bytes(7, graph), ...bytes(8, [...text(1, ''), ...int(2, 13)])]);
-}
-
-/** The parts of onnxruntime-node used here: its synchronous native session and its Tensor class. */
-interface OrtTensor { data: Floats }
-interface SyncSession { run(feeds: Record<string, unknown>, fetches: Record<string, null>, options: object): Record<string, OrtTensor> }
-interface OrtModules {
-  Tensor: new (type: string, data: Floats, dims: number[]) => unknown;
-  InferenceSession: new () => SyncSession & { loadModel(buf: ArrayBufferLike, off: number, len: number, options: object): void };
-  initOrt: () => void;
-}
-
-type Kind = 'matmul' | 'matmulT' | 'update' | 'batch' | 'batchT';
-
-/**
- * onnxruntime-node's own InferenceSession.run is asynchronous only in that it defers the synchronous native call
- * to setImmediate; the binding it wraps (dist/binding.js) is called here directly, so the kernel code stays
- * synchronous and a product costs the native call alone (no event-loop round trip per tile).
- */
-class NativeEngine implements MatrixEngine {
-  readonly name = 'native' as const;
-  private sessions = new Map<string, SyncSession>();
-  constructor(private ort: OrtModules, private threads: number) {}
-
-  private session(kind: Kind, dtype: 'float32' | 'float64'): SyncSession {
-    const key = `${kind}:${dtype}`;
-    let s = this.sessions.get(key);
-    if (s) return s;
-    const elem = dtype === 'float32' ? 1 : 11;
-    const mm = [node('MatMul', ['A', 'B'], 'Y')];
-    const model =
-      kind === 'matmul' ? onnxModel(mm, [['A', ['m', 'k']], ['B', ['k', 'n']]], ['m', 'n'], elem)
-      : kind === 'batch' ? onnxModel(mm, [['A', ['b', 'm', 'k']], ['B', ['b', 'k', 'n']]], ['b', 'm', 'n'], elem)
-      : kind === 'batchT' ? onnxModel([node('Transpose', ['A'], 'At', [attrInts('perm', [0, 2, 1])]), node('MatMul', ['At', 'B'], 'P'), node('Mul', ['P', 'S'], 'Y')], [['A', ['b', 'k', 'm']], ['B', ['b', 'k', 'n']], ['S', []]], ['b', 'm', 'n'], elem)
-      : kind === 'matmulT' ? onnxModel([node('Gemm', ['A', 'B'], 'Y', [attrInt('transB', 1)])], [['A', ['m', 'k']], ['B', ['n', 'k']]], ['m', 'n'], elem)
-      : onnxModel([node('Gemm', ['A', 'B', 'C'], 'Y', [attrInt('transB', 1), attrFloat('alpha', -1), attrFloat('beta', 1)])], [['A', ['m', 'k']], ['B', ['n', 'k']], ['C', ['m', 'n']]], ['m', 'n'], elem);
-    const sess = new this.ort.InferenceSession();
-    sess.loadModel(model.buffer, model.byteOffset, model.byteLength, {
-      intraOpNumThreads: this.threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
-    });
-    this.sessions.set(key, sess);
-    s = sess;
-    return s;
-  }
-
-  private run<T extends Floats>(kind: Kind, feeds: [string, T, number[]][], out?: [T, number[]]): T {
-    const dtype = feeds[0][1] instanceof Float64Array ? 'float64' : 'float32';
-    const f: Record<string, unknown> = {};
-    for (const [name, data, dims] of feeds) {
-      if (data.length !== dims.reduce((a, b) => a * b, 1)) throw new Error(`native engine: operand ${name} has ${data.length} entries for dims [${dims}]`);
-      f[name] = new this.ort.Tensor(dtype, data, dims);
-    }
-    // A given output array is handed to ONNX Runtime as the pre-allocated output: no new buffer per product.
-    const fetches = { Y: out ? new this.ort.Tensor(dtype, out[0], out[1]) : null } as Record<string, null>;
-    const y = this.session(kind, dtype).run(f, fetches, {}).Y;
-    return out ? out[0] : (y.data as T);
-  }
-
-  matMul<T extends Floats>(A: T, B: T, m: number, k: number, n: number, transB = false): T {
-    // Empty shapes are answered here: MLAS is not asked for products without entries or without terms.
-    if (m * n === 0 || k === 0) return like(A, m * n);
-    return transB ? this.run('matmulT', [['A', A, [m, k]], ['B', B, [n, k]]]) : this.run('matmul', [['A', A, [m, k]], ['B', B, [k, n]]]);
-  }
-
-  gemmUpdate<T extends Floats>(C: T, A: T, B: T, m: number, k: number, n: number, out?: T): T {
-    if (m * n === 0 || k === 0) {
-      if (!out) return C.slice() as T;
-      out.set(C.subarray(0, m * n));
-      return out;
-    }
-    return this.run('update', [['A', A, [m, k]], ['B', B, [n, k]], ['C', C, [m, n]]], out ? [out, [m, n]] : undefined);
-  }
-
-  batchMatMul<T extends Floats>(A: T, B: T, batch: number, m: number, k: number, n: number, transA = false, scale = 1): T {
-    if (batch * m * n === 0 || k === 0) return like(A, batch * m * n);
-    // The transposed form carries the scale as a graph input (a Mul node); the plain form is scaled here if asked.
-    if (transA) return this.run('batchT', [['A', A, [batch, k, m]], ['B', B, [batch, k, n]], ['S', like(A, 1).fill(scale) as T, []]]);
-    const C = this.run('batch', [['A', A, [batch, m, k]], ['B', B, [batch, k, n]]]);
-    if (scale !== 1) for (let i = 0; i < C.length; i++) C[i] *= scale;
-    return C;
-  }
-}
-
 let current: MatrixEngine = tfjsEngine;
-/** Loaded native engines by module name (one per process; a failed load is remembered with its reason). */
-const loaded = new Map<string, MatrixEngine | string>();
-
-/** Load onnxruntime-node (a native addon: absent or unloadable on some platforms) and check one product. */
-async function loadNative(name: string, threads: number): Promise<MatrixEngine | string> {
-  try {
-    const ort = (await import(name)) as { Tensor?: OrtModules['Tensor']; default?: { Tensor: OrtModules['Tensor'] } };
-    const b = (await import(`${name}/dist/binding.js`)) as { default: { binding: { InferenceSession: OrtModules['InferenceSession'] }; initOrt: () => void } };
-    const Tensor = ort.Tensor ?? ort.default!.Tensor;
-    b.default.initOrt();
-    const e = new NativeEngine({ Tensor, InferenceSession: b.default.binding.InferenceSession, initOrt: b.default.initOrt }, threads);
-    const y = e.matMul(Float32Array.of(1, 2, 3, 4), Float32Array.of(5, 6, 7, 8), 2, 2, 2);
-    if (y[0] !== 19 || y[3] !== 50) throw new Error(`a test product gave [${Array.from(y)}]`);
-    return e;
-  } catch (e) {
-    return (e as Error).message.split('\n')[0];
-  }
-}
 
 /**
- * Choose the matrix engine: 'auto' (default; the environment variable NTK_ENGINE, set by the CLI's --engine,
- * overrides it and reaches worker threads) takes the native engine when onnxruntime-node loads, else tfjs;
- * 'native' that cannot load is a UserError; 'tfjs' forces the fallback. `threads`: the native intra-op pool
- * (0 = ONNX Runtime's default, one per core; NTK_NATIVE_THREADS). NTK_ORT_MODULE names the module to load
- * instead of onnxruntime-node (tests make the engine unavailable with it). Returns the engine's name, which
- * every result records.
+ * Make `e` the engine in use. The engine modules never load a native library themselves: Node's edge
+ * (lib/native-engine.ts, called by initBackend) registers onnxruntime-node's engine here, and a browser build,
+ * which has no such edge, keeps the tfjs engine.
  */
-export async function initEngine(requested: string = process.env.NTK_ENGINE ?? 'auto', threads = Number(process.env.NTK_NATIVE_THREADS ?? 0)): Promise<EngineName> {
-  if (!ENGINES.includes(requested)) throw new UserError(`--engine: expected one of ${ENGINES.join(', ')}; got '${requested}'`);
-  if (requested === 'tfjs') {
-    current = tfjsEngine;
-    return current.name;
-  }
-  // Module names in variables: the engine must not be a static dependency of code that runs without it.
-  const name = process.env.NTK_ORT_MODULE ?? 'onnxruntime-node';
-  if (!loaded.has(name)) loaded.set(name, await loadNative(name, threads));
-  const e = loaded.get(name)!;
-  if (typeof e === 'string' && requested === 'native') throw new UserError(`--engine: the native engine (${name}) could not be loaded on this machine: ${e}`);
-  current = typeof e === 'string' ? tfjsEngine : e;
+export function useEngine(e: MatrixEngine): EngineName {
+  current = e;
   return current.name;
 }
 

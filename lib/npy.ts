@@ -1,5 +1,8 @@
 import * as fs from 'node:fs';
 import { UserError } from './errors.js';
+import { NPY_MAGIC, type WritableArray, npyParts, npyHeaderBytes } from './npy-bytes.js';
+
+export type { WritableArray } from './npy-bytes.js';
 
 /** A dense row-major array with its shape, as stored in a NumPy .npy file. */
 export interface NdArray {
@@ -7,50 +10,20 @@ export interface NdArray {
   shape: number[];
 }
 
-/** An array to write: float32, float64 or int32 (labels, indices). */
-export interface WritableArray {
-  data: Float32Array | Float64Array | Int32Array;
-  shape: number[];
-}
-
-const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]);
-
-/**
- * Encode an array as NumPy .npy format version 1.0 (little-endian '<f4', '<f8' or '<i4', C order). The header is
- * padded with spaces so that the data starts at a multiple of 64 bytes, as NumPy itself writes it.
- */
+/** Encode an array as NumPy .npy (npyParts) in one Buffer. */
 export function encodeNpy(a: WritableArray): Buffer {
   return Buffer.concat(npyChunks(a));
 }
 
-/**
- * The .npy encoding as [header, body] without copying the data (the body is a view of `a.data`); writing
- * the chunks one after the other avoids a copy of a possibly very large kernel.
- */
+/** npyParts as Buffers (views, no copy): the header and the body, to be written one after the other. */
 export function npyChunks(a: WritableArray): Buffer[] {
-  const count = a.shape.reduce((p, d) => p * d, 1);
-  if (count !== a.data.length) {
-    throw new Error(`encodeNpy: shape [${a.shape}] holds ${count} values, data has ${a.data.length}`);
-  }
-  const head = npyHeader(a.shape, a.data instanceof Float64Array ? '<f8' : a.data instanceof Int32Array ? '<i4' : '<f4');
-  const body = Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength);
-  return [head, body];
+  return npyParts(a).map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength));
 }
 
-/** The .npy v1.0 header of a C-order array: padded so that the data start at a multiple of 64 bytes. */
+/** npyHeaderBytes as a Buffer. */
 export function npyHeader(shape: number[], descr: '<f4' | '<f8' | '<i4'): Buffer {
-  const shapeStr = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
-  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeStr}, }`;
-  const base = MAGIC.length + 2 + 2;
-  const pad = 64 - ((base + header.length + 1) % 64);
-  header = header + ' '.repeat(pad % 64) + '\n';
-  const head = Buffer.alloc(base + header.length);
-  MAGIC.copy(head, 0);
-  head[6] = 1;
-  head[7] = 0;
-  head.writeUInt16LE(header.length, 8);
-  head.write(header, base, 'latin1');
-  return head;
+  const h = npyHeaderBytes(shape, descr);
+  return Buffer.from(h.buffer, h.byteOffset, h.byteLength);
 }
 
 /**
@@ -58,7 +31,7 @@ export function npyHeader(shape: number[], descr: '<f4' | '<f8' | '<i4'): Buffer
  * (converted to float64), C order only; anything else is a UserError naming `what`.
  */
 export function decodeNpy(buf: Buffer, what: string): NdArray {
-  if (buf.length < 10 || !buf.subarray(0, 6).equals(MAGIC)) {
+  if (buf.length < 10 || !buf.subarray(0, 6).equals(Buffer.from(NPY_MAGIC))) {
     throw new UserError(`${what}: not a NumPy .npy file (bad magic bytes)`);
   }
   const major = buf[6];

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { scoped } from '../lib/backend.js';
+import { scoped } from '../lib/tensors.js';
 import { UserError } from '../lib/errors.js';
 import { type Samples, sampleSize } from '../lib/samples.js';
 import { initialValues } from './keras-init.js';

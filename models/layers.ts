@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../lib/errors.js';
 import { NormalRng } from '../lib/rng.js';
-import { tensorView } from '../lib/backend.js';
+import { tensorView } from '../lib/tensors.js';
 import type { ChannelwiseRecord, LinearRecord, Taps } from './model.js';
 import type { Param, ParamSpec } from './params.js';
 

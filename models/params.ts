@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../lib/errors.js';
 
@@ -34,16 +33,11 @@ export function paramsToJson(config: object, params: Param[]): string {
 }
 
 /**
- * Parse a params file and check it against the specs the model expects (same names, same shapes, in the
- * same order). Returns the config object found in the file and the parameters.
+ * Parse the text of a params file (`file` names it in errors): the config object found in it and the parameters,
+ * each checked for a well-formed shape and as many finite values. File reading is parseParamsFile's
+ * (models/params-file.ts, a Node edge); this part also runs in a browser.
  */
-export function parseParamsFile(file: string): { config: Record<string, unknown>; params: Param[] } {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UserError(`--load-params ${file}: cannot read file (${(e as NodeJS.ErrnoException).code ?? e})`);
-  }
+export function parseParamsText(text: string, file: string): { config: Record<string, unknown>; params: Param[] } {
   let obj: unknown;
   try {
     obj = JSON.parse(text);

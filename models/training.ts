@@ -1,6 +1,4 @@
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { writeFilesAtomically } from '../lib/files.js';
 import { UserError } from '../lib/errors.js';
 import { type LossName, lossFunction } from '../lib/losses.js';
 import { type OptimiserConfig, makeOptimiser } from '../lib/optimisers.js';
@@ -8,7 +6,7 @@ import type { Progress } from '../lib/progress.js';
 import { NormalRng } from '../lib/rng.js';
 import { type Samples, gatherSamples } from '../lib/samples.js';
 import type { Model } from './model.js';
-import { type Param, paramTensors, paramsToJson } from './params.js';
+import { type Param, paramTensors } from './params.js';
 
 export interface TrainConfig {
   loss: LossName;
@@ -35,9 +33,9 @@ export function paramsFromTensors(ts: tf.Tensor[], like: Param[]): Param[] {
  * epochs × ⌈n/batch⌉ steps, gradients by tfjs autodiff of model.apply. Targets y are [n, K] (one-hot for
  * cross-entropy, real values for MSE). Deterministic: the same params, data, config and backend give the same
  * result bit for bit. `onEpoch(e, params)` is called before the first step (e = 0) and after every epoch e
- * listed in `callAt` (kernel tracking, checkpoints). Returns the trained parameters and the loss history.
+ * listed in `callAt` (kernel tracking, checkpoints), with that epoch's mean loss (NaN before the first step). Returns the trained parameters and the loss history.
  */
-export function trainModel(model: Model, init: Param[], data: Samples, y: Float32Array, cfg: TrainConfig, hooks: { callAt?: number[]; onEpoch?: (epoch: number, params: Param[]) => void; progress?: Progress } = {}): { params: Param[]; history: TrainHistory } {
+export function trainModel(model: Model, init: Param[], data: Samples, y: Float32Array, cfg: TrainConfig, hooks: { callAt?: number[]; onEpoch?: (epoch: number, params: Param[], loss: number) => void; progress?: Progress } = {}): { params: Param[]; history: TrainHistory } {
   const n = data.n, K = model.outputSize;
   if (y.length !== n * K) throw new Error(`trainModel: targets have ${y.length} values, expected ${n}×${K}`);
   if (!(Number.isInteger(cfg.epochs) && cfg.epochs >= 0)) throw new UserError(`--epochs: expected an integer ≥ 0; got ${cfg.epochs}`);
@@ -56,7 +54,7 @@ export function trainModel(model: Model, init: Param[], data: Samples, y: Float3
     tf.valueAndGrads((...ps: tf.Tensor[]) => loss(model.apply(ps, b), yb));
   const fullStep = fullBatch ? valueAndGrads(fullBatch.b, fullBatch.y) : null;
   try {
-    hooks.onEpoch?.(0, paramsFromTensors(params, init));
+    hooks.onEpoch?.(0, paramsFromTensors(params, init), NaN);
     for (let e = 1; e <= cfg.epochs; e++) {
       const order = full ? null : new NormalRng(`train/${cfg.seed}/${e}`).permutation(n);
       let sum = 0;
@@ -76,7 +74,7 @@ export function trainModel(model: Model, init: Param[], data: Samples, y: Float3
       const mean = sum / batches;
       if (!Number.isFinite(mean)) throw new UserError(`training diverged at epoch ${e} (loss ${mean}); lower --lr`);
       history.loss.push(mean);
-      if (callAt.has(e)) hooks.onEpoch?.(e, paramsFromTensors(params, init));
+      if (callAt.has(e)) hooks.onEpoch?.(e, paramsFromTensors(params, init), mean);
       hooks.progress?.update(e);
     }
     return { params: paramsFromTensors(params, init), history };
@@ -89,14 +87,6 @@ export function trainModel(model: Model, init: Param[], data: Samples, y: Float3
       fullBatch.b.graph?.invDeg.dispose();
     }
   }
-}
-
-/**
- * A training hook that writes a checkpoint (a params file, readable by --load-params and parseParamsFile) at each
- * epoch it is called for: `DIR/epoch-E.json`, written atomically. Use with trainModel's callAt/onEpoch.
- */
-export function checkpointHook(dir: string, config: object): (epoch: number, params: Param[]) => void {
-  return (epoch, params) => writeFilesAtomically([{ path: path.join(dir, `epoch-${epoch}.json`), data: paramsToJson(config, params) }]);
 }
 
 /** f(θ, x) [n, K] of a model at plain parameters, read back row-major (the tensors are freed). */

@@ -11,8 +11,9 @@ import { makeOptimiser } from '../lib/optimisers.js';
 import { NormalRng } from '../lib/rng.js';
 import { vectors } from '../lib/samples.js';
 import { DEFAULT_MLP, Mlp } from '../models/mlp.js';
-import { type Param, parseParamsFile } from '../models/params.js';
-import { checkpointHook, predict, trainModel } from '../models/training.js';
+import { type Param } from '../models/params.js';
+import { checkpointHook, parseParamsFile } from '../models/params-file.js';
+import { predict, trainModel } from '../models/training.js';
 import { randomInputs, testBackend } from './helpers.js';
 
 const outputs = (m: Mlp, ps: Param[], x: Float32Array, n: number): Float64Array => Float64Array.from(predict(m, ps, vectors(x, n)));

@@ -3,12 +3,14 @@ import type { KernelKind } from '../../jacobian/kernel-types.js';
 import { type LoadedData, loadData } from '../../lib/data.js';
 import type { Model } from '../../models/model.js';
 import { type ModelFlags, modelFromConfig, modelFromFlags, parseWidths } from '../../models/registry.js';
-import { type Param, checkParams, parseParamsFile } from '../../models/params.js';
+import { type Param, checkParams } from '../../models/params.js';
+import { parseParamsFile } from '../../models/params-file.js';
 import * as path from 'node:path';
 import { UserError } from '../../lib/errors.js';
 import { readModelJson } from '../../lib/model-json.js';
 import { layersNetworkFromNamedWeights } from '../../models/layers-network.js';
-import { noProgress, stderrProgress } from '../../lib/progress.js';
+import { noProgress } from '../../lib/progress.js';
+import { stderrProgress } from '../../lib/progress-bar.js';
 
 /** Flags shared by the commands: yargs option groups, typed access to parsed arguments, and the checks and
  * loaders every command applies to them (integers, --data/--data2, model and parameters). */

@@ -15,8 +15,7 @@ export function checkNpyPath(p: string, flag: string): void {
   if (!/\.npy$/i.test(p)) throw new UserError(`${flag}: expected a path ending in .npy; got '${p}'`);
 }
 
-export const layoutOf = (mode: string) =>
-  mode === 'full' ? 'row i*K+k, column j*K+k2: Theta(x_i, x_j)[k, k2]' : mode === 'trace' ? 'mean over k of Theta(x_i, x_j)[k, k]' : '[i, j, k] = Theta(x_i, x_j)[k, k]';
+export { layoutOf } from '../../jacobian/kernel-types.js';
 
 export const round = (s: number) => Math.round(s * 1000) / 1000;
 
