@@ -9,7 +9,7 @@
  *   const { kernel } = empiricalKernel(model, model.init(0), x, null, { mode: 'full' });
  */
 export { initBackend, currentBackend, scoped, BACKENDS, type BackendName } from './lib/backend.js';
-export { currentEngine, matrixEngine, nativeEngine, tfjsEngine, ENGINES, type EngineName, type MatrixEngine } from './lib/matrix-engine.js';
+export { currentEngine, matrixEngine, nativeEngine, tfjsEngine, useEngine, ENGINES, type EngineName, type MatrixEngine } from './lib/matrix-engine.js';
 export { initEngine } from './lib/native-engine.js';
 export { loadData, loadMnist, loadNpyData, loadCsvData, type Dataset } from './lib/data.js';
 export { UserError } from './lib/errors.js';
