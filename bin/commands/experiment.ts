@@ -214,7 +214,7 @@ export const experimentCommand: Command = (y) =>
         .option('pairs', { type: 'string', describe: 'lantk: digit pairs (default 3-5,4-9,7-9)' })
         .option('seed', { type: 'number', default: 0, describe: 'first seed' })
         .option('quick', { type: 'boolean', default: false, describe: 'small smoke-test run' })
-        .option('out-dir', { type: 'string', describe: 'output folder (default results/<name>)' })
+        .option('out-dir', { type: 'string', describe: 'output folder (default results/<name>; gntk-paper: results/gntk/paper)' })
         .option('n', { type: 'number', describe: 'mnist: train and test digits each (default 500; --quick 100); lantk: per pair (400)' })
         .option('data-seed', { type: 'number', describe: 'mnist: seed of the train/test split (default 0)' })
         .option('models', { type: 'string', describe: 'mnist: mlp,cnn (default both)' })
@@ -236,7 +236,7 @@ export const experimentCommand: Command = (y) =>
     async (a: Args) => {
       const name = str(a, 'name');
       if (!EXPERIMENTS.includes(name)) throw new UserError(`experiment: unknown experiment '${name}'; expected ${EXPERIMENTS.join(' or ')}`);
-      const outDir = (a['out-dir'] as string | undefined) ?? `results/${name}`;
+      const outDir = (a['out-dir'] as string | undefined) ?? (name === 'gntk-paper' ? 'results/gntk/paper' : `results/${name}`);
       const foreign = ALL_EXPERIMENT_FLAGS.find((f) => a[f] !== undefined && !EXPERIMENT_FLAGS[name].includes(f));
       if (foreign) throw new UserError(`--${foreign}: not an option of experiment ${name}`);
       if (name === 'gntk-paper') {
