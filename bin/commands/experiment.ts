@@ -236,11 +236,11 @@ export const experimentCommand: Command = (y) =>
     async (a: Args) => {
       const name = str(a, 'name');
       if (!EXPERIMENTS.includes(name)) throw new UserError(`experiment: unknown experiment '${name}'; expected ${EXPERIMENTS.join(' or ')}`);
-      const outDir = (a['out-dir'] as string | undefined) ?? (name === 'gntk-paper' ? 'results/gntk/paper' : `results/${name}`);
+      const outDir = (a['out-dir'] as string | undefined) ?? `results/${name}`;
       const foreign = ALL_EXPERIMENT_FLAGS.find((f) => a[f] !== undefined && !EXPERIMENT_FLAGS[name].includes(f));
       if (foreign) throw new UserError(`--${foreign}: not an option of experiment ${name}`);
       if (name === 'gntk-paper') {
-        const files = await gntkPaper(a, outDir);
+        const files = await gntkPaper(a, (a['out-dir'] as string | undefined) ?? 'results/gntk/paper');
         if (!a.quiet) process.stderr.write(`wrote ${files.join(', ')}\n`);
         return;
       }
