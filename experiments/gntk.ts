@@ -140,6 +140,8 @@ cross-entropy, Adam (lr ${o.lr}), ${o.epochs} epochs, batches of ${o.batchSize},
 
 ![accuracy per fold](folds.svg)
 
+The seeds/000 table as the papers ran it (Du et al.'s architecture search and C-SVM for the GNTK, the WL subtree kernel, trained GCN and GIN, all seven benchmarks): [paper/report.md](paper/report.md) (\`ntk experiment gntk-paper\`).
+
 ${results.map((r) => `- ${r.name}: ${r.source}; ridges chosen GNTK ${r.ridges.gntk.join(', ')}; Monte-Carlo ${r.ridges.mc.join(', ')}; Monte-Carlo NTK relative standard error ${r.monteCarloRelativeStderr.toPrecision(3)}; time ${Object.entries(r.seconds).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}.`).join('\n')}
 ` },
   ];

@@ -245,7 +245,7 @@ export const experimentCommand: Command = (y) =>
         .option('pairs', { type: 'string', describe: 'lantk: digit pairs (default 3-5,4-9,7-9)' })
         .option('seed', { type: 'number', default: 0, describe: 'first seed' })
         .option('quick', { type: 'boolean', default: false, describe: 'small smoke-test run' })
-        .option('out-dir', { type: 'string', describe: 'output folder (default results/<name>)' })
+        .option('out-dir', { type: 'string', describe: 'output folder (default results/<name>; gntk-paper: results/gntk/paper; mnist-ablation: results/mnist)' })
         .option('n', { type: 'number', describe: 'mnist: train and test digits each (default 500; --quick 100; mnist-ablation 200); lantk: per pair (400)' })
         .option('data-seed', { type: 'number', describe: 'mnist: seed of the train/test split (default 0)' })
         .option('models', { type: 'string', describe: 'mnist: mlp,cnn (default both; mnist-ablation mlp)' })
@@ -279,7 +279,7 @@ export const experimentCommand: Command = (y) =>
         return;
       }
       if (name === 'gntk-paper') {
-        const files = await gntkPaper(a, outDir);
+        const files = await gntkPaper(a, (a['out-dir'] as string | undefined) ?? 'results/gntk/paper');
         if (!a.quiet) process.stderr.write(`wrote ${files.join(', ')}\n`);
         return;
       }
