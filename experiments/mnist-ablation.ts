@@ -137,7 +137,7 @@ export function renderAblation(o: MnistAblationOptions, rows: AblationRow[], sec
   L.push('# Ablation: which open choice of seeds/003 orders NTK_tr above NTK∞?', '');
   L.push(`Made by ${toolVersion()} (${o.backend}, ${o.workers} worker threads) in ${(seconds / 60).toFixed(1)} min on ${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}).`);
   L.push(`Command: \`${o.command}\`.`, '');
-  L.push(`${o.n} training and ${o.n} test digits (data seed 0); seeds ${o.seeds.join(', ')} (initialisation, minibatches, Monte-Carlo nets). NTK_tr = the trained net's full multi-output kernel; NTK∞ = the exact kernel (closed form, *exact*) and the Monte-Carlo mean of the wider nets (*MC*); every regressor is fitted by cross-entropy with Adam (${o.ceSteps} full-batch steps, rate ${o.ceLr}), as the seed. Each row changes one choice from the baseline.`);
+  L.push(`${o.n} training and ${o.n} test digits (data seed 0); seeds ${o.seeds.join(', ')} (initialisation, minibatches, Monte-Carlo nets). NTK_tr = the trained net's full multi-output kernel; NTK∞ = the exact kernel (closed form, *exact*) and the Monte-Carlo mean of independently initialised nets (*MC*; shapes under each table); every regressor is fitted by cross-entropy with Adam (${o.ceSteps} full-batch steps, rate ${o.ceLr}), as the seed. Each row changes one choice from the baseline.`);
   L.push(`Test accuracy, mean ± sd over seeds. Δ = NTK_tr − NTK∞ per seed (paired: same test digits), mean ± sd; *ordered* when |mean Δ| exceeds twice its standard error sd/√seeds. With ${o.n} test digits one accuracy carries a binomial standard error of about ±${Math.sqrt((0.85 * 0.15) / o.n).toFixed(3)}.`, '');
   for (const model of o.models) {
     const rs = rows.filter((r) => r.model === model);
