@@ -6,7 +6,7 @@ import type { Model } from '../models/model.js';
 import { type Param, paramCount, paramTensors } from '../models/params.js';
 import { type Implementation, type Kernel, type KernelKind, type OutputMode, kernelShape, kernelSize, mirrorTile, placeTile, type TileSink } from './kernel-types.js';
 import { contractJacobians, perSampleJacobians } from './per-sample.js';
-import { type LayerRule, type StageTiming, type TileFeatures, chooseRules, ckFeatures, disposeTileFeatures, layerShapes, newTiming, releaseProductBuffers, stageClock, structuredCoverage, structuredTile, tileFeatures } from './structured.js';
+import { type LayerRule, type StageTiming, type TileFeatures, chooseRules, ckFeatures, disposeTileFeatures, layerShapes, newTiming, stageClock, structuredCoverage, structuredTile, tileFeatures } from './structured.js';
 import { type Samples, sliceSamples } from '../lib/samples.js';
 
 export interface KernelOptions {
@@ -208,7 +208,6 @@ export function empiricalKernel(model: Model, params: Param[], x1: Samples, x2: 
         });
       } finally {
         [...f1, ...f2].forEach(disposeTileFeatures);
-        releaseProductBuffers();
       }
     } else {
       let cachedRow = -1;

@@ -244,10 +244,10 @@ function diagonalGram(f: TileFeatures, K: number): tf.Tensor2D {
  */
 function nativeDiagonalGram(ne: MatrixEngine, f: TileFeatures, K: number): Float32Array {
   const m = f.n * K, P = f.pExplicit, J = f.explicit!;
-  const E = productBuffer('E', m * m);
+  const E = new Float32Array(m * m);
   for (const [r0, h] of stripesOf(m)) {
     const end = r0 + h;
-    const S = ne.matMul(J.subarray(r0 * P, end * P), J.subarray(0, end * P), h, P, end, true, productBuffer('stripe', h * end));
+    const S = ne.matMul(J.subarray(r0 * P, end * P), J.subarray(0, end * P), h, P, end, true);
     for (let i = 0; i < h; i++) {
       for (let j = 0; j < end; j++) {
         E[(r0 + i) * m + j] = S[i * end + j];
@@ -462,34 +462,19 @@ function nativeProducts(ne: MatrixEngine, f1: TileFeatures, f2: TileFeatures, K:
   let E: Float32Array | null = null;
   if (f1.explicit && f2.explicit) {
     const P = f1.pExplicit;
-    if (mode === 'full') E = f1 === f2 ? nativeDiagonalGram(ne, f1, K) : ne.matMul(f1.explicit, f2.explicit, nr * K, P, nc * K, true, productBuffer('E', nr * K * nc * K));
-    else if (mode === 'trace') E = ne.matMul(f1.explicit, f2.explicit, nr, K * P, nc, true, productBuffer('E', nr * nc)).map((v) => v / K);
-    else E = ne.matMul(outputRowsArray(f1.explicit, nr, K, pass, P), outputRowsArray(f2.explicit, nc, K, pass, P), nr, P, nc, true, productBuffer('E', nr * nc));
+    if (mode === 'full') E = f1 === f2 ? nativeDiagonalGram(ne, f1, K) : ne.matMul(f1.explicit, f2.explicit, nr * K, P, nc * K, true);
+    else if (mode === 'trace') E = ne.matMul(f1.explicit, f2.explicit, nr, K * P, nc, true).map((v) => v / K);
+    else E = ne.matMul(outputRowsArray(f1.explicit, nr, K, pass, P), outputRowsArray(f2.explicit, nc, K, pass, P), nr, P, nc, true);
   }
-  const A = f1.outer.map((f, l) => ne.matMul(f.input, f2.outer[l].input, f.rows, f.fanIn, f2.outer[l].rows, true, productBuffer(`A${l}`, f.rows * f2.outer[l].rows)));
+  const A = f1.outer.map((f, l) => ne.matMul(f.input, f2.outer[l].input, f.rows, f.fanIn, f2.outer[l].rows, true));
   const G = f1.outer.map((f, l) => {
     const g = f2.outer[l];
-    if (mode === 'full') return ne.matMul(f.cot, g.cot, f.rows * K, f.fanOut, g.rows * K, true, productBuffer(`G${l}`, f.rows * K * g.rows * K));
-    if (mode === 'trace') return ne.matMul(f.cot, g.cot, f.rows, K * f.fanOut, g.rows, true, productBuffer(`G${l}`, f.rows * g.rows));
-    return ne.matMul(outputRowsArray(f.cot, f.rows, K, pass, f.fanOut), outputRowsArray(g.cot, g.rows, K, pass, g.fanOut), f.rows, f.fanOut, g.rows, true, productBuffer(`G${l}`, f.rows * g.rows));
+    if (mode === 'full') return ne.matMul(f.cot, g.cot, f.rows * K, f.fanOut, g.rows * K, true);
+    if (mode === 'trace') return ne.matMul(f.cot, g.cot, f.rows, K * f.fanOut, g.rows, true);
+    return ne.matMul(outputRowsArray(f.cot, f.rows, K, pass, f.fanOut), outputRowsArray(g.cot, g.rows, K, pass, g.fanOut), f.rows, f.fanOut, g.rows, true);
   });
   return { E, A, G };
 }
-
-/**
- * Output buffers of the native products, by role (E, stripe, A<l>, G<l>), reused from tile to tile: a tile's
- * products are combined into the kernel before the next tile's are made, and a fresh multi-megabyte array per
- * product costs more in page faults than the MLP's small Grams cost to compute. Released by releaseProductBuffers.
- */
-const productBuffers = new Map<string, Float32Array>();
-function productBuffer(role: string, size: number): Float32Array {
-  let b = productBuffers.get(role);
-  if (!b || b.length < size) productBuffers.set(role, (b = new Float32Array(size)));
-  return b.subarray(0, size);
-}
-
-/** Drop the reused product buffers (at the end of a kernel). */
-export const releaseProductBuffers = (): void => productBuffers.clear();
 
 /** Seconds spent per stage of a kernel computation, accumulated over tiles. */
 export type StageTiming = Record<'features' | 'products' | 'combine' | 'mirror', number>;
