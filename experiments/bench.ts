@@ -180,6 +180,9 @@ async function matMulOnly(backend: string): Promise<void> {
   console.log((10 * 2 * 1250 * 2048 * 1250) / ((performance.now() - t) / 1000) / 1e9);
 }
 
+/** The issue's speed targets: full-kernel whole-process ratio against PyTorch's best method, per model. */
+const TARGETS: Record<string, number> = { mlp: 25, cnn: 6 };
+
 interface BenchModel {
   name: string;
   title: string;
@@ -246,7 +249,8 @@ async function main(): Promise<void> {
   for (const backend of backends) allCores[backend] = await concurrentMatMul(backend, os.cpus().length);
   const gemm = engines.includes('native') ? await nativeGemm() : [];
   const bestGemm = (use: string) => Math.max(...gemm.filter((g) => g.shape.startsWith(use)).map((g) => g.gflops));
-  const report: Record<string, unknown> = { date: new Date().toISOString(), machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version }, n, peakMatMul: peaks, matMulAllCoresGflops: allCores, nativeGemm: gemm, models: {} };
+  const targets: { target: string; goal: string; unit: string; native: number; tfjs: number; met: boolean }[] = [];
+  const report: Record<string, unknown> = { date: new Date().toISOString(), machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, loadAverageAtStart: os.loadavg()[0] }, n, peakMatMul: peaks, matMulAllCoresGflops: allCores, nativeGemm: gemm, models: {} };
   for (const bm of models) {
     console.log(`\n# full NTK [${n * 10}, ${n * 10}] of the ${bm.title} on ${n} MNIST digits (${os.cpus().length} cores, ${os.cpus()[0]?.model ?? 'cpu'})`);
     const ours: Record<string, unknown>[] = [];
@@ -317,12 +321,31 @@ async function main(): Promise<void> {
     });
     for (const r of layersRatios) console.log(`--model-json against the built-in model (${r.backend}, ${r.engine} engine, workers ${r.workers}): ${r.ratio?.toFixed(2)}× its time`);
     (report.models as Record<string, unknown>)[bm.name] = { title: bm.title, ours, peers, layersRatios };
+    // The targets' rows: the default plan of the built-in model on the first backend, per engine.
+    const pick = (engine: string) => ours.find((o) => o.variant === 'built-in' && o.backend === backends[0] && o.engine === engine && o.workers === workerCounts[0]);
+    const goal = TARGETS[bm.name];
+    if (goal) {
+      const ratio = (o?: Record<string, unknown>) => (o && bestPeer ? (bestPeer.seconds as number) / (o.seconds as number) : NaN);
+      const share = (o?: Record<string, unknown>) => (o ? (o.productGflops as number) / (bestGemm(bm.name) || NaN) : NaN);
+      targets.push({ target: `${bm.name.toUpperCase()} full [${n * 10}, ${n * 10}], whole process vs best PyTorch`, goal: `≥ ${goal}×`, unit: '×', native: ratio(pick('native')), tfjs: ratio(pick('tfjs')), met: ratio(pick('native')) >= goal });
+      targets.push({ target: `${bm.name.toUpperCase()} products, GFLOP/s against the native engine's best GEMM on the same shapes`, goal: '≥ 70 %', unit: '%', native: 100 * share(pick('native')), tfjs: 100 * share(pick('tfjs')), met: share(pick('native')) >= 0.7 });
+    }
   }
   const ridgeN = Number(arg('ridge-n', '5000'));
   if (ridgeN > 0 && engines.includes('native')) {
     const r = await ridgeBench(ridgeN);
     report.ridge = r;
     console.log(`\n# float64 ridge solve of a [${ridgeN}, ${ridgeN}] kernel: native engine (blocked Cholesky, native trailing updates) ${r.nativeSeconds.toFixed(2)} s, tfjs engine (JS Crout Cholesky) ${r.tfjsSeconds.toFixed(2)} s; solutions differ by ${r.maxRelativeDifference.toExponential(1)} of max|α|`);
+    targets.push({ target: `float64 ridge solve of a [${ridgeN}, ${ridgeN}] kernel, seconds`, goal: '≤ 5 s', unit: 's', native: r.nativeSeconds, tfjs: r.tfjsSeconds, met: r.nativeSeconds <= 5 });
+  }
+  if (targets.length) {
+    report.targets = targets;
+    (report.machine as Record<string, unknown>).loadAverageAtEnd = os.loadavg()[0];
+    console.log(`\n# targets (native engine, with the old engine's figure beside it; load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores at the end)`);
+    console.log('| target | goal | native engine | old engine (tfjs) | met |');
+    console.log('|---|---|---|---|---|');
+    const fmt = (v: number, unit: string) => (Number.isFinite(v) ? `${v.toFixed(unit === '%' ? 0 : unit === '×' ? 1 : 2)}${unit === 's' ? ' s' : unit}` : 'n/a');
+    for (const t of targets) console.log(`| ${t.target} | ${t.goal} | ${fmt(t.native, t.unit)} | ${fmt(t.tfjs, t.unit)} | ${t.met ? 'yes' : 'no'} |`);
   }
   if (gemm.length) console.log(`\nnative engine GEMM rates (best of 3): ${gemm.map((g) => `${g.shape} ${g.dtype} ${g.gflops.toFixed(1)}`).join('; ')} GFLOP/s`);
   if (arg('scaling', 'on') !== 'off') report.scaling = scaling(tmp, backends[0]);
@@ -362,7 +385,10 @@ function scaling(tmp: string, backend: string): Record<string, unknown> {
   return res;
 }
 
-(process.argv[2] === '--matmul-only' ? matMulOnly(process.argv[3]) : main()).catch((e) => {
+const usage = `usage: node dist/experiments/bench.js [--models mlp,cnn] [--n 500] [--repeats 3] [--backends wasm,cpu] [--engines native,tfjs]
+  [--workers default,1,2] [--peer PATH] [--skip-peer 1] [--out DIR] [--ridge-n 5000 (0: skip)] [--scaling off]`;
+
+(process.argv.includes('--help') ? Promise.resolve(console.log(usage)) : process.argv[2] === '--matmul-only' ? matMulOnly(process.argv[3]) : main()).catch((e) => {
   console.error(e);
   process.exit(1);
 });

@@ -69,33 +69,45 @@ function crout(L: Float64Array, n: number, what: string, maxPivot: number, first
  * overwritten by L, the same pivot checks), with the O(n³) work on `engine`: for each block column of width b,
  * with T the trailing matrix still to factor, T = [[T11, ·], [T21, T22]]:
  *   L11 = chol(T11) (Crout, b³/3),  L21 = T21 · L11⁻ᵀ (one product with the inverse of L11),
- *   T ← T22 − L21 · L21ᵀ (one Gemm, alpha −1, beta 1).
- * All but O(n·b²) of the n³/3 FLOPs run in the engine's products, in float64 throughout.
+ *   T ← T22 − L21 · L21ᵀ (lower triangle only, in row panels).
+ * All but O(n·b²) of the n³/3 FLOPs run in the engine's products, in float64 throughout; the strict upper
+ * triangle of A is not touched.
  */
 export function blockedCholeskyInPlace(A: Float64Array, n: number, what: string, engine: MatrixEngine, block = 512): void {
   let maxPivot = 0;
   for (let i = 0; i < n; i++) maxPivot = Math.max(maxPivot, A[i * n + i]);
-  // T: the trailing matrix [s, s], compact row-major (s = n − j0), whose lower triangle is read. Two buffers
-  // allocated once take turns: T22 is compacted within T's buffer, the update is written into the other one
-  // (fresh 100 MB arrays per block cost more in page faults than the products).
-  let [T, spare]: Float64Array[] = [A.slice(), new Float64Array(n * n)];
+  // Right-looking and in place: the trailing matrix T is A's lower triangle from row and column j0 on, updated
+  // where it lies (no copies of A, no compaction of T: at n = 5000 those cost as much as the products).
+  const P = new Float64Array(Math.min(n, Math.max(PANEL, Math.ceil(n / 8))) * n);
   for (let j0 = 0; j0 < n; j0 += block) {
-    const s = n - j0, b = Math.min(block, s), rest = s - b;
+    const b = Math.min(block, n - j0), rest = n - j0 - b;
     const D = new Float64Array(b * b);
-    for (let i = 0; i < b; i++) D.set(T.subarray(i * s, i * s + i + 1), i * b);
+    for (let i = 0; i < b; i++) D.set(A.subarray((j0 + i) * n + j0, (j0 + i) * n + j0 + i + 1), i * b);
     crout(D, b, what, maxPivot, j0);
     for (let i = 0; i < b; i++) A.set(D.subarray(i * b, i * b + i + 1), (j0 + i) * n + j0);
     if (rest === 0) break;
     const T21 = new Float64Array(rest * b);
-    for (let i = 0; i < rest; i++) T21.set(T.subarray((b + i) * s, (b + i) * s + b), i * b);
+    const r0 = j0 + b;
+    for (let i = 0; i < rest; i++) T21.set(A.subarray((r0 + i) * n + j0, (r0 + i) * n + j0 + b), i * b);
     const L21 = engine.matMul(T21, lowerInverse(D, b), rest, b, b, true);
-    for (let i = 0; i < rest; i++) A.set(L21.subarray(i * b, (i + 1) * b), (j0 + b + i) * n + j0);
-    // Row i of T22 moves from offset (b+i)·s + b down to i·rest: never onto a row not yet moved.
-    for (let i = 0; i < rest; i++) T.copyWithin(i * rest, (b + i) * s + b, (b + i + 1) * s);
-    const next = engine.gemmUpdate(T.subarray(0, rest * rest), L21, L21, rest, b, rest, spare.subarray(0, rest * rest));
-    [T, spare] = [next, T];
+    for (let i = 0; i < rest; i++) A.set(L21.subarray(i * b, (i + 1) * b), (r0 + i) * n + j0);
+    // T22 ← T22 − L21·L21ᵀ on and below the diagonal only (the factorisation never reads above it): row panels
+    // [p0, p1) take the product L21[p0, p1) · L21[0, p1)ᵀ, about (1 + 1/panels)/2 of the full update's FLOPs,
+    // subtracted row by row where T22 lies in A. Panels of ≥ PANEL rows keep MLAS at its full rate.
+    const h = Math.max(PANEL, Math.ceil(rest / 8));
+    for (let p0 = 0; p0 < rest; p0 += h) {
+      const p1 = Math.min(rest, p0 + h);
+      const prod = engine.matMul(L21.subarray(p0 * b, p1 * b), L21.subarray(0, p1 * b), p1 - p0, b, p1, true, P);
+      for (let i = p0; i < p1; i++) {
+        const o = (r0 + i) * n + r0, q = (i - p0) * p1;
+        for (let j = 0; j <= i; j++) A[o + j] -= prod[q + j];
+      }
+    }
   }
 }
+
+/** Least rows of a trailing-update panel of blockedCholeskyInPlace. */
+const PANEL = 256;
 
 /** X = L⁻¹ [b, b] of a lower-triangular L (row-major; strict upper triangle of L ignored) by forward substitution. */
 function lowerInverse(L: Float64Array, b: number): Float64Array {

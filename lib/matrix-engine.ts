@@ -17,9 +17,12 @@ export interface MatrixEngine {
   readonly name: EngineName;
   /**
    * C [m, n] = A [m, k] · B [k, n], or A · Bᵀ for B stored [n, k] when `transB`; row-major, float32 or float64
-   * (both operands and the result alike). Operands may be subarray views; they are read, never written.
+   * (both operands and the result alike). Operands may be subarray views; they are read, never written. With
+   * `out` (at least m·n entries, not overlapping the operands) the product is written into its first m·n entries
+   * and a view of them returned: callers that run many products of one shape reuse one buffer instead of a
+   * fresh array (and its page faults) for each.
    */
-  matMul<T extends Floats>(A: T, B: T, m: number, k: number, n: number, transB?: boolean): T;
+  matMul<T extends Floats>(A: T, B: T, m: number, k: number, n: number, transB?: boolean, out?: T): T;
   /**
    * C − A·Bᵀ for C [m, n], A [m, k], B [n, k], the trailing update of a blocked Cholesky: written into `out`
    * (m·n entries, not overlapping the operands) when given and returned, else a new array; C is not written.
@@ -51,15 +54,20 @@ function jsMatMul<T extends Floats>(A: T, B: T, m: number, k: number, n: number,
 /** The reference engine: tfjs's matMul for float32 (on the current tfjs backend), JS loops for float64. */
 export const tfjsEngine: MatrixEngine = {
   name: 'tfjs',
-  matMul(A, B, m, k, n, transB = false) {
-    if (A instanceof Float64Array || m * n === 0 || k === 0) return jsMatMul(A, B, m, k, n, transB);
-    const C = tf.tidy(() => {
-      const b = tf.tensor2d(B as Float32Array, transB ? [n, k] : [k, n]);
-      return tf.matMul(tf.tensor2d(A as Float32Array, [m, k]), transB ? tf.transpose(b) : b);
-    });
-    const out = C.dataSync() as typeof A;
-    C.dispose();
-    return out;
+  matMul(A, B, m, k, n, transB = false, out?) {
+    let P: typeof A;
+    if (A instanceof Float64Array || m * n === 0 || k === 0) P = jsMatMul(A, B, m, k, n, transB);
+    else {
+      const C = tf.tidy(() => {
+        const b = tf.tensor2d(B as Float32Array, transB ? [n, k] : [k, n]);
+        return tf.matMul(tf.tensor2d(A as Float32Array, [m, k]), transB ? tf.transpose(b) : b);
+      });
+      P = C.dataSync() as typeof A;
+      C.dispose();
+    }
+    if (!out) return P;
+    out.set(P.subarray(0, m * n));
+    return out.subarray(0, m * n) as typeof A;
   },
   gemmUpdate(C, A, B, m, k, n, out = like(C, m * n)) {
     const P = this.matMul(A, B, m, k, n, true);

@@ -100,10 +100,11 @@ class NativeEngine implements MatrixEngine {
     return out ? out[0] : (y.data as T);
   }
 
-  matMul<T extends Floats>(A: T, B: T, m: number, k: number, n: number, transB = false): T {
+  matMul<T extends Floats>(A: T, B: T, m: number, k: number, n: number, transB = false, out?: T): T {
     // Empty shapes are answered here: MLAS is not asked for products without entries or without terms.
-    if (m * n === 0 || k === 0) return like(A, m * n);
-    return transB ? this.run('matmulT', [['A', A, [m, k]], ['B', B, [n, k]]]) : this.run('matmul', [['A', A, [m, k]], ['B', B, [k, n]]]);
+    if (m * n === 0 || k === 0) return out ? (out.fill(0, 0, m * n).subarray(0, m * n) as T) : like(A, m * n);
+    const o: [T, number[]] | undefined = out ? [out.length === m * n ? out : (out.subarray(0, m * n) as T), [m, n]] : undefined;
+    return transB ? this.run('matmulT', [['A', A, [m, k]], ['B', B, [n, k]]], o) : this.run('matmul', [['A', A, [m, k]], ['B', B, [k, n]]], o);
   }
 
   gemmUpdate<T extends Floats>(C: T, A: T, B: T, m: number, k: number, n: number, out?: T): T {

@@ -16,6 +16,26 @@ export function scoped<T>(fn: () => T): T {
 interface WasmInternals {
   dataIdMap: { get(id: unknown): { memoryOffset: number } };
   wasm: { HEAPU8: Uint8Array };
+  makeOutput(shape: number[], dtype: 'float32'): { dataId: object; shape: number[]; dtype: 'float32' };
+}
+
+/**
+ * A new float32 tensor of `shape` whose values `fill` writes, every entry of the array it is given (which is
+ * not zeroed): on wasm the array is the tensor's own memory in the wasm heap, so a large tensor made in JS
+ * (im2col's patches) is not built in a JS array and then copied into the heap; elsewhere a new Float32Array.
+ * `fill` must not run tfjs ops (they may grow the heap under the view).
+ */
+export function filledTensor(shape: number[], fill: (values: Float32Array) => void): tf.Tensor {
+  if (tf.getBackend() === 'wasm') {
+    const b = tf.backend() as unknown as WasmInternals;
+    const info = b.makeOutput(shape, 'float32');
+    const size = shape.reduce((a, c) => a * c, 1);
+    fill(new Float32Array(b.wasm.HEAPU8.buffer, b.dataIdMap.get(info.dataId).memoryOffset, size));
+    return tf.engine().makeTensorFromTensorInfo(info);
+  }
+  const values = new Float32Array(shape.reduce((a, c) => a * c, 1));
+  fill(values);
+  return tf.tensor(values, shape);
 }
 
 /**

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../lib/errors.js';
 import { NormalRng } from '../lib/rng.js';
-import { tensorView } from '../lib/tensors.js';
+import { filledTensor, tensorView } from '../lib/tensors.js';
 import type { ChannelwiseRecord, LinearRecord, Taps } from './model.js';
 import type { Param, ParamSpec } from './params.js';
 
@@ -128,16 +128,18 @@ export function im2col(x: tf.Tensor4D, kh: number, kw: number, stride: number | 
     }
   }
   const op = customOp(1, ([xt]) => {
-    const xv = tensorView(xt);
-    const out = new Float32Array(rows * F);
-    for (let t = 0; t < src.length; t++) {
-      const s0 = src[t];
-      if (s0 < 0) continue;
-      const d = t * C;
-      for (let c = 0; c < C; c++) out[d + c] = xv[s0 + c];
-    }
+    const value = filledTensor([rows, F], (out) => {
+      // Read x after the output exists: allocating it may grow (and move) the wasm heap that xv views.
+      const xv = tensorView(xt);
+      for (let t = 0; t < src.length; t++) {
+        const s0 = src[t];
+        const d = t * C;
+        if (s0 < 0) out.fill(0, d, d + C);
+        else for (let c = 0; c < C; c++) out[d + c] = xv[s0 + c];
+      }
+    }) as tf.Tensor2D;
     return {
-      value: tf.tensor2d(out, [rows, F]),
+      value,
       gradFunc: (dy: tf.Tensor) => {
         const dv = tensorView(dy);
         const dx = new Float32Array(n * H * W * C);

@@ -69,6 +69,31 @@ describe('convRows: a convolution as patch rows whose adjoint is one transposed 
   });
 });
 
+describe('im2col: patches written straight into the backend memory', function () {
+  before(async () => {
+    await testBackend();
+  });
+
+  it('equal a JS gather, padding zeros included, even on just-freed memory full of NaN', () => {
+    const [n, H, W, C, k] = [2, 5, 6, 3, 3];
+    const xs = randomInputs(n, H * W * C, 'im2col');
+    const x = tf.tensor4d(xs, [n, H, W, C]);
+    const rows = n * H * W, F = k * k * C;
+    // A tensor of the patches' size filled with NaN and released: its heap block is the next one handed out.
+    tf.fill([rows, F], NaN).dispose();
+    const { patches, ho, wo } = im2col(x, k, k, 1, 'same');
+    expect([ho, wo]).to.deep.equal([H, W]);
+    const want = new Float32Array(rows * F);
+    for (let i = 0; i < n; i++) for (let oy = 0; oy < H; oy++) for (let ox = 0; ox < W; ox++) {
+      for (let dy = 0; dy < k; dy++) for (let dx = 0; dx < k; dx++) for (let c = 0; c < C; c++) {
+        const y = oy + dy - 1, xx = ox + dx - 1;
+        want[((i * H + oy) * W + ox) * F + (dy * k + dx) * C + c] = y < 0 || y >= H || xx < 0 || xx >= W ? 0 : xs[((i * H + y) * W + xx) * C + c];
+      }
+    }
+    expect(Array.from(patches.dataSync())).to.deep.equal(Array.from(want));
+  });
+});
+
 describe('architectures: structured rules equal the generic Jacobian path', function () {
   before(async () => {
     await testBackend();

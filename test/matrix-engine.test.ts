@@ -70,6 +70,12 @@ describe('matrix engine: native products against the tfjs reference', function (
           expect(got instanceof Float64Array, 'dtype kept').to.equal(f64);
           expectClose(got, tfjsEngine.matMul(A, B, m, k, n, transB), absProduct(A, B, m, k, n, transB), k, `${f64 ? 'f64' : 'f32'} [${m},${k}]·[${k},${n}]${transB ? 'ᵀ' : ''}`);
           if (k === 0) expect(Array.from(got).every((v) => v === 0), 'k = 0 gives zeros').to.equal(true);
+          // Into a given (reused, dirty) buffer longer than the product: its first m·n entries, nothing after.
+          const buf = f64 ? new Float64Array(m * n + 3).fill(7) : new Float32Array(m * n + 3).fill(7);
+          const into = ne.matMul(A, B, m, k, n, transB, buf);
+          expect(into.buffer === buf.buffer && into.length === m * n, 'a view of the given buffer').to.equal(true);
+          expect(Array.from(into), 'same values as into a new array').to.deep.equal(Array.from(got));
+          expect(Array.from(buf.subarray(m * n)), 'nothing written after m·n').to.deep.equal([7, 7, 7]);
         }
       }
     }
@@ -115,24 +121,27 @@ describe('matrix engine: native products against the tfjs reference', function (
   });
 
   it('the blocked float64 Cholesky equals the Crout Cholesky (native and reference trailing updates)', () => {
-    const n = 301, d = 40;
-    const X = rand(n * d, 'chol', true);
-    const K = tfjsEngine.matMul(X, X, n, d, n, true) as Float64Array;
-    for (let i = 0; i < n; i++) K[i * n + i] += 0.05;
-    const want = K.slice();
-    choleskyInPlace(want, n, 'test');
-    for (const [engine, block] of [[ne, 64], [ne, 512], [tfjsEngine, 37]] as const) {
-      const got = K.slice();
-      blockedCholeskyInPlace(got, n, 'test', engine, block);
-      let diff = 0, scale = 0;
-      for (let i = 0; i < n; i++) {
-        for (let j = 0; j < n; j++) {
-          // Lower triangle: the factor; strict upper triangle: left as it was.
-          diff = Math.max(diff, Math.abs(got[i * n + j] - (j <= i ? want[i * n + j] : K[i * n + j])));
-          scale = Math.max(scale, Math.abs(want[i * n + j]));
+    // n = 301: one trailing-update panel per block; n = 600 with block 32: three panels (256, 256, 56 rows).
+    for (const [n, cases] of [[301, [[ne, 64], [ne, 512], [tfjsEngine, 37]]], [600, [[ne, 32], [tfjsEngine, 100]]]] as const) {
+      const d = 40;
+      const X = rand(n * d, 'chol', true);
+      const K = tfjsEngine.matMul(X, X, n, d, n, true) as Float64Array;
+      for (let i = 0; i < n; i++) K[i * n + i] += 0.05;
+      const want = K.slice();
+      choleskyInPlace(want, n, 'test');
+      for (const [engine, block] of cases) {
+        const got = K.slice();
+        blockedCholeskyInPlace(got, n, 'test', engine, block);
+        let diff = 0, scale = 0;
+        for (let i = 0; i < n; i++) {
+          for (let j = 0; j < n; j++) {
+            // Lower triangle: the factor; strict upper triangle: left as it was.
+            diff = Math.max(diff, Math.abs(got[i * n + j] - (j <= i ? want[i * n + j] : K[i * n + j])));
+            scale = Math.max(scale, Math.abs(want[i * n + j]));
+          }
         }
+        expect(diff / scale, `${engine.name}, n ${n}, block ${block}`).to.be.below(1e-12);
       }
-      expect(diff / scale, `${engine.name}, block ${block}`).to.be.below(1e-12);
     }
   });
 
