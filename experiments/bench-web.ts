@@ -6,6 +6,7 @@ import { empiricalKernel } from '../jacobian/empirical.js';
 import { initBackend } from '../lib/backend.js';
 import { loadMnist } from '../lib/data.js';
 import { compareKernels } from '../lib/kernel-metrics.js';
+import { writeFilesAtomically } from '../lib/files.js';
 import { currentEngine, tfjsEngine, useEngine } from '../lib/matrix-engine.js';
 import { initEngine } from '../lib/native-engine.js';
 import { ROOT, buildExplorer, serveExplorer } from '../web/build.js';
@@ -90,8 +91,7 @@ async function main(): Promise<void> {
   console.log('| where | backend | matrix engine | seconds (best) | × Node native | ‖K − K_Node‖/‖K_Node‖ |');
   console.log('|---|---|---|---|---|---|');
   for (const r of rows) console.log(`| ${r.where} | ${r.backend} | ${r.engine} | ${best(r).toFixed(3)} | ${(best(r) / node).toFixed(2)} | ${r.relativeToNode === undefined ? '–' : r.relativeToNode.toExponential(1)} |`);
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, JSON.stringify({ config: 'mlp 784-100-100-100-10, full, 100 MNIST digits, seed 0', machine: cpu, repeats, rows }, null, 2) + '\n');
+  writeFilesAtomically([{ path: out, data: JSON.stringify({ config: 'mlp 784-100-100-100-10, full, 100 MNIST digits, seed 0', machine: cpu, repeats, rows }, null, 2) + '\n' }]);
 }
 
 main().catch((e) => {

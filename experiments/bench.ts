@@ -10,7 +10,8 @@
  * updates against the JS Crout Cholesky).
  * Options: --models mlp,cnn, --n N, --repeats R, --peer PATH, --backends wasm,cpu, --engines native,tfjs,
  * --workers default,1,2 (`default`: no --workers flag, i.e. the plan the cost model picks, shown against 1 and 2
- * threads), --skip-peer, --out DIR, --ridge-n 5000 (0: skip), --scaling off (skip the N/width scaling series).
+ * threads), --skip-peer, --out DIR, --ridge-n 5000 (0: skip), --scaling off (skip the N/width scaling series),
+ * --web off (skip the explorer's browser timings, which otherwise run last when Chromium is installed).
  */
 import { diagonalGramFlops } from '../jacobian/structured.js';
 import { fitLine } from '../lib/stats.js';
@@ -354,6 +355,22 @@ async function main(): Promise<void> {
   writeFilesAtomically([{ path: path.join(outDir, 'bench.json'), data: JSON.stringify(report, null, 2) + '\n' }]);
   console.log(`wrote ${path.relative(process.cwd(), path.join(outDir, 'bench.json'))}`);
   fs.rmSync(tmp, { recursive: true, force: true });
+  if (arg('web', 'on') !== 'off') webBench();
+}
+
+/**
+ * The explorer's timings in headless Chromium against Node, in the same bench run (experiments/bench-web.ts,
+ * results/web/timings.json), when a Chromium is there; said and skipped otherwise.
+ */
+function webBench(): void {
+  const chrome = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  if (!fs.existsSync(chrome)) {
+    console.log(`\nbrowser timings skipped: no Chromium at ${chrome} (apt-get install chromium, or CHROMIUM_PATH; then npm run bench:web)`);
+    return;
+  }
+  console.log('\n# the explorer in headless Chromium against Node (npm run bench:web)');
+  const r = spawnSync(process.execPath, [fileURLToPath(new URL('./bench-web.js', import.meta.url))], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`bench-web exited with ${r.status}`);
 }
 
 /** The fitted exponent a of y ∝ x^a: the least-squares slope of log y on log x. */
@@ -386,7 +403,7 @@ function scaling(tmp: string, backend: string): Record<string, unknown> {
 }
 
 const usage = `usage: node dist/experiments/bench.js [--models mlp,cnn] [--n 500] [--repeats 3] [--backends wasm,cpu] [--engines native,tfjs]
-  [--workers default,1,2] [--peer PATH] [--skip-peer 1] [--out DIR] [--ridge-n 5000 (0: skip)] [--scaling off]`;
+  [--workers default,1,2] [--peer PATH] [--skip-peer 1] [--out DIR] [--ridge-n 5000 (0: skip)] [--scaling off] [--web off]`;
 
 (process.argv.includes('--help') ? Promise.resolve(console.log(usage)) : process.argv[2] === '--matmul-only' ? matMulOnly(process.argv[3]) : main()).catch((e) => {
   console.error(e);
