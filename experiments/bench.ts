@@ -345,7 +345,7 @@ async function main(): Promise<void> {
     console.log(`\n# targets (native engine, with the old engine's figure beside it; load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores at the end)`);
     console.log('| target | goal | native engine | old engine (tfjs) | met |');
     console.log('|---|---|---|---|---|');
-    const fmt = (v: number, unit: string) => (Number.isFinite(v) ? `${v.toFixed(unit === '%' ? 0 : unit === '×' ? 1 : 2)}${unit === 's' ? ' s' : unit}` : 'n/a');
+    const fmt = (v: number, unit: string) => (Number.isFinite(v) ? `${v.toFixed(unit === '%' ? 0 : unit === '×' ? 1 : 2)}${unit === '×' ? unit : ` ${unit}`}` : 'n/a');
     for (const t of targets) console.log(`| ${t.target} | ${t.goal} | ${fmt(t.native, t.unit)} | ${fmt(t.tfjs, t.unit)} | ${t.met ? 'yes' : 'no'} |`);
   }
   if (gemm.length) console.log(`\nnative engine GEMM rates (best of 3): ${gemm.map((g) => `${g.shape} ${g.dtype} ${g.gflops.toFixed(1)}`).join('; ')} GFLOP/s`);
