@@ -8,7 +8,7 @@ import { decodeNpy, npyChunks } from '../lib/npy.js';
 import { type ProgressFactory, noProgress } from '../lib/progress.js';
 import { UserError } from '../lib/errors.js';
 import { mean, sd } from '../lib/stats.js';
-import { SVM_C_GRID, loadSvm, svmAccuracies } from '../lib/svm.js';
+import { SVM_C_GRID, innerCvAccuracies, loadSvm, svmAccuracies } from '../lib/svm.js';
 import { toolVersion } from '../lib/version.js';
 import { accuracy, oneHot } from '../lib/kernel-regression.js';
 import { gatherSamples } from '../lib/samples.js';
@@ -126,11 +126,7 @@ function scoreKernel(K: Float64Array, d: GraphDataset, fold: Int32Array, folds: 
   for (let f = 0; f < folds; f++) {
     const { train, test } = foldSplit(fold, f);
     svmAccuracies(K, d.n, y, train, test, cs).forEach((a, c) => (acc[c][f] = a));
-    const sub = stratifiedFolds(train.map((i) => y[i]), innerFolds, `${seed}/inner/${f}`);
-    for (let g = 0; g < innerFolds; g++) {
-      const itr = train.filter((_, j) => sub[j] !== g), ite = train.filter((_, j) => sub[j] === g);
-      svmAccuracies(K, d.n, y, itr, ite, cs).forEach((a, c) => (inner[c][f] += a / innerFolds));
-    }
+    innerCvAccuracies(K, d.n, y, train, cs, innerFolds, `${seed}/inner/${f}`).forEach((a, c) => (inner[c][f] = a));
   }
   return { acc, inner };
 }

@@ -98,18 +98,27 @@ export function svmAccuracies(K: ArrayLike<number>, n: number, labels: ArrayLike
 export const SVM_C_GRID = Array.from({ length: 13 }, (_, i) => 10 ** (-2 + i / 2));
 
 /**
+ * Mean held-out accuracy of every C of `grid` over `innerFolds` stratified folds (seeded by `seed`) of the training
+ * indices: score[c] = (1/F) Σ_f acc(fit on train \ fold f, test on fold f; C = grid[c]). K is a kernel [n, n].
+ */
+export function innerCvAccuracies(K: ArrayLike<number>, n: number, labels: ArrayLike<number>, train: number[], grid: number[], innerFolds: number, seed: string): number[] {
+  const inner = stratifiedFolds(train.map((i) => labels[i]), innerFolds, seed);
+  const score = new Array<number>(grid.length).fill(0);
+  for (let f = 0; f < innerFolds; f++) {
+    const itr = train.filter((_, j) => inner[j] !== f), ite = train.filter((_, j) => inner[j] === f);
+    svmAccuracies(K, n, labels, itr, ite, grid).forEach((a, g) => (score[g] += a / innerFolds));
+  }
+  return score;
+}
+
+/**
  * C-SVM classifier with C chosen by inner cross-validation: the training indices are split into `innerFolds` seeded
  * stratified folds, every C of the grid is scored by its mean held-out accuracy over them, and the best (ties: the
  * smaller C, the wider margin) is refitted on all training indices and scored on the test indices. K is a kernel
  * [n, n] over all samples. Returns the test accuracy, the C chosen and its inner accuracy.
  */
 export function svmClassifierCv(K: ArrayLike<number>, n: number, labels: ArrayLike<number>, train: number[], test: number[], grid: number[] = SVM_C_GRID, seed: number | string = 0, innerFolds = 3): { accuracy: number; C: number; innerAccuracy: number } {
-  const inner = stratifiedFolds(train.map((i) => labels[i]), innerFolds, `svm/${seed}`);
-  const score = new Array<number>(grid.length).fill(0);
-  for (let f = 0; f < innerFolds; f++) {
-    const itr = train.filter((_, j) => inner[j] !== f), ite = train.filter((_, j) => inner[j] === f);
-    svmAccuracies(K, n, labels, itr, ite, grid).forEach((a, g) => (score[g] += a / innerFolds));
-  }
+  const score = innerCvAccuracies(K, n, labels, train, grid, innerFolds, `svm/${seed}`);
   let best = 0;
   score.forEach((v, g) => { if (v > score[best]) best = g; });
   return { accuracy: svmAccuracy(K, n, labels, train, test, grid[best]), C: grid[best], innerAccuracy: score[best] };
