@@ -185,11 +185,7 @@ async function gntkPaper(a: Args, outDir: string): Promise<string[]> {
   const list = (flag: string, dflt: number[]) => (a[flag] === undefined ? dflt : parseIntList(String(a[flag]), `--${flag}`));
   const aggs = a.aggregations === undefined ? PAPER_GRID.aggregation : String(a.aggregations).split(',');
   for (const g of aggs) if (g !== 'sum' && g !== 'mean') throw new UserError(`--aggregations: expected sum and/or mean, comma-separated; got '${a.aggregations}'`);
-  const int = (flag: string, dflt: number, min: number) => {
-    const v = num(a, flag) ?? dflt;
-    checkInteger(v, `--${flag}`, min);
-    return v;
-  };
+  const int = (flag: string, dflt: number, min: number) => intFlag(a, flag, min) ?? dflt;
   const dir = (a['data-dir'] as string | undefined) ?? '../shared/datasets/graphs';
   const names = ((a.datasets as string | undefined) ?? 'MUTAG,PTC').split(',').map((x) => x.trim());
   const datasets = names.map((name) => ({ name, data: loadBenchmark(name, dir, '--data-dir') }));
