@@ -37,6 +37,10 @@ async function main(): Promise<void> {
     .help()
     .wrap(Math.min(110, process.stdout.columns ?? 110));
   for (const c of commands) y = c(y);
+  // After a command's handler starts, yargs renders and caches that command's whole help text (for a failure
+  // message it could print later): ~0.3 s of string-width measuring before the job runs. Failures here are
+  // reported by `fail` above, which never prints help, so the cache is switched off.
+  (y as unknown as { getInternalMethods(): { getUsageInstance(): { cacheHelpMessage(): void } } }).getInternalMethods().getUsageInstance().cacheHelpMessage = () => {};
   checkDashValues(hideBin(process.argv));
   await y.parseAsync();
 }

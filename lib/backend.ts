@@ -1,14 +1,28 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-// tfjs-core's Node bundle registers no gradient functions and its ESM build cannot be imported by Node
-// (extensionless paths); the @tensorflow/tfjs bundle registers them all into the same tfjs-core (~0.3 s).
-import '@tensorflow/tfjs';
 import { UserError } from './errors.js';
 import { registerWasmGradients } from './wasm-gradients.js';
 import { initEngine } from './native-engine.js';
 
 // The engine's tensor helpers live in lib/tensors.ts (no Node edge there, so a browser bundle can use them).
 export { scoped, tensorView } from './tensors.js';
+
+/**
+ * tfjs-core's Node bundle registers no gradient functions, and its ESM build, which has them, cannot be imported
+ * by Node (extensionless paths). `npm run build` bundles that build's register_all_gradients into
+ * dist/lib/tfjs-gradients.cjs (esbuild): tfjs-core's gradient registry, engine and kernel registry are process-
+ * wide globals, so the bundle's registrations serve the tfjs-core loaded here. Loading it costs ~0.1 s of CPU,
+ * against ~0.5 s for the @tensorflow/tfjs union package (which also loads tfjs-layers, -converter, -data and
+ * -backend-webgl), the same gradients, used where the bundle was not built.
+ */
+async function registerGradients(): Promise<void> {
+  try {
+    const bundle = './tfjs-gradients.cjs';
+    await import(bundle);
+  } catch {
+    await import('@tensorflow/tfjs');
+  }
+}
+await registerGradients();
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -34,6 +48,12 @@ async function tryWasm(): Promise<boolean> {
   }
 }
 
+/** The pure-JS backend, loaded only when it is the one asked for (or the last resort). */
+async function tryCpu(): Promise<boolean> {
+  await import('@tensorflow/tfjs-backend-cpu');
+  return await tf.setBackend('cpu');
+}
+
 /**
  * Choose the tfjs backend: 'auto' tries tfjs-node (native TensorFlow), then the wasm backend (SIMD,
  * single-threaded under Node), then the pure-JS cpu backend. A named backend that cannot start is a
@@ -48,7 +68,7 @@ export async function initBackend(requested: string = 'auto'): Promise<BackendNa
   tf.env().set('PROD', true);
   const order: BackendName[] = requested === 'auto' ? [...BACKENDS] : [requested as BackendName];
   for (const b of order) {
-    const ok = b === 'tensorflow' ? await tryTensorflow() : b === 'wasm' ? await tryWasm() : await tf.setBackend('cpu');
+    const ok = b === 'tensorflow' ? await tryTensorflow() : b === 'wasm' ? await tryWasm() : await tryCpu();
     if (ok) {
       await tf.ready();
       await initEngine();

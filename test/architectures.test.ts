@@ -19,6 +19,7 @@ const common: CommonConfig = { activation: 'relu', parameterization: 'ntk', wStd
  * use tf.conv2d and its own gradient, not our im2col): an oracle independent of the structured code. */
 async function cpuJacobianKernel(model: Model, seed: number, s: Samples): Promise<Float32Array> {
   const prev = tf.getBackend();
+  await import('@tensorflow/tfjs-backend-cpu');
   await tf.setBackend('cpu');
   try {
     const ps = paramTensors(model.init(seed));
