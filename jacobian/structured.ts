@@ -552,6 +552,10 @@ export function structuredTile(f1: TileFeatures, f2: TileFeatures, K: number, mo
   const single = f1.outer.map((f, l) => f.segments === null && f2.outer[l].segments === null);
   const passes = mode === 'diagonal' ? K : 1;
   const ne = nativeEngine();
+  if (ne && mode === 'full' && single.every(Boolean)) {
+    nativeFullTile(ne, f1, f2, K, t, clock);
+    return;
+  }
   for (let pass = 0; pass < passes; pass++) {
     scoped(() => {
       // Gram of explicit gradients in the output mode's shape (full [nr·K, nc·K], trace/diagonal [nr, nc]), Grams
@@ -628,6 +632,27 @@ export function structuredTile(f1: TileFeatures, f2: TileFeatures, K: number, mo
       clock('combine');
     });
   }
+}
+
+/**
+ * structuredTile in full mode on the native engine when every 'outer' layer has one row per sample: the explicit
+ * layers' Gram E as in nativeProducts, then the outer layers' products and their Hadamard combination in one
+ * native call (denseNtkTile), written straight into the output when the tile spans whole output rows (a block of
+ * rows of the kernel is contiguous), else into a tile buffer placed row by row.
+ */
+function nativeFullTile(ne: MatrixEngine, f1: TileFeatures, f2: TileFeatures, K: number, t: TileTarget, clock: (stage: keyof StageTiming) => void): void {
+  const nr = f1.n, nc = f2.n;
+  let E: Float32Array | null = null;
+  if (f1.explicit && f2.explicit) E = f1 === f2 ? nativeDiagonalGram(ne, f1, K) : ne.matMul(f1.explicit, f2.explicit, nr * K, f1.pExplicit, nc * K, true);
+  const layers = f1.outer.map((f, l) => ({ a1: f.input, a2: f2.outer[l].input, g1: f.cot, g2: f2.outer[l].cot, fanIn: f.fanIn, fanOut: f.fanOut, w2: f.wScale * f.wScale, b2: f.bScale * f.bScale }));
+  const ld = t.n2 * K;
+  const whole = t.c0 === 0 && nc === t.n2;
+  const dst = whole ? t.out.subarray(t.r0 * K * ld, (t.r0 + nr) * K * ld) : new Float32Array(nr * K * nc * K);
+  if (layers.length > 0) ne.denseNtkTile(layers, E, nr, nc, K, dst);
+  else if (E) dst.set(E);
+  clock('products');
+  if (!whole) for (let r = 0; r < nr * K; r++) t.out.set(dst.subarray(r * nc * K, (r + 1) * nc * K), (t.r0 * K + r) * ld + t.c0 * K);
+  clock('combine');
 }
 
 const identitySegments = (n: number) => Int32Array.from({ length: n + 1 }, (_, i) => i);

@@ -33,6 +33,28 @@ export interface MatrixEngine {
    * B [batch, k, n]: C [batch, m, n].
    */
   batchMatMul<T extends Floats>(A: T, B: T, batch: number, m: number, k: number, n: number, transA?: boolean, s?: number): T;
+  /**
+   * The full-mode NTK tile of layers with one row per sample, fused (products and their Hadamard combination in
+   * one call): for row samples i < nr, column samples j < nc and outputs k, k' < K,
+   *   Y[(i,k), (j,k')] = E[(i,k), (j,k')] + Σ_l (w_l²·a1_l[i]·a2_l[j] + b_l²) · g1_l[(i,k)]·g2_l[(j,k')],
+   * a1_l [nr, fanIn_l], a2_l [nc, fanIn_l] the layer's inputs, g1_l [nr·K, fanOut_l], g2_l [nc·K, fanOut_l] its
+   * cotangents (row i·K + k), E [nr·K, nc·K] an optional precomputed term (the explicit layers' Gram). float32;
+   * written into `out` (nr·K·nc·K entries) when given, else a new array. Layers with nothing to sum (no layers and
+   * no E) give zeros.
+   */
+  denseNtkTile(layers: readonly DenseNtkLayer[], E: Float32Array | null, nr: number, nc: number, K: number, out?: Float32Array): Float32Array;
+}
+
+/** One layer of denseNtkTile: inputs and cotangents of both sides, sizes, and the squared scales w², b². */
+export interface DenseNtkLayer {
+  a1: Float32Array;
+  a2: Float32Array;
+  g1: Float32Array;
+  g2: Float32Array;
+  fanIn: number;
+  fanOut: number;
+  w2: number;
+  b2: number;
 }
 
 /** A new zeroed array of `size` entries of the same float type as `a`. */
@@ -87,6 +109,26 @@ export const tfjsEngine: MatrixEngine = {
     }
     if (scale !== 1) for (let i = 0; i < C.length; i++) C[i] *= scale;
     return C;
+  },
+  denseNtkTile(layers, E, nr, nc, K, out = new Float32Array(nr * K * nc * K)) {
+    // The reference: each product by matMul, the combination in float64 per entry.
+    const A = layers.map((l) => this.matMul(l.a1, l.a2, nr, l.fanIn, nc, true));
+    const G = layers.map((l) => this.matMul(l.g1, l.g2, nr * K, l.fanOut, nc * K, true));
+    const ld = nc * K;
+    for (let i = 0; i < nr; i++) {
+      for (let j = 0; j < nc; j++) {
+        const s = layers.map((l, q) => l.w2 * A[q][i * nc + j] + l.b2);
+        for (let k = 0; k < K; k++) {
+          for (let kk = 0; kk < K; kk++) {
+            const e = (i * K + k) * ld + j * K + kk;
+            let v = E ? E[e] : 0;
+            for (let q = 0; q < layers.length; q++) v += s[q] * G[q][e];
+            out[e] = v;
+          }
+        }
+      }
+    }
+    return out;
   },
 };
 

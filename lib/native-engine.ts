@@ -1,5 +1,5 @@
 import { UserError } from './errors.js';
-import { ENGINES, type EngineName, type Floats, type MatrixEngine, like, tfjsEngine, useEngine } from './matrix-engine.js';
+import { type DenseNtkLayer, ENGINES, type EngineName, type Floats, type MatrixEngine, like, tfjsEngine, useEngine } from './matrix-engine.js';
 
 /*
  * The native matrix engine (onnxruntime-node, a Node-only native addon) and the choice of engine. A Node edge:
@@ -38,10 +38,10 @@ const node = (op: string, inputs: string[], output: string, attrs: number[][] = 
 
 /**
  * ModelProto (IR version 8, default opset 13) of the given nodes, with the given graph inputs (name, symbolic
- * dims) and one output Y; elem 1 = float32, 11 = float64.
+ * dims, and an element type where it is not `elem`) and one output Y; elem 1 = float32, 7 = int64, 11 = float64.
  */
-function onnxModel(nodes: number[][], inputs: [string, string[]][], outDims: string[], elem: number): Uint8Array {
-  const graph = [...nodes.flatMap((n) => bytes(1, n)), ...text(2, 'product'), ...inputs.flatMap(([n, d]) => bytes(11, valueInfo(n, elem, d))), ...bytes(12, valueInfo('Y', elem, outDims))];
+function onnxModel(nodes: number[][], inputs: ([string, string[]] | [string, string[], number])[], outDims: string[], elem: number): Uint8Array {
+  const graph = [...nodes.flatMap((n) => bytes(1, n)), ...text(2, 'product'), ...inputs.flatMap(([n, d, e]) => bytes(11, valueInfo(n, e ?? elem, d))), ...bytes(12, valueInfo('Y', elem, outDims))];
   return Uint8Array.from([...int(1, 8), ...bytes(7, graph), ...bytes(8, [...text(1, ''), ...int(2, 13)])]);
 }
 
@@ -49,12 +49,47 @@ function onnxModel(nodes: number[][], inputs: [string, string[]][], outDims: str
 interface OrtTensor { data: Floats }
 interface SyncSession { run(feeds: Record<string, unknown>, fetches: Record<string, null>, options: object): Record<string, OrtTensor> }
 interface OrtModules {
-  Tensor: new (type: string, data: Floats, dims: number[]) => unknown;
+  Tensor: new (type: string, data: Floats | BigInt64Array, dims: number[]) => unknown;
   InferenceSession: new () => SyncSession & { loadModel(buf: ArrayBufferLike, off: number, len: number, options: object): void };
   initOrt: () => void;
 }
 
 type Kind = 'matmul' | 'matmulT' | 'update' | 'batch' | 'batchT';
+
+/**
+ * The graph of denseNtkTile for L layers (with a precomputed term E when `withE`): per layer, the input Gram
+ * Gemm(a1, a2ᵀ)·w² + b² reshaped [r, 1, c, 1] times the cotangent Gram Gemm(g1, g2ᵀ) reshaped [r, K, c, K]
+ * (int64 shape inputs shA, shG), accumulated layer by layer (then E), reshaped [r·K, c·K] (shY). A chain of
+ * in-place Mul/Add rather than one Sum of all terms: ONNX Runtime then holds two [r·K, c·K] buffers at a time,
+ * not one per layer, and a short-lived process pays for far fewer fresh pages.
+ */
+function denseNtkModel(L: number, withE: boolean): Uint8Array {
+  const nodes: number[][] = [];
+  const inputs: ([string, string[]] | [string, string[], number])[] = [['shA', ['4'], 7], ['shG', ['4'], 7], ['shY', ['2'], 7]];
+  let acc = '';
+  for (let l = 0; l < L; l++) {
+    inputs.push([`a1_${l}`, ['r', `fi${l}`]], [`a2_${l}`, ['c', `fi${l}`]], [`g1_${l}`, ['rk', `fo${l}`]], [`g2_${l}`, ['ck', `fo${l}`]], [`w_${l}`, []], [`b_${l}`, []]);
+    nodes.push(
+      node('Gemm', [`a1_${l}`, `a2_${l}`], `pa${l}`, [attrInt('transB', 1)]),
+      node('Mul', [`pa${l}`, `w_${l}`], `qa${l}`),
+      node('Add', [`qa${l}`, `b_${l}`], `sa${l}`),
+      node('Reshape', [`sa${l}`, 'shA'], `ra${l}`),
+      node('Gemm', [`g1_${l}`, `g2_${l}`], `pg${l}`, [attrInt('transB', 1)]),
+      node('Reshape', [`pg${l}`, 'shG'], `rg${l}`),
+      node('Mul', [`rg${l}`, `ra${l}`], `t${l}`),
+    );
+    if (acc) nodes.push(node('Add', [acc, `t${l}`], `acc${l}`));
+    acc = acc ? `acc${l}` : `t${l}`;
+  }
+  if (withE) {
+    inputs.push(['E', ['rk', 'ck']]);
+    nodes.push(node('Reshape', ['E', 'shG'], 'rE'));
+    if (acc) nodes.push(node('Add', [acc, 'rE'], 'accE'));
+    acc = acc ? 'accE' : 'rE';
+  }
+  nodes.push(node('Reshape', [acc, 'shY'], 'Y'));
+  return onnxModel(nodes, inputs, ['rk', 'ck'], 1);
+}
 
 /**
  * onnxruntime-node's own InferenceSession.run is asynchronous only in that it defers the synchronous native call
@@ -66,14 +101,16 @@ class NativeEngine implements MatrixEngine {
   private sessions = new Map<string, SyncSession>();
   constructor(private ort: OrtModules, private threads: number) {}
 
-  private session(kind: Kind, dtype: 'float32' | 'float64'): SyncSession {
+  private session(kind: Kind | `ntk:${number}:${boolean}`, dtype: 'float32' | 'float64'): SyncSession {
     const key = `${kind}:${dtype}`;
     let s = this.sessions.get(key);
     if (s) return s;
     const elem = dtype === 'float32' ? 1 : 11;
+    const ntk = /^ntk:(\d+):(true|false)$/.exec(kind);
     const mm = [node('MatMul', ['A', 'B'], 'Y')];
     const model =
-      kind === 'matmul' ? onnxModel(mm, [['A', ['m', 'k']], ['B', ['k', 'n']]], ['m', 'n'], elem)
+      ntk ? denseNtkModel(Number(ntk[1]), ntk[2] === 'true')
+      : kind === 'matmul' ? onnxModel(mm, [['A', ['m', 'k']], ['B', ['k', 'n']]], ['m', 'n'], elem)
       : kind === 'batch' ? onnxModel(mm, [['A', ['b', 'm', 'k']], ['B', ['b', 'k', 'n']]], ['b', 'm', 'n'], elem)
       : kind === 'batchT' ? onnxModel([node('Transpose', ['A'], 'At', [attrInts('perm', [0, 2, 1])]), node('MatMul', ['At', 'B'], 'P'), node('Mul', ['P', 'S'], 'Y')], [['A', ['b', 'k', 'm']], ['B', ['b', 'k', 'n']], ['S', []]], ['b', 'm', 'n'], elem)
       : kind === 'matmulT' ? onnxModel([node('Gemm', ['A', 'B'], 'Y', [attrInt('transB', 1)])], [['A', ['m', 'k']], ['B', ['n', 'k']]], ['m', 'n'], elem)
@@ -87,12 +124,12 @@ class NativeEngine implements MatrixEngine {
     return s;
   }
 
-  private run<T extends Floats>(kind: Kind, feeds: [string, T, number[]][], out?: [T, number[]]): T {
-    const dtype = feeds[0][1] instanceof Float64Array ? 'float64' : 'float32';
+  private run<T extends Floats>(kind: Kind | `ntk:${number}:${boolean}`, feeds: [string, T | BigInt64Array, number[]][], out?: [T, number[]]): T {
+    const dtype = feeds.find(([, d]) => !(d instanceof BigInt64Array))![1] instanceof Float64Array ? 'float64' : 'float32';
     const f: Record<string, unknown> = {};
     for (const [name, data, dims] of feeds) {
       if (data.length !== dims.reduce((a, b) => a * b, 1)) throw new Error(`native engine: operand ${name} has ${data.length} entries for dims [${dims}]`);
-      f[name] = new this.ort.Tensor(dtype, data, dims);
+      f[name] = new this.ort.Tensor(data instanceof BigInt64Array ? 'int64' : dtype, data, dims);
     }
     // A given output array is handed to ONNX Runtime as the pre-allocated output: no new buffer per product.
     const fetches = { Y: out ? new this.ort.Tensor(dtype, out[0], out[1]) : null } as Record<string, null>;
@@ -123,6 +160,21 @@ class NativeEngine implements MatrixEngine {
     const C = this.run('batch', [['A', A, [batch, m, k]], ['B', B, [batch, k, n]]]);
     if (scale !== 1) for (let i = 0; i < C.length; i++) C[i] *= scale;
     return C;
+  }
+
+  denseNtkTile(layers: readonly DenseNtkLayer[], E: Float32Array | null, nr: number, nc: number, K: number, out?: Float32Array): Float32Array {
+    const size = nr * K * nc * K;
+    const y = out ? (out.length === size ? out : out.subarray(0, size)) : new Float32Array(size);
+    // Shapes MLAS is not asked about (no entries, no layers, an empty inner dimension) are answered by the reference.
+    if (size === 0 || layers.length === 0 || layers.some((l) => l.fanIn === 0 || l.fanOut === 0)) return tfjsEngine.denseNtkTile(layers, E, nr, nc, K, y);
+    const i64 = (...v: number[]) => BigInt64Array.from(v, BigInt);
+    const feeds: [string, Float32Array | BigInt64Array, number[]][] = [['shA', i64(nr, 1, nc, 1), [4]], ['shG', i64(nr, K, nc, K), [4]], ['shY', i64(nr * K, nc * K), [2]]];
+    layers.forEach((l, q) => {
+      feeds.push([`a1_${q}`, l.a1, [nr, l.fanIn]], [`a2_${q}`, l.a2, [nc, l.fanIn]], [`g1_${q}`, l.g1, [nr * K, l.fanOut]], [`g2_${q}`, l.g2, [nc * K, l.fanOut]]);
+      feeds.push([`w_${q}`, Float32Array.of(l.w2), []], [`b_${q}`, Float32Array.of(l.b2), []]);
+    });
+    if (E) feeds.push(['E', E, [nr * K, nc * K]]);
+    return this.run(`ntk:${layers.length}:${E !== null}`, feeds, [y, [nr * K, nc * K]]);
   }
 }
 

@@ -107,6 +107,60 @@ describe('matrix engine: native products against the tfjs reference', function (
     }
   });
 
+  it('denseNtkTile (both engines) equals the NTK from explicit per-sample gradients [w·a ⊗ g, b·g], in float64', () => {
+    // nr, nc, K, layers (fanIn, fanOut), with a precomputed term E: single samples and outputs, fan-in 1, no
+    // layers at all, an empty side.
+    const cases: [number, number, number, [number, number][], boolean][] = [
+      [3, 4, 2, [[5, 6], [6, 2]], true], [1, 1, 1, [[1, 1]], false], [1, 7, 3, [[1, 4]], false],
+      [5, 1, 1, [[3, 1], [1, 1], [2, 2]], true], [6, 5, 10, [[17, 9], [9, 10]], false], [2, 3, 2, [], true], [0, 3, 2, [[2, 2]], false],
+    ];
+    for (const [nr, nc, K, dims, withE] of cases) {
+      const what = `nr ${nr}, nc ${nc}, K ${K}, layers ${JSON.stringify(dims)}${withE ? ', E' : ''}`;
+      const layers = dims.map(([fanIn, fanOut], l) => ({
+        a1: rand(nr * fanIn, `a1${l}${what}`) as Float32Array, a2: rand(nc * fanIn, `a2${l}${what}`) as Float32Array,
+        g1: rand(nr * K * fanOut, `g1${l}${what}`) as Float32Array, g2: rand(nc * K * fanOut, `g2${l}${what}`) as Float32Array,
+        fanIn, fanOut, w2: 0.5 + l, b2: 0.01 * (l + 1),
+      }));
+      const E = withE ? (rand(nr * K * nc * K, `E${what}`) as Float32Array) : null;
+      const want = new Float64Array(nr * K * nc * K), bound = new Float64Array(nr * K * nc * K);
+      for (let i = 0; i < nr; i++) {
+        for (let k = 0; k < K; k++) {
+          for (let j = 0; j < nc; j++) {
+            for (let kk = 0; kk < K; kk++) {
+              const e = (i * K + k) * nc * K + j * K + kk;
+              let v = E ? E[e] : 0, b = E ? Math.abs(E[e]) : 0;
+              for (const l of layers) {
+                // ⟨∂f_k(x_i)/∂θ_l, ∂f_k'(x_j)/∂θ_l⟩ over the weights (a ⊗ g entries) and the biases (g entries).
+                for (let c = 0; c < l.fanOut; c++) {
+                  const gi = l.g1[(i * K + k) * l.fanOut + c], gj = l.g2[(j * K + kk) * l.fanOut + c];
+                  for (let f = 0; f < l.fanIn; f++) {
+                    const ai = l.a1[i * l.fanIn + f], aj = l.a2[j * l.fanIn + f];
+                    v += l.w2 * ai * gi * aj * gj;
+                    b += l.w2 * Math.abs(ai * gi * aj * gj);
+                  }
+                  v += l.b2 * gi * gj;
+                  b += l.b2 * Math.abs(gi * gj);
+                }
+              }
+              want[e] = v;
+              bound[e] = b;
+            }
+          }
+        }
+      }
+      const depth = Math.max(1, ...dims.map(([fi, fo]) => fi + fo)) + dims.length;
+      for (const engine of [ne, tfjsEngine]) {
+        const got = engine.denseNtkTile(layers, E, nr, nc, K);
+        expectClose(got, want, bound, depth, `${engine.name} denseNtkTile ${what}`);
+        // Into a given (dirty) buffer longer than the tile: its first entries, nothing after.
+        const buf = new Float32Array(nr * K * nc * K + 2).fill(7);
+        const into = engine.denseNtkTile(layers, E, nr, nc, K, buf.subarray(0, nr * K * nc * K));
+        expect(Array.from(into), `${engine.name} into a given buffer: ${what}`).to.deep.equal(Array.from(got));
+        expect(Array.from(buf.subarray(nr * K * nc * K)), 'nothing written after the tile').to.deep.equal([7, 7]);
+      }
+    }
+  });
+
   it('gemmUpdate C − A·Bᵀ in float64, into a new array or a given one', () => {
     for (const [m, k, n] of [[1, 1, 1], [37, 16, 37], [5, 0, 3], [64, 7, 9]]) {
       const A = rand(m * k, 'ua', true), B = rand(n * k, 'ub', true), C = rand(m * n, 'uc', true);
