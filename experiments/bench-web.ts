@@ -9,7 +9,7 @@ import { compareKernels } from '../lib/kernel-metrics.js';
 import { writeFilesAtomically } from '../lib/files.js';
 import { currentEngine, tfjsEngine, useEngine } from '../lib/matrix-engine.js';
 import { initEngine } from '../lib/native-engine.js';
-import { ROOT, buildExplorer, serveExplorer } from '../web/build.js';
+import { CHROMIUM_CANDIDATES, ROOT, buildExplorer, findChromium, serveExplorer } from '../web/build.js';
 import { DEFAULT_SETTINGS, type ExplorerSettings, explorerData, explorerModel } from '../web/explorer.js';
 
 /**
@@ -18,7 +18,7 @@ import { DEFAULT_SETTINGS, type ExplorerSettings, explorerData, explorerModel } 
  * engine in the same process and run (wasm backend, native and tfjs matrix engines): the best of --repeats (3)
  * kernel computations each, without start-up, with the largest relative difference of the browser's kernel from
  * Node's. Prints a Markdown table and writes results/web/timings.json (or --out FILE). Needs Chromium
- * (CHROMIUM_PATH or /usr/bin/chromium).
+ * (CHROMIUM_PATH, else the usual installs: web/build.ts findChromium).
  */
 
 const arg = (name: string, dflt: string) => {
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ntk-explorer-bench-'));
   await buildExplorer(dir);
   const server = await serveExplorer(dir);
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+  const browser = await chromium.launch({ executablePath: findChromium() ?? CHROMIUM_CANDIDATES[0], args: ['--no-sandbox'] });
   try {
     for (const b of backends) {
       const page = await browser.newPage();

@@ -14,6 +14,7 @@
  * --web off (skip the explorer's browser timings, which otherwise run last when Chromium is installed).
  */
 import { diagonalGramFlops } from '../jacobian/structured.js';
+import { CHROMIUM_CANDIDATES, findChromium } from '../web/build.js';
 import { fitLine } from '../lib/stats.js';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -366,9 +367,8 @@ async function main(): Promise<void> {
  * results/web/timings.json), when a Chromium is there; said and skipped otherwise.
  */
 function webBench(): void {
-  const chrome = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-  if (!fs.existsSync(chrome)) {
-    console.log(`\nbrowser timings skipped: no Chromium at ${chrome} (apt-get install chromium, or CHROMIUM_PATH; then npm run bench:web)`);
+  if (!findChromium()) {
+    console.log(`\nbrowser timings skipped: no Chromium at ${CHROMIUM_CANDIDATES.join(', ')} (apt-get install chromium, or CHROMIUM_PATH; then npm run bench:web)`);
     return;
   }
   console.log('\n# the explorer in headless Chromium against Node (npm run bench:web)');

@@ -17,6 +17,12 @@ export const DEFAULT_OUT = path.join(ROOT, 'dist', 'explorer');
 /** Digits shipped with the page (the first ones of loadMnist('train', N, 0)). */
 export const SHIPPED_DIGITS = 200;
 
+/** Where a Chromium for the headless checks and timings is looked for: CHROMIUM_PATH, then the usual installs. */
+export const CHROMIUM_CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].filter((p): p is string => !!p);
+
+/** The first installed Chromium of CHROMIUM_CANDIDATES, or null. */
+export const findChromium = (): string | null => CHROMIUM_CANDIDATES.find((p) => fs.existsSync(p)) ?? null;
+
 /** esbuild options shared by every browser bundle: ESM for browsers, no Node built-ins, no native modules. */
 export const browserOptions = (entryPoints: Record<string, string>, outdir: string): esbuild.BuildOptions => ({
   entryPoints, outdir, bundle: true, platform: 'browser', format: 'esm', target: 'es2022', minify: true, sourcemap: true,

@@ -15,7 +15,7 @@ import { decodeNpy } from '../../lib/npy.js';
 import { analyticKernel } from '../../models/analytic.js';
 import { parseParamsText } from '../../models/params.js';
 import { trainModel } from '../../models/training.js';
-import { ROOT, SHIPPED_DIGITS, buildExplorer, serveExplorer } from '../../web/build.js';
+import { CHROMIUM_CANDIDATES, ROOT, SHIPPED_DIGITS, buildExplorer, findChromium, serveExplorer } from '../../web/build.js';
 import { DEFAULT_SETTINGS, type ExplorerSettings, explorerData, explorerModel } from '../../web/explorer.js';
 
 /*
@@ -27,9 +27,8 @@ import { DEFAULT_SETTINGS, type ExplorerSettings, explorerData, explorerModel } 
  */
 
 function chromiumPath(): string {
-  const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].filter((p): p is string => !!p);
-  const found = candidates.find((p) => fs.existsSync(p));
-  if (!found) throw new Error(`no Chromium found (tried ${candidates.join(', ')}); install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
+  const found = findChromium();
+  if (!found) throw new Error(`no Chromium found (tried ${CHROMIUM_CANDIDATES.join(', ')}); install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
   return found;
 }
 
