@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { writeFilesAtomically } from '../lib/files.js';
 import { runJobPool } from '../lib/job-pool.js';
 import { noProgress, type ProgressFactory } from '../lib/progress.js';
-import { mean, sd } from '../lib/stats.js';
+import { mean, meanSd, sd } from '../lib/stats.js';
 import { toolVersion } from '../lib/version.js';
 import type { MnistJob, MnistJobResult, StudyModel } from './mnist-job.js';
 
@@ -128,7 +128,7 @@ export function ablationRows(o: MnistAblationOptions, cells: { model: StudyModel
   });
 }
 
-const pm = (v: number[]) => `${mean(v).toFixed(3)} ± ${sd(v).toFixed(3)}`;
+const pm = meanSd;
 const PUBLISHED: Record<StudyModel, string> = { mlp: 'NTK_tr 0.804 vs NTK∞ 0.73', cnn: 'CNTK_tr 0.84 vs CNTK∞ 0.802' };
 
 /** ablation.md: the setup, one table per model, the finding in words. */

