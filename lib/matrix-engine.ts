@@ -43,6 +43,14 @@ export interface MatrixEngine {
    * no E) give zeros.
    */
   denseNtkTile(layers: readonly DenseNtkLayer[], E: Float32Array | null, nr: number, nc: number, K: number, out?: Float32Array): Float32Array;
+  /**
+   * Stride-1 undilated 2-D convolution (cross-correlation) in NHWC, float32: for x [n, H, W, C], w [kh, kw, C, Co]
+   * and zero padding pads = [top, left, bottom, right] (each ≥ 0),
+   *   y[b, oy, ox, o] = Σ_{a<kh, d<kw, c<C} x[b, oy + a − top, ox + d − left, c] · w[a, d, c, o]   (0 outside x),
+   * y [n, H + top + bottom − kh + 1, W + left + right − kw + 1, Co]; written into `out` (exactly that size, not
+   * overlapping the operands) when given, else into a new array, and returned.
+   */
+  conv2d(x: Float32Array, w: Float32Array, xShape: number[], wShape: number[], pads: number[], out?: Float32Array): Float32Array;
 }
 
 /** One layer of denseNtkTile: inputs and cotangents of both sides, sizes, and the squared scales w², b². */
@@ -55,6 +63,12 @@ export interface DenseNtkLayer {
   fanOut: number;
   w2: number;
   b2: number;
+}
+
+/** Output shape [n, Ho, Wo, Co] of MatrixEngine.conv2d. */
+export function conv2dShape(xShape: number[], wShape: number[], pads: number[]): number[] {
+  const [n, H, W] = xShape, [kh, kw, , co] = wShape;
+  return [n, H + pads[0] + pads[2] - kh + 1, W + pads[1] + pads[3] - kw + 1, co];
 }
 
 /** A new zeroed array of `size` entries of the same float type as `a`. */
@@ -128,6 +142,15 @@ export const tfjsEngine: MatrixEngine = {
         }
       }
     }
+    return out;
+  },
+  conv2d(x, w, xShape, wShape, pads, out?) {
+    const [t, l, b, r] = pads;
+    const y = tf.tidy(() => tf.conv2d(tf.pad(tf.tensor4d(x, xShape as [number, number, number, number]), [[0, 0], [t, b], [l, r], [0, 0]]), tf.tensor4d(w, wShape as [number, number, number, number]), 1, 'valid'));
+    const v = y.dataSync() as Float32Array;
+    y.dispose();
+    if (!out) return v;
+    out.set(v);
     return out;
   },
 };

@@ -1,5 +1,5 @@
 import { UserError } from './errors.js';
-import { type DenseNtkLayer, ENGINES, type EngineName, type Floats, type MatrixEngine, like, tfjsEngine, useEngine } from './matrix-engine.js';
+import { type DenseNtkLayer, ENGINES, type EngineName, type Floats, type MatrixEngine, conv2dShape, like, tfjsEngine, useEngine } from './matrix-engine.js';
 
 /*
  * The native matrix engine (onnxruntime-node, a Node-only native addon) and the choice of engine. A Node edge:
@@ -175,6 +175,43 @@ class NativeEngine implements MatrixEngine {
     });
     if (E) feeds.push(['E', E, [nr * K, nc * K]]);
     return this.run(`ntk:${layers.length}:${E !== null}`, feeds, [y, [nr * K, nc * K]]);
+  }
+
+  /**
+   * ONNX Conv works in NCHW with OIHW weights: the graph transposes x, w and y around it (ORT's optimiser turns
+   * the Conv into its blocked NCHWc kernels), one cached session per padding.
+   */
+  conv2d(x: Float32Array, w: Float32Array, xShape: number[], wShape: number[], pads: number[], out?: Float32Array): Float32Array {
+    const yShape = conv2dShape(xShape, wShape, pads);
+    const size = yShape.reduce((a, b) => a * b, 1);
+    if (out && out.length !== size) throw new Error(`native engine: conv2d output has ${out.length} entries for dims [${yShape}]`);
+    if (wShape[0] * wShape[1] * wShape[2] === 0 || size === 0) return out ? out.fill(0) : new Float32Array(size);
+    const sess = this.keyedSession(`conv:${pads}`, () => onnxModel([
+      node('Transpose', ['X'], 'Xc', [attrInts('perm', [0, 3, 1, 2])]),
+      node('Transpose', ['W'], 'Wc', [attrInts('perm', [3, 2, 0, 1])]),
+      node('Conv', ['Xc', 'Wc'], 'Yc', [attrInts('pads', [pads[0], pads[1], pads[2], pads[3]])]),
+      node('Transpose', ['Yc'], 'Y', [attrInts('perm', [0, 2, 3, 1])]),
+    ], [['X', ['n', 'h', 'w', 'c']], ['W', ['kh', 'kw', 'c', 'o']]], ['n', 'ho', 'wo', 'o'], 1));
+    for (const [name, a, dims] of [['x', x, xShape], ['w', w, wShape]] as const) {
+      if (a.length !== dims.reduce((p, q) => p * q, 1)) throw new Error(`native engine: conv2d operand ${name} has ${a.length} entries for dims [${dims}]`);
+    }
+    const T = this.ort.Tensor;
+    const y = sess.run({ X: new T('float32', x, xShape), W: new T('float32', w, wShape) }, { Y: out ? new T('float32', out, yShape) : null } as Record<string, null>, {}).Y;
+    return out ?? (y.data as Float32Array);
+  }
+
+  /** The session of an ONNX model made by `make`, cached under `key`. */
+  private keyedSession(key: string, make: () => Uint8Array): SyncSession {
+    let sess = this.sessions.get(key);
+    if (!sess) {
+      const model = make();
+      const fresh = new this.ort.InferenceSession();
+      fresh.loadModel(model.buffer, model.byteOffset, model.byteLength, {
+        intraOpNumThreads: this.threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
+      });
+      this.sessions.set(key, (sess = fresh));
+    }
+    return sess;
   }
 }
 

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../lib/errors.js';
+import { nativeEngine } from '../lib/matrix-engine.js';
 import { NormalRng } from '../lib/rng.js';
 import { filledTensor, tensorView } from '../lib/tensors.js';
 import type { ChannelwiseRecord, LinearRecord, Taps } from './model.js';
@@ -110,41 +111,77 @@ export function im2col(x: tf.Tensor4D, kh: number, kw: number, stride: number | 
   const F = kh * kw * C;
   const rows = n * ho * wo;
   const taps = kh * kw;
-  // Source offset in x of every (row, dy, dx) block of C values, or -1 where it falls in the padding; computed
-  // once and shared by the copy and its adjoint (tight loops instead of a callback per block).
-  const src = new Int32Array(rows * taps);
-  for (let i = 0; i < n; i++) {
-    for (let oy = 0; oy < ho; oy++) {
-      for (let ox = 0; ox < wo; ox++) {
-        const r = (i * ho + oy) * wo + ox;
-        for (let dy = 0; dy < kh; dy++) {
-          const y = oy * sh + dy * dh - gh.before;
-          for (let dx = 0; dx < kw; dx++) {
-            const xx = ox * sw + dx * dw - gw.before;
-            src[r * taps + dy * kw + dx] = y < 0 || y >= H || xx < 0 || xx >= W ? -1 : ((i * H + y) * W + xx) * C;
+  // Source offset in x of every (row, dy, dx) block of C values, or -1 where it falls in the padding: for the
+  // adjoint only (built on its first call; tapped passes never ask for it).
+  let src: Int32Array | null = null;
+  const sources = (): Int32Array => {
+    if (src) return src;
+    src = new Int32Array(rows * taps);
+    for (let i = 0; i < n; i++) {
+      for (let oy = 0; oy < ho; oy++) {
+        for (let ox = 0; ox < wo; ox++) {
+          const r = (i * ho + oy) * wo + ox;
+          for (let dy = 0; dy < kh; dy++) {
+            const y = oy * sh + dy * dh - gh.before;
+            for (let dx = 0; dx < kw; dx++) {
+              const xx = ox * sw + dx * dw - gw.before;
+              src[r * taps + dy * kw + dx] = y < 0 || y >= H || xx < 0 || xx >= W ? -1 : ((i * H + y) * W + xx) * C;
+            }
           }
         }
       }
     }
-  }
+    return src;
+  };
   const op = customOp(1, ([xt]) => {
     const value = filledTensor([rows, F], (out) => {
       // Read x after the output exists: allocating it may grow (and move) the wasm heap that xv views.
       const xv = tensorView(xt);
-      for (let t = 0; t < src.length; t++) {
-        const s0 = src[t];
-        const d = t * C;
-        if (s0 < 0) out.fill(0, d, d + C);
-        else for (let c = 0; c < C; c++) out[d + c] = xv[s0 + c];
+      // Without width dilation the taps dx of one (row, dy) read kw·C consecutive values of x: one copy per run
+      // (a native memmove within the wasm heap, where both arrays live, for runs long enough to pay for the call).
+      const heap = out.buffer === xv.buffer ? new Float32Array(out.buffer) : null;
+      const ob = out.byteOffset / 4, xb = xv.byteOffset / 4;
+      const runs = dw === 1;
+      for (let i = 0, r = 0; i < n; i++) {
+        for (let oy = 0; oy < ho; oy++) {
+          for (let ox = 0; ox < wo; ox++, r++) {
+            const x0 = ox * sw - gw.before;
+            for (let dy = 0; dy < kh; dy++) {
+              const y = oy * sh + dy * dh - gh.before;
+              const d = (r * taps + dy * kw) * C;
+              if (y < 0 || y >= H) {
+                out.fill(0, d, d + kw * C);
+                continue;
+              }
+              const row = (i * H + y) * W;
+              if (runs) {
+                const lo = Math.max(0, -x0), hi = Math.min(kw, W - x0);
+                if (lo > 0) out.fill(0, d, d + lo * C);
+                if (hi < kw) out.fill(0, d + hi * C, d + kw * C);
+                const s0 = (row + x0 + lo) * C, len = (hi - lo) * C, d0 = d + lo * C;
+                if (heap && len >= 64) heap.copyWithin(ob + d0, xb + s0, xb + s0 + len);
+                else for (let c = 0; c < len; c++) out[d0 + c] = xv[s0 + c];
+                continue;
+              }
+              for (let dx = 0; dx < kw; dx++) {
+                const xx = x0 + dx * dw;
+                const db = d + dx * C;
+                if (xx < 0 || xx >= W) out.fill(0, db, db + C);
+                else for (let c = 0, s0 = (row + xx) * C; c < C; c++) out[db + c] = xv[s0 + c];
+              }
+            }
+          }
+        }
       }
     }) as tf.Tensor2D;
     return {
       value,
       gradFunc: (dy: tf.Tensor) => {
+        const s = sources();
         const dv = tensorView(dy);
         const dx = new Float32Array(n * H * W * C);
-        for (let t = 0; t < src.length; t++) {
-          const s0 = src[t];
+        for (let t = 0; t < s.length; t++) {
+          const s0 = s[t];
           if (s0 < 0) continue;
           const d = t * C;
           for (let c = 0; c < C; c++) dx[s0 + c] += dv[d + c];
@@ -204,6 +241,13 @@ export function convRows(x: tf.Tensor4D, patches: tf.Tensor2D, W: tf.Tensor4D, p
     return {
       value: tf.matMul(patches, W2),
       gradFunc: (dy, [wf]) => {
+        // On the native engine the same padded convolution runs in ONNX Runtime (MLAS), straight from dy's
+        // memory into the gradient tensor's; the tfjs conv2d stays the path of the tfjs engine.
+        const ne = nativeEngine();
+        if (ne) {
+          const pads = [kh - 1 - gh.before, kw - 1 - gw.before, kh - 1 - gh.after, kw - 1 - gw.after];
+          return [filledTensor([n, H, Wd, C], (out) => ne.conv2d(tensorView(dy), tensorView(wf), [n, gh.out, gw.out, Cout], [kh, kw, Cout, C], pads, out))];
+        }
         const d4 = tf.reshape(dy, [n, gh.out, gw.out, Cout]) as tf.Tensor4D;
         const padded = tf.pad(d4, [[0, 0], [kh - 1 - gh.before, kh - 1 - gh.after], [kw - 1 - gw.before, kw - 1 - gw.after], [0, 0]]);
         return [tf.conv2d(padded as tf.Tensor4D, wf as tf.Tensor4D, 1, 'valid')];

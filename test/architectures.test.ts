@@ -7,6 +7,7 @@ import { contractJacobians, perSampleJacobians } from '../jacobian/per-sample.js
 import { Cnn, seedCnnConfig } from '../models/cnn.js';
 import { Gnn } from '../models/gnn.js';
 import { type CommonConfig, convRows, im2col } from '../models/layers.js';
+import { initEngine } from '../lib/native-engine.js';
 import type { Model } from '../models/model.js';
 import { paramTensors } from '../models/params.js';
 import { ResNet } from '../models/resnet.js';
@@ -48,26 +49,40 @@ describe('convRows: a convolution as patch rows whose adjoint is one transposed 
     await testBackend();
   });
 
-  it('value and ∂/∂x equal tf.conv2d and its own gradient (3×3 and 4×4 kernels, valid and same padding)', () => {
-    for (const [k, padding] of [[3, 'valid'], [4, 'valid'], [3, 'same'], [4, 'same']] as const) {
-      const x = tf.tensor4d(randomInputs(2, 7 * 6 * 3, `cr${k}${padding}`), [2, 7, 6, 3]);
-      const W = tf.tensor4d(randomInputs(1, k * k * 3 * 4, `crw${k}`), [k, k, 3, 4]);
+  after(async () => {
+    await initEngine();
+  });
+
+  // On both engines: the native engine's adjoint is ONNX Runtime's Conv, the tfjs engine's tf.conv2d. Shapes: 3×3
+  // and 4×4 kernels, valid and same padding, a 1×1 kernel, one channel in and out with batch 1, and a kernel
+  // as large as the map.
+  for (const engine of ['native', 'tfjs'] as const) {
+    it(`value and ∂/∂x equal tf.conv2d and its own gradient (${engine} engine)`, async () => {
+      await initEngine(engine);
+      const shapes: [number, 'valid' | 'same', number, number, number][] = [
+        [3, 'valid', 2, 3, 4], [4, 'valid', 2, 3, 4], [3, 'same', 2, 3, 4], [4, 'same', 2, 3, 4], [1, 'valid', 2, 3, 4], [3, 'same', 1, 1, 1], [6, 'same', 1, 2, 3], [6, 'valid', 2, 3, 2],
+      ];
+      for (const [k, padding, n, C, O] of shapes) {
+        const x = tf.tensor4d(randomInputs(n, 7 * 6 * C, `cr${k}${padding}${C}`), [n, 7, 6, C]);
+        const W = tf.tensor4d(randomInputs(1, k * k * C * O, `crw${k}${C}${O}`), [k, k, C, O]);
       const { patches, ho, wo } = im2col(x, k, k, 1, padding);
       const ref = tf.conv2d(x, W, 1, padding);
       const R = tf.tensor4d(randomInputs(1, ref.size, `crr${k}${padding}`), ref.shape);
-      const z = convRows(x, patches, W, padding);
-      expect(z.shape).to.deep.equal([2 * ho * wo, 4]);
-      const v = maxAbsDiff(z.dataSync() as Float32Array, ref.dataSync() as Float32Array);
-      expect(v.diff / v.scale, `value k=${k} ${padding}`).to.be.below(1e-6);
-      // Gradients of Σ R ⊙ z: convRows' adjoint (a convolution of the padded cotangent with the flipped kernel)
-      // against tfjs's own Conv2DBackpropInput through tf.conv2d.
-      const ours = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(tf.reshape(convRows(xx as tf.Tensor4D, patches, W, padding), ref.shape), R)))(x);
-      const theirs = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, W, 1, padding), R)))(x);
-      const g = maxAbsDiff(ours.dataSync() as Float32Array, theirs.dataSync() as Float32Array);
-      expect(g.diff / g.scale, `∂/∂x k=${k} ${padding}`).to.be.below(1e-6);
-      expect(g.scale).to.be.above(0.1);
-    }
-  });
+        const z = convRows(x, patches, W, padding);
+        expect(z.shape).to.deep.equal([n * ho * wo, O]);
+        const what = `k=${k} ${padding} n=${n} C=${C} O=${O}`;
+        const v = maxAbsDiff(z.dataSync() as Float32Array, ref.dataSync() as Float32Array);
+        expect(v.diff / v.scale, `value ${what}`).to.be.below(1e-6);
+        // Gradients of Σ R ⊙ z: convRows' adjoint (a convolution of the padded cotangent with the flipped kernel)
+        // against tfjs's own Conv2DBackpropInput through tf.conv2d.
+        const ours = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(tf.reshape(convRows(xx as tf.Tensor4D, patches, W, padding), ref.shape), R)))(x);
+        const theirs = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, W, 1, padding), R)))(x);
+        const g = maxAbsDiff(ours.dataSync() as Float32Array, theirs.dataSync() as Float32Array);
+        expect(g.diff / g.scale, `∂/∂x ${what}`).to.be.below(1e-6);
+        expect(g.scale).to.be.above(0.1);
+      }
+    });
+  }
 });
 
 describe('im2col: patches written straight into the backend memory', function () {
@@ -75,24 +90,43 @@ describe('im2col: patches written straight into the backend memory', function ()
     await testBackend();
   });
 
-  it('equal a JS gather, padding zeros included, even on just-freed memory full of NaN', () => {
-    const [n, H, W, C, k] = [2, 5, 6, 3, 3];
-    const xs = randomInputs(n, H * W * C, 'im2col');
-    const x = tf.tensor4d(xs, [n, H, W, C]);
-    const rows = n * H * W, F = k * k * C;
-    // A tensor of the patches' size filled with NaN and released: its heap block is the next one handed out.
-    tf.fill([rows, F], NaN).dispose();
-    const { patches, ho, wo } = im2col(x, k, k, 1, 'same');
-    expect([ho, wo]).to.deep.equal([H, W]);
-    const want = new Float32Array(rows * F);
-    for (let i = 0; i < n; i++) for (let oy = 0; oy < H; oy++) for (let ox = 0; ox < W; ox++) {
-      for (let dy = 0; dy < k; dy++) for (let dx = 0; dx < k; dx++) for (let c = 0; c < C; c++) {
-        const y = oy + dy - 1, xx = ox + dx - 1;
-        want[((i * H + oy) * W + ox) * F + (dy * k + dx) * C + c] = y < 0 || y >= H || xx < 0 || xx >= W ? 0 : xs[((i * H + y) * W + xx) * C + c];
+  // Geometries: same padding (rows and columns clipped at both edges), runs of kw·C ≥ 64 values (copied within
+  // the heap), one channel, strides, a dilated width (copied block by block), a kernel wider than the map.
+  const geometries: { H: number; W: number; C: number; kh: number; kw: number; s: [number, number]; d: [number, number]; p: 'same' | 'valid' }[] = [
+    { H: 5, W: 6, C: 3, kh: 3, kw: 3, s: [1, 1], d: [1, 1], p: 'same' },
+    { H: 7, W: 9, C: 16, kh: 5, kw: 5, s: [1, 1], d: [1, 1], p: 'same' },
+    { H: 8, W: 8, C: 1, kh: 5, kw: 5, s: [1, 1], d: [1, 1], p: 'valid' },
+    { H: 9, W: 7, C: 20, kh: 3, kw: 4, s: [2, 3], d: [1, 1], p: 'same' },
+    { H: 9, W: 10, C: 2, kh: 3, kw: 3, s: [1, 2], d: [2, 2], p: 'same' },
+    { H: 4, W: 3, C: 25, kh: 3, kw: 5, s: [1, 1], d: [1, 1], p: 'same' },
+  ];
+  for (const g of geometries) {
+    it(`equal a JS gather, padding zeros included, even on just-freed memory full of NaN (${JSON.stringify(g)})`, () => {
+      const { H, W, C, kh, kw, s, d, p } = g;
+      const n = 2;
+      const xs = randomInputs(n, H * W * C, `im2col${H}${W}${C}`);
+      const x = tf.tensor4d(xs, [n, H, W, C]);
+      // TensorFlow's geometry, independently of convGeometry: output size and the padding before.
+      const eh = (kh - 1) * d[0] + 1, ew = (kw - 1) * d[1] + 1;
+      const ho = p === 'same' ? Math.ceil(H / s[0]) : Math.floor((H - eh) / s[0]) + 1;
+      const wo = p === 'same' ? Math.ceil(W / s[1]) : Math.floor((W - ew) / s[1]) + 1;
+      const top = p === 'same' ? Math.floor(Math.max((ho - 1) * s[0] + eh - H, 0) / 2) : 0;
+      const left = p === 'same' ? Math.floor(Math.max((wo - 1) * s[1] + ew - W, 0) / 2) : 0;
+      const rows = n * ho * wo, F = kh * kw * C;
+      // A tensor of the patches' size filled with NaN and released: its heap block is the next one handed out.
+      tf.fill([rows, F], NaN).dispose();
+      const got = im2col(x, kh, kw, s, p, d);
+      expect([got.ho, got.wo]).to.deep.equal([ho, wo]);
+      const want = new Float32Array(rows * F);
+      for (let i = 0; i < n; i++) for (let oy = 0; oy < ho; oy++) for (let ox = 0; ox < wo; ox++) {
+        for (let dy = 0; dy < kh; dy++) for (let dx = 0; dx < kw; dx++) for (let c = 0; c < C; c++) {
+          const y = oy * s[0] + dy * d[0] - top, xx = ox * s[1] + dx * d[1] - left;
+          want[((i * ho + oy) * wo + ox) * F + (dy * kw + dx) * C + c] = y < 0 || y >= H || xx < 0 || xx >= W ? 0 : xs[((i * H + y) * W + xx) * C + c];
+        }
       }
-    }
-    expect(Array.from(patches.dataSync())).to.deep.equal(Array.from(want));
-  });
+      expect(Array.from(got.patches.dataSync())).to.deep.equal(Array.from(want));
+    });
+  }
 });
 
 describe('architectures: structured rules equal the generic Jacobian path', function () {

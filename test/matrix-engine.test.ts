@@ -161,6 +161,48 @@ describe('matrix engine: native products against the tfjs reference', function (
     }
   });
 
+  it('conv2d (NHWC, stride 1, explicit zero padding) equals a direct float64 loop, on both engines', () => {
+    // Adversarial shapes: 1×1 kernel, kernel = the whole map, one channel in and out, batch 1, asymmetric
+    // padding, padding as large as the kernel allows, a wide non-square case.
+    const cases: [number[], number[], number[]][] = [
+      [[2, 5, 6, 3], [1, 1, 3, 4], [0, 0, 0, 0]],
+      [[3, 4, 5, 2], [4, 5, 2, 3], [0, 0, 0, 0]],
+      [[1, 7, 7, 1], [3, 3, 1, 1], [1, 1, 1, 1]],
+      [[2, 6, 5, 3], [3, 2, 3, 2], [2, 0, 1, 1]],
+      [[1, 3, 3, 2], [3, 3, 2, 5], [2, 2, 2, 2]],
+      [[4, 9, 8, 20], [5, 5, 20, 7], [4, 4, 4, 4]],
+    ];
+    for (const [xs, ws, pads] of cases) {
+      const x = rand(xs.reduce((a, b) => a * b), `cx${xs}`) as Float32Array, w = rand(ws.reduce((a, b) => a * b), `cw${ws}`) as Float32Array;
+      const [n, H, W, C] = xs, [kh, kw, , O] = ws;
+      const ho = H + pads[0] + pads[2] - kh + 1, wo = W + pads[1] + pads[3] - kw + 1;
+      const want = new Float32Array(n * ho * wo * O), bound = new Float64Array(want.length);
+      for (let b = 0; b < n; b++) for (let oy = 0; oy < ho; oy++) for (let ox = 0; ox < wo; ox++) for (let o = 0; o < O; o++) {
+        let v = 0, a = 0;
+        for (let dy = 0; dy < kh; dy++) for (let dx = 0; dx < kw; dx++) {
+          const y = oy + dy - pads[0], xx = ox + dx - pads[1];
+          if (y < 0 || y >= H || xx < 0 || xx >= W) continue;
+          for (let c = 0; c < C; c++) {
+            const p = x[((b * H + y) * W + xx) * C + c] * w[((dy * kw + dx) * C + c) * O + o];
+            v += p;
+            a += Math.abs(p);
+          }
+        }
+        const at = ((b * ho + oy) * wo + ox) * O + o;
+        want[at] = v;
+        bound[at] = a;
+      }
+      for (const e of [ne, tfjsEngine]) {
+        const what = `${e.name} conv2d x [${xs}] w [${ws}] pads [${pads}]`;
+        expectClose(e.conv2d(x, w, xs, ws, pads), want, bound, kh * kw * C, what);
+        // Into a given dirty buffer of exactly the output's size.
+        const out = new Float32Array(want.length).fill(NaN);
+        expect(e.conv2d(x, w, xs, ws, pads, out), `${what}: returns the given buffer`).to.equal(out);
+        expectClose(out, want, bound, kh * kw * C, `${what} into a buffer`);
+      }
+    }
+  });
+
   it('gemmUpdate C − A·Bᵀ in float64, into a new array or a given one', () => {
     for (const [m, k, n] of [[1, 1, 1], [37, 16, 37], [5, 0, 3], [64, 7, 9]]) {
       const A = rand(m * k, 'ua', true), B = rand(n * k, 'ub', true), C = rand(m * n, 'uc', true);
@@ -255,6 +297,11 @@ describe('matrix engine: kernels from the native engine equal the tfjs ones', fu
     }
     // One-sample tiles: every product has a single row or column.
     await both(cnn, xc, null, 'full', 1);
+    // Same padding, several channels: both convolutions' cotangents come from the engine's transposed
+    // convolution (ONNX Runtime's Conv on the native engine, tf.conv2d on tfjs).
+    const same = new Cnn({ model: 'cnn', ...common, imageShape: [7, 6, 2], head: 'gap', outputs: 3, convs: [{ kernel: 3, channels: 4, stride: 1, padding: 'same' }, { kernel: 4, channels: 5, stride: 1, padding: 'same' }] });
+    const xs = vectors(randomInputs(5, 84, 'e5'), 5, [7, 6, 2]);
+    for (const mode of ['full', 'trace'] as const) await both(same, xs, null, mode, 2);
     const gnn = new Gnn({ model: 'gnn', ...common, featureDim: 8, hidden: 8, blocks: 2, mlpLayers: 1, aggregation: 'sum', jk: true, outputs: 2 });
     await both(gnn, syntheticGraphs(7, 2), null, 'full', 3);
   });

@@ -49,9 +49,21 @@ export type PreparedKernel = Awaited<ReturnType<typeof prepareKernel>>;
 export const PARALLEL_MIN_FLOPS = 100e9;
 
 /**
+ * The same threshold when the native engine is in use: its products, and the convolutions of the CNN's reverse
+ * walks, already run on ONNX Runtime's pool over all cores in one thread, while each worker thread adds its own
+ * start-up and the copies of every block's features between threads. Measured on the shared 2-core AMD EPYC
+ * (load 3.5–5), seeds/003 CNN full [5000, 5000] NTK (~550 GFLOP estimated): 13.2–19.5 s whole process on one
+ * thread against 22.3–24.8 s on two, in the same runs.
+ */
+export const PARALLEL_MIN_FLOPS_NATIVE = 2e12;
+
+/** The threshold of the engine in use. */
+export const parallelMinFlops = (): number => (currentEngine() === 'native' ? PARALLEL_MIN_FLOPS_NATIVE : PARALLEL_MIN_FLOPS);
+
+/**
  * The plan the defaults choose: how many threads a structured NTK uses. `--workers` given is obeyed; otherwise the
  * cost model above: estimated FLOPs Σ_pairs Σ_layers min(rule FLOPs) (the per-layer rules of jacobian/structured.ts)
- * against PARALLEL_MIN_FLOPS, and never more threads than cores.
+ * against parallelMinFlops() (the engine's threshold), and never more threads than cores.
  */
 export function kernelWorkers(a: Args, p: PreparedKernel): { workers: number; estimatedFlops: number | null; notice?: string } {
   const given = num(a, 'workers');
@@ -73,7 +85,7 @@ export function kernelWorkers(a: Args, p: PreparedKernel): { workers: number; es
     ps.forEach((t) => t.dispose());
   }
   const estimatedFlops = perPair * plan.pairs.length;
-  return { workers: estimatedFlops >= PARALLEL_MIN_FLOPS ? Math.max(1, os.availableParallelism()) : 1, estimatedFlops };
+  return { workers: estimatedFlops >= parallelMinFlops() ? Math.max(1, os.availableParallelism()) : 1, estimatedFlops };
 }
 
 /** The kernel of prepared `kernel` flags, computed on the chosen backend and plan; nothing written. */

@@ -5,10 +5,11 @@ import { NpyFileWriter } from '../../lib/npy-file.js';
 import { type ShardInfo, fileTileSink, parseShard } from '../../jacobian/out-of-core.js';
 import { UserError } from '../../lib/errors.js';
 import { checkNpyPath, dataMeta, inputFiles, jsonOutput, npyOutput, round, withOutputs, writeJson } from './output.js';
-import { PARALLEL_MIN_FLOPS, kernelRunMeta, prepareKernel, runKernel } from './kernel-run.js';
+import { kernelRunMeta, parallelMinFlops, prepareKernel, runKernel } from './kernel-run.js';
 import { checkArrayFits } from './limits.js';
 import { empiricalKernel, planKernel } from '../../jacobian/empirical.js';
 import { metadataPath } from '../../lib/files.js';
+import { currentEngine } from '../../lib/matrix-engine.js';
 import { npyChunks } from '../../lib/npy.js';
 import type { Model } from '../../models/model.js';
 import { paramCount, paramsToJson } from '../../models/params.js';
@@ -54,7 +55,7 @@ export const kernelCommand: Command = (y) =>
         const { kernel, info, model, params, backend } = r;
         const meta = {
           ...kernelRunMeta(a, r, info, kernel.shape), workers: info.workers ?? 1,
-          workersFrom: a.workers !== undefined ? '--workers' : `cost model: estimated ${r.plan.estimatedFlops === null ? 'n/a (one tile pair or not the structured ntk)' : `${(r.plan.estimatedFlops / 1e9).toFixed(1)} GFLOP`} against ${PARALLEL_MIN_FLOPS / 1e9} GFLOP for threads`,
+          workersFrom: a.workers !== undefined ? '--workers' : `cost model: estimated ${r.plan.estimatedFlops === null ? 'n/a (one tile pair or not the structured ntk)' : `${(r.plan.estimatedFlops / 1e9).toFixed(1)} GFLOP`} against ${parallelMinFlops() / 1e9} GFLOP for threads on the ${currentEngine()} engine`,
           stageSeconds: Object.fromEntries(Object.entries(info.timing).map(([k, v]) => [k, round(v)])),
           computeSeconds: round(r.computeSeconds), totalSeconds: round((performance.now() - t0) / 1000), labelsFile: labelsOut ?? null,
         };
