@@ -220,6 +220,12 @@ const loaded = new Map<string, MatrixEngine | string>();
 
 /** Load onnxruntime-node (a native addon: absent or unloadable on some platforms) and check one product. */
 async function loadNative(name: string, threads: number): Promise<MatrixEngine | string> {
+  // onnxruntime-node 1.30's Linux library starts a telemetry system unless told not to: it keeps an SQLite event
+  // store and a device id under ~/.cache/Microsoft/DeveloperTools, tries HTTPS uploads, leaves an empty
+  // /tmp/mat-debug-<pid>.log behind in every process, and flushes its store at exit (~0.1 s). A tool that works
+  // on users' data does none of that; set before the library loads (it reads the variable at start-up), and an
+  // explicit ORT_DISABLE_TELEMETRY=0 from the user is kept.
+  process.env.ORT_DISABLE_TELEMETRY ??= '1';
   try {
     const ort = (await import(name)) as { Tensor?: OrtModules['Tensor']; default?: { Tensor: OrtModules['Tensor'] } };
     const b = (await import(`${name}/dist/binding.js`)) as { default: { binding: { InferenceSession: OrtModules['InferenceSession'] }; initOrt: () => void } };

@@ -347,4 +347,25 @@ describe('matrix engine: choice and fallback', function () {
     expect(bad.stderr).to.match(/^ntk: error: --engine: the native engine \(onnxruntime-node-absent\) could not be loaded/);
     expect(fs.existsSync(out), 'no output left behind').to.equal(false);
   });
+
+  it('loading the native engine leaves nothing behind: no telemetry store in $HOME, no files in $TMPDIR', () => {
+    fs.writeFileSync(path.join(dir, 'x.npy'), encodeNpy({ data: randomInputs(4, 6, 'cli'), shape: [4, 6] }));
+    const args = ['kernel', '--widths', '6,5,2', '--data', `npy:${path.join(dir, 'x.npy')}`, '--backend', 'wasm', '--engine', 'native', '--quiet', '--out', path.join(dir, 'k.npy')];
+    const litter = (tag: string, env: Record<string, string>) => {
+      const home = path.join(dir, `home-${tag}`), tmp = path.join(dir, `tmp-${tag}`);
+      fs.mkdirSync(home);
+      fs.mkdirSync(tmp);
+      // This test process has loaded the native engine, which sets ORT_DISABLE_TELEMETRY in its environment: the
+      // child gets an environment without it unless the case sets it.
+      const base: Record<string, string | undefined> = { ...process.env };
+      delete base.ORT_DISABLE_TELEMETRY;
+      const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...base, ...env, HOME: home, TMPDIR: tmp } });
+      expect(r.status, r.stderr).to.equal(0);
+      return [...fs.readdirSync(home).map((f) => `~/${f}`), ...fs.readdirSync(tmp).map((f) => `$TMPDIR/${f}`)];
+    };
+    // ONNX Runtime's own behaviour when its telemetry is left on (the check below can see the litter)…
+    expect(litter('on', { ORT_DISABLE_TELEMETRY: '0' }).length, 'telemetry on writes its store and a debug log').to.be.greaterThan(0);
+    // …and what the tool does by default.
+    expect(litter('default', {})).to.deep.equal([]);
+  });
 });
