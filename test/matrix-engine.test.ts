@@ -356,9 +356,11 @@ describe('matrix engine: choice and fallback', function () {
       fs.mkdirSync(home);
       fs.mkdirSync(tmp);
       // This test process has loaded the native engine, which sets ORT_DISABLE_TELEMETRY in its environment: the
-      // child gets an environment without it unless the case sets it.
+      // child gets an environment without it unless the case sets it. ONNX Runtime also keeps its telemetry off
+      // on CI machines (it looks for CI, GITHUB_ACTIONS, …; .ci/run sets CI), so those go too: the tool's own
+      // default must hold without them.
       const base: Record<string, string | undefined> = { ...process.env };
-      delete base.ORT_DISABLE_TELEMETRY;
+      for (const v of ['ORT_DISABLE_TELEMETRY', 'CI', 'TF_BUILD', 'GITHUB_ACTIONS', 'GITLAB_CI', 'CIRCLECI', 'TRAVIS', 'JENKINS_URL', 'CODEBUILD_BUILD_ID', 'BUILDKITE', 'TEAMCITY_VERSION', 'APPVEYOR']) delete base[v];
       const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...base, ...env, HOME: home, TMPDIR: tmp } });
       expect(r.status, r.stderr).to.equal(0);
       return [...fs.readdirSync(home).map((f) => `~/${f}`), ...fs.readdirSync(tmp).map((f) => `$TMPDIR/${f}`)];
