@@ -102,26 +102,17 @@ class NativeEngine implements MatrixEngine {
   constructor(private ort: OrtModules, private threads: number) {}
 
   private session(kind: Kind | `ntk:${number}:${boolean}`, dtype: 'float32' | 'float64'): SyncSession {
-    const key = `${kind}:${dtype}`;
-    let s = this.sessions.get(key);
-    if (s) return s;
-    const elem = dtype === 'float32' ? 1 : 11;
-    const ntk = /^ntk:(\d+):(true|false)$/.exec(kind);
-    const mm = [node('MatMul', ['A', 'B'], 'Y')];
-    const model =
-      ntk ? denseNtkModel(Number(ntk[1]), ntk[2] === 'true')
-      : kind === 'matmul' ? onnxModel(mm, [['A', ['m', 'k']], ['B', ['k', 'n']]], ['m', 'n'], elem)
-      : kind === 'batch' ? onnxModel(mm, [['A', ['b', 'm', 'k']], ['B', ['b', 'k', 'n']]], ['b', 'm', 'n'], elem)
-      : kind === 'batchT' ? onnxModel([node('Transpose', ['A'], 'At', [attrInts('perm', [0, 2, 1])]), node('MatMul', ['At', 'B'], 'P'), node('Mul', ['P', 'S'], 'Y')], [['A', ['b', 'k', 'm']], ['B', ['b', 'k', 'n']], ['S', []]], ['b', 'm', 'n'], elem)
-      : kind === 'matmulT' ? onnxModel([node('Gemm', ['A', 'B'], 'Y', [attrInt('transB', 1)])], [['A', ['m', 'k']], ['B', ['n', 'k']]], ['m', 'n'], elem)
-      : onnxModel([node('Gemm', ['A', 'B', 'C'], 'Y', [attrInt('transB', 1), attrFloat('alpha', -1), attrFloat('beta', 1)])], [['A', ['m', 'k']], ['B', ['n', 'k']], ['C', ['m', 'n']]], ['m', 'n'], elem);
-    const sess = new this.ort.InferenceSession();
-    sess.loadModel(model.buffer, model.byteOffset, model.byteLength, {
-      intraOpNumThreads: this.threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
+    return this.keyedSession(`${kind}:${dtype}`, () => {
+      const elem = dtype === 'float32' ? 1 : 11;
+      const ntk = /^ntk:(\d+):(true|false)$/.exec(kind);
+      const mm = [node('MatMul', ['A', 'B'], 'Y')];
+      return ntk ? denseNtkModel(Number(ntk[1]), ntk[2] === 'true')
+        : kind === 'matmul' ? onnxModel(mm, [['A', ['m', 'k']], ['B', ['k', 'n']]], ['m', 'n'], elem)
+        : kind === 'batch' ? onnxModel(mm, [['A', ['b', 'm', 'k']], ['B', ['b', 'k', 'n']]], ['b', 'm', 'n'], elem)
+        : kind === 'batchT' ? onnxModel([node('Transpose', ['A'], 'At', [attrInts('perm', [0, 2, 1])]), node('MatMul', ['At', 'B'], 'P'), node('Mul', ['P', 'S'], 'Y')], [['A', ['b', 'k', 'm']], ['B', ['b', 'k', 'n']], ['S', []]], ['b', 'm', 'n'], elem)
+        : kind === 'matmulT' ? onnxModel([node('Gemm', ['A', 'B'], 'Y', [attrInt('transB', 1)])], [['A', ['m', 'k']], ['B', ['n', 'k']]], ['m', 'n'], elem)
+        : onnxModel([node('Gemm', ['A', 'B', 'C'], 'Y', [attrInt('transB', 1), attrFloat('alpha', -1), attrFloat('beta', 1)])], [['A', ['m', 'k']], ['B', ['n', 'k']], ['C', ['m', 'n']]], ['m', 'n'], elem);
     });
-    this.sessions.set(key, sess);
-    s = sess;
-    return s;
   }
 
   private run<T extends Floats>(kind: Kind | `ntk:${number}:${boolean}`, feeds: [string, T | BigInt64Array, number[]][], out?: [T, number[]]): T {
