@@ -34,7 +34,8 @@ export { vectors, sliceSamples, gatherSamples, joinVectors, type Samples, type V
 export { type LoadedData } from './lib/data.js';
 export { paramsToJson, parseParamsText, checkParams, paramTensors, type Param, type ParamSpec } from './models/params.js';
 export { modelFromFlags, modelFromConfig, parseWidths } from './models/registry.js';
-export { analyticGntk, type GntkConfig } from './models/gnn-analytic.js';
+export { analyticGntk, gntkFromReadouts, type GntkConfig, type GntkReadouts } from './models/gnn-analytic.js';
+export { parallelGntkReadouts } from './experiments/gntk-parallel.js';
 export { analyticCnnKernel } from './models/cnn-analytic.js';
 export { analyticResNetMlpKernel } from './models/resnet-analytic.js';
 export { analyticKernel, type AnalyticKernel } from './models/analytic.js';

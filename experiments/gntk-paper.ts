@@ -8,7 +8,7 @@ import { decodeNpy, npyChunks } from '../lib/npy.js';
 import { type ProgressFactory, noProgress } from '../lib/progress.js';
 import { UserError } from '../lib/errors.js';
 import { mean, sd } from '../lib/stats.js';
-import { SVM_C_GRID, innerCvAccuracies, loadSvm, svmAccuracies } from '../lib/svm.js';
+import { SVM_C_GRID, loadSvm } from '../lib/svm.js';
 import { toolVersion } from '../lib/version.js';
 import { accuracy, oneHot } from '../lib/kernel-regression.js';
 import { gatherSamples } from '../lib/samples.js';
@@ -17,6 +17,8 @@ import { predict, trainModel } from '../models/training.js';
 import { type GntkConfig, type GntkReadouts, analyticGntkReadouts, gntkFromReadouts } from '../models/gnn-analytic.js';
 import type { Graph } from '../lib/samples.js';
 import { PUBLISHED_GNTK } from './gntk.js';
+import { defaultGntkWorkers, parallelGntkReadouts } from './gntk-parallel.js';
+import { scoreFolds } from './svm-folds.js';
 
 /** One GNTK architecture of Du et al.'s grid. */
 export interface GntkArch {
@@ -36,7 +38,7 @@ export interface GntkGrid {
 /** Du et al. 2019's search space as issue 16 states it: blocks 1–6, MLP layers 1–3, sum/mean, jk on/off. */
 export const PAPER_GRID: GntkGrid = { blocks: [1, 2, 3, 4, 5, 6], mlpLayers: [1, 2, 3], aggregation: ['sum', 'mean'], jk: [false, true] };
 
-export type ReadoutFn = (cfg: GntkConfig, g1: Graph[], g2: Graph[], featureDim: number, onPairs?: (done: number, total: number) => void) => GntkReadouts;
+export type ReadoutFn = (cfg: GntkConfig, g1: Graph[], g2: Graph[], featureDim: number, onPairs?: (done: number, total: number) => void) => GntkReadouts | Promise<GntkReadouts>;
 
 const WEIGHTS = { activation: 'relu', wStd: Math.SQRT2, bStd: 0.1 };
 
@@ -58,7 +60,7 @@ const groupName = (g: GntkGroup) => `gntk-L${g.mlpLayers}-${g.aggregation}-B${g.
  * through the project's all-or-nothing writer). A cached file is used only when its metadata matches the dataset and
  * the weights exactly; anything else is recomputed and replaced.
  */
-export function cachedReadouts(d: GraphDataset, group: GntkGroup, dir: string | null, compute: ReadoutFn, onPairs?: (done: number, total: number) => void): { r: GntkReadouts; seconds: number; cached: boolean } {
+export async function cachedReadouts(d: GraphDataset, group: GntkGroup, dir: string | null, compute: ReadoutFn, onPairs?: (done: number, total: number) => void): Promise<{ r: GntkReadouts; seconds: number; cached: boolean }> {
   const meta = { source: d.source, n: d.n, featureDim: d.featureDim, ...WEIGHTS, ...group };
   const npy = dir ? path.join(dir, `${groupName(group)}.npy`) : null, json = npy ? npy.replace(/\.npy$/, '.json') : null;
   if (npy && json && fs.existsSync(npy) && fs.existsSync(json)) {
@@ -73,7 +75,7 @@ export function cachedReadouts(d: GraphDataset, group: GntkGroup, dir: string | 
     }
   }
   const t0 = performance.now();
-  const r = compute({ ...WEIGHTS, blocks: group.blocks, mlpLayers: group.mlpLayers, aggregation: group.aggregation, jk: false }, d.graphs, d.graphs, d.featureDim, onPairs);
+  const r = await compute({ ...WEIGHTS, blocks: group.blocks, mlpLayers: group.mlpLayers, aggregation: group.aggregation, jk: false }, d.graphs, d.graphs, d.featureDim, onPairs);
   const seconds = (performance.now() - t0) / 1000;
   if (npy && json) {
     const all = new Float64Array(2 * group.blocks * d.n * d.n);
@@ -91,9 +93,9 @@ export function cachedReadouts(d: GraphDataset, group: GntkGroup, dir: string | 
  * dense [n, n] kernels would not fit in memory for COLLAB). The recursion runs once per (MLP layers, aggregation),
  * for the largest block count; every block count and both jk settings are read off its per-block readouts.
  */
-export function forEachGntk(d: GraphDataset, grid: GntkGrid, use: (arch: GntkArch, K: Float64Array) => void, compute: ReadoutFn = analyticGntkReadouts, onGroup?: (seconds: number) => void): void {
+export async function forEachGntk(d: GraphDataset, grid: GntkGrid, use: (arch: GntkArch, K: Float64Array) => void, compute: ReadoutFn = analyticGntkReadouts, onGroup?: (seconds: number) => void): Promise<void> {
   for (const group of groupsOf(grid)) {
-    const { r, seconds } = cachedReadouts(d, group, null, compute);
+    const { r, seconds } = await cachedReadouts(d, group, null, compute);
     onGroup?.(seconds);
     for (const arch of archsOf(grid, group)) use(arch, gntkKernel(r, arch, d.n));
   }
@@ -119,16 +121,14 @@ export function loadBenchmark(name: string, dir: string, flag: string): GraphDat
   return f.social ? withDegreeFeatures(d) : d;
 }
 
-/** Test accuracies acc[c][f] of a kernel for every C and outer fold, and inner scores inner[c][f] (mean over inner folds). */
-function scoreKernel(K: Float64Array, d: GraphDataset, fold: Int32Array, folds: number, cs: number[], innerFolds: number, seed: number): { acc: number[][]; inner: number[][] } {
-  const acc = cs.map(() => new Array<number>(folds).fill(0)), inner = cs.map(() => new Array<number>(folds).fill(0));
-  const y = d.labels!;
-  for (let f = 0; f < folds; f++) {
-    const { train, test } = foldSplit(fold, f);
-    svmAccuracies(K, d.n, y, train, test, cs).forEach((a, c) => (acc[c][f] = a));
-    innerCvAccuracies(K, d.n, y, train, cs, innerFolds, `${seed}/inner/${f}`).forEach((a, c) => (inner[c][f] = a));
-  }
-  return { acc, inner };
+/**
+ * Test accuracies acc[c][f] of a kernel for every C and outer fold, and inner scores inner[c][f] (mean over inner
+ * folds): lib/svm.ts foldScores per outer fold, the folds on `workers` threads (the kernel shared, not copied; each
+ * fold's fits are the same whichever thread runs them, so the scores do not depend on the number of workers).
+ */
+async function scoreKernel(K: Float64Array, d: GraphDataset, fold: Int32Array, folds: number, cs: number[], innerFolds: number, seed: number, workers: number, onFold?: (done: number) => void): Promise<{ acc: number[][]; inner: number[][] }> {
+  const perFold = await scoreFolds(K, d.n, d.labels!, fold, folds, cs, innerFolds, seed, workers, onFold);
+  return { acc: cs.map((_, c) => perFold.map((s) => s.acc[c])), inner: cs.map((_, c) => perFold.map((s) => s.inner[c])) };
 }
 
 /** The two protocols over a list of scored candidates (each a kernel × C): fold accuracies and what was chosen. */
@@ -160,8 +160,10 @@ export interface GntkPaperOptions {
   cacheDir: string | null;
   log: (line: string) => void;
   progress?: ProgressFactory;
-  /** The recursion (tests count its calls). */
+  /** The recursion (tests count its calls); default parallelGntkReadouts on `workers` threads. */
   compute?: ReadoutFn;
+  /** Worker threads of the GNTK recursion and the SVM folds (default: the cores); results do not depend on it. */
+  workers?: number;
   /** What to run (default GNTK and WL); a run updates only these methods of a dataset already in summary.json. */
   methods?: PaperMethod[];
   /** The trained networks' shape and schedule (GIN and GCN); required when methods has GIN or GCN. */
@@ -239,7 +241,8 @@ export async function runGntkPaper(o: GntkPaperOptions): Promise<Record<string, 
   };
   summary.protocols['final-epoch'] = 'a trained network of one fixed shape and schedule; the test-fold accuracy after the last epoch.';
   summary.protocols['paper-best-epoch'] = 'the GIN paper\'s rule for trained networks: the epoch with the best test accuracy averaged over the folds (selects on the test folds; optimistic).';
-  const progress = o.progress ?? noProgress, compute = o.compute ?? analyticGntkReadouts;
+  const progress = o.progress ?? noProgress, workers = o.workers ?? defaultGntkWorkers();
+  const compute: ReadoutFn = o.compute ?? ((cfg, g1, g2, F, onPairs) => parallelGntkReadouts(cfg, g1, g2, F, workers, onPairs));
   const methods = o.methods ?? ['GNTK', 'WL'];
   for (const { data: d, name } of o.datasets) {
     const t0 = performance.now();
@@ -267,18 +270,17 @@ export async function runGntkPaper(o: GntkPaperOptions): Promise<Record<string, 
       }
       if (!scored) {
         const bar = progress(`${label}: GNTK recursion (graph pairs)`, (d.n * (d.n + 1)) / 2);
-        const { r, seconds, cached } = cachedReadouts(d, group, dir, compute, (done) => bar.update(done));
+        const { r, seconds, cached } = await cachedReadouts(d, group, dir, compute, (done) => bar.update(done));
         bar.stop();
         o.log(`${label}: recursion ${cached ? `taken from the cache (computed in ${seconds.toFixed(1)} s)` : `in ${seconds.toFixed(1)} s`}`);
         groupSeconds.push(seconds);
         const archs = archsOf(o.grid, group);
-        const sbar = progress(`${label}: SVM scoring (architectures)`, archs.length);
+        const sbar = progress(`${label}: SVM scoring (architectures × outer folds)`, archs.length * o.folds);
         const t = performance.now();
-        scored = archs.map((arch, k) => {
-          const res = { arch, ...scoreKernel(gntkKernel(r, arch, d.n), d, fold, o.folds, o.cs, o.innerFolds, o.seed) };
-          sbar.update(k + 1);
-          return res;
-        });
+        scored = [];
+        for (const [k, arch] of archs.entries()) {
+          scored.push({ arch, ...(await scoreKernel(gntkKernel(r, arch, d.n), d, fold, o.folds, o.cs, o.innerFolds, o.seed, workers, (f) => sbar.update(k * o.folds + f))) });
+        }
         sbar.stop();
         const svm = (performance.now() - t) / 1000;
         scoring += svm;
@@ -292,11 +294,15 @@ export async function runGntkPaper(o: GntkPaperOptions): Promise<Record<string, 
     if (groups.length) o.log(`${name}: GNTK grid scored (${gntk.length} candidates) in ${scoring.toFixed(1)} s of SVM fits`);
     const wl: { label: string; acc: number[]; inner: number[] }[] = [];
     const tw = performance.now();
-    for (const h of methods.includes('WL') ? o.wlIterations : []) {
+    const hs = methods.includes('WL') ? o.wlIterations : [];
+    const wbar = hs.length ? progress(`${name}: WL kernels and SVM scoring (iterations × outer folds)`, hs.length * o.folds) : null;
+    for (const [k, h] of hs.entries()) {
       const K = normaliseKernel(wlSubtreeKernel(d.graphs, d.featureDim, h), d.n);
-      const { acc, inner } = scoreKernel(K, d, fold, o.folds, o.cs, o.innerFolds, o.seed);
+      const { acc, inner } = await scoreKernel(K, d, fold, o.folds, o.cs, o.innerFolds, o.seed, workers, (f) => wbar!.update(k * o.folds + f));
       o.cs.forEach((C, c) => wl.push({ label: `h ${h}, C ${C.toPrecision(3)}`, acc: acc[c], inner: inner[c] }));
     }
+    wbar?.stop();
+    if (hs.length) o.log(`${name}: WL (h ${hs.join(', ')}) × ${o.cs.length} C scored in ${((performance.now() - tw) / 1000).toFixed(1)} s`);
     const wlSeconds = (performance.now() - tw) / 1000;
     const pack = (s: ReturnType<typeof selectProtocols>): MethodResult[] => [
       { protocol: 'paper-best-mean-cv', folds: s.paper.folds, chosen: s.paper.chosen },

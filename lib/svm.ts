@@ -1,5 +1,5 @@
 import type { LibsvmClass } from 'libsvm-js';
-import { stratifiedFolds } from './cv.js';
+import { foldSplit, stratifiedFolds } from './cv.js';
 import { UserError } from './errors.js';
 
 let Libsvm: LibsvmClass | null = null;
@@ -139,4 +139,14 @@ export function svmDecisionValues(model: string, Kstar: ArrayLike<number>, m: nu
   const values = new Float64Array(m);
   for (let i = 0; i < m; i++) values[i] = supportVectors.reduce((a, j, k) => a + coefficients[k] * Kstar[i * s + j], 0) - rho;
   return { values, rho, supportVectors, coefficients, labels: field('label') };
+}
+
+/**
+ * Scores of outer fold f for every C of `cs`: acc[c] = accuracy of the C-SVM fitted on the other folds and tested on
+ * fold f; inner[c] = its mean accuracy over `innerFolds` stratified inner folds of the training part (seeded
+ * `${seed}/inner/${f}`), what nested CV selects on. K is a kernel [n, n] over all samples, fold[i] sample i's fold.
+ */
+export function foldScores(K: ArrayLike<number>, n: number, labels: ArrayLike<number>, fold: Int32Array, f: number, cs: number[], innerFolds: number, seed: number | string): { acc: number[]; inner: number[] } {
+  const { train, test } = foldSplit(fold, f);
+  return { acc: svmAccuracies(K, n, labels, train, test, cs), inner: innerCvAccuracies(K, n, labels, train, cs, innerFolds, `${seed}/inner/${f}`) };
 }

@@ -172,6 +172,26 @@ export function gntkFromReadouts(cfg: Pick<GntkConfig, 'wStd' | 'bStd'>, r: Gntk
  * after each row how many graph pairs are done.
  */
 export function analyticGntkReadouts(cfg: GntkConfig, g1: Graph[], g2: Graph[], featureDim: number, onPairs?: (done: number, total: number) => void): GntkReadouts {
+  const n1 = g1.length, n2 = g2.length, same = g1 === g2;
+  const out = { q: Array.from({ length: cfg.blocks }, () => new Float64Array(n1 * n2)), t: Array.from({ length: cfg.blocks }, () => new Float64Array(n1 * n2)) };
+  const total = same ? (n1 * (n1 + 1)) / 2 : n1 * n2;
+  let done = 0;
+  gntkReadoutRows(cfg, g1, same ? g1 : g2, same, featureDim, Array.from({ length: n1 }, (_, i) => i), out, (pairs) => onPairs?.((done += pairs), total));
+  return { ...out, n1, n2 };
+}
+
+/** Graph pairs that row i of the recursion computes: j ≥ i of a set against itself, every j otherwise. */
+export const gntkRowPairs = (i: number, n2: number, same: boolean): number => (same ? n2 - i : n2);
+
+/**
+ * Rows `rows` of the GNTK recursion (see analyticGntkReadouts), written into caller-owned per-block readouts
+ * out.q[l], out.t[l] [G1, G2]: entry (i, j) for every j (j ≥ i when `same`, g1 and g2 then being one set, with the
+ * mirror (j, i) written too). Rows are independent and each entry is computed by the same arithmetic whichever rows
+ * are asked for, so disjoint row sets (worker threads writing one shared buffer) give the serial result bit for bit;
+ * with `same`, row i writes only (i, j ≥ i) and (j ≥ i, i), so disjoint row sets never write one entry twice.
+ * `onRow` hears after each row the graph pairs it computed.
+ */
+export function gntkReadoutRows(cfg: GntkConfig, g1: Graph[], g2: Graph[], same: boolean, featureDim: number, rows: ArrayLike<number>, out: { q: Float64Array[]; t: Float64Array[] }, onRow?: (pairs: number) => void): void {
   const act = cfg.activation as AnalyticActivation;
   if (!['relu', 'erf', 'identity'].includes(act)) throw new UserError(`--activation: the analytic GNTK has closed forms for relu, erf and identity; got '${act}'`);
   const sw2 = cfg.wStd * cfg.wStd, sb2 = cfg.bStd * cfg.bStd;
@@ -217,12 +237,12 @@ export function analyticGntkReadouts(cfg: GntkConfig, g1: Graph[], g2: Graph[], 
     diags.set(g, d);
     return d;
   };
-  const n1 = g1.length, n2 = g2.length;
-  const q = Array.from({ length: cfg.blocks }, () => new Float64Array(n1 * n2));
-  const t = Array.from({ length: cfg.blocks }, () => new Float64Array(n1 * n2));
-  const same = g1 === g2;
+  const n2 = g2.length;
+  const { q, t } = out;
+  if (same && g1 !== g2) throw new Error('gntkReadoutRows: `same` needs g1 and g2 to be one array');
   const relu = act === 'relu';
-  for (let i = 0; i < n1; i++) {
+  for (let ri = 0; ri < rows.length; ri++) {
+    const i = rows[ri];
     const a = g1[i], na = a.nodes, Aa = aggOf(a), fa = featOf(a), da = diagOf(a);
     for (let j = same ? i : 0; j < n2; j++) {
       const b = g2[j], nb = b.nodes, Ab = aggOf(b), db = diagOf(b);
@@ -277,8 +297,7 @@ export function analyticGntkReadouts(cfg: GntkConfig, g1: Graph[], g2: Graph[], 
         }
       }
     }
-    // Graph pairs done so far (rows shrink when only j ≥ i is computed, so rows would misstate the time left).
-    onPairs?.(same ? (i + 1) * n2 - (i * (i + 1)) / 2 : (i + 1) * n2, same ? (n1 * (n1 + 1)) / 2 : n1 * n2);
+    // Graph pairs, not rows: rows shrink when only j ≥ i is computed, so rows would misstate the time left.
+    onRow?.(gntkRowPairs(i, n2, same));
   }
-  return { q, t, n1, n2 };
 }

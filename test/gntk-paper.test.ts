@@ -85,11 +85,11 @@ describe('GNTK under Du et al.\'s protocol: fast recursion, disk cache, resume',
     });
     type Summary = { datasets: Record<string, { methods: unknown }> };
 
-    it('cached readouts come back bit for bit; a cache of other weights or data is not used', () => {
+    it('cached readouts come back bit for bit; a cache of other weights or data is not used', async () => {
       const group = { mlpLayers: 2, aggregation: 'mean' as const, blocks: 3 };
-      const first = cachedReadouts(data, group, dir, analyticGntkReadouts);
+      const first = await cachedReadouts(data, group, dir, analyticGntkReadouts);
       expect(first.cached).to.equal(false);
-      const again = cachedReadouts(data, group, dir, () => { throw new Error('must come from the cache'); });
+      const again = await cachedReadouts(data, group, dir, () => { throw new Error('must come from the cache'); });
       expect(again.cached).to.equal(true);
       for (let l = 0; l < 3; l++) {
         expect(Buffer.from(again.r.q[l].buffer, again.r.q[l].byteOffset, again.r.q[l].byteLength).equals(Buffer.from(first.r.q[l].buffer))).to.equal(true);
@@ -98,7 +98,7 @@ describe('GNTK under Du et al.\'s protocol: fast recursion, disk cache, resume',
       // Same file name, different dataset: recomputed.
       let calls = 0;
       const other = syntheticGraphs(24, 6);
-      cachedReadouts(other, group, dir, (...args) => (calls++, analyticGntkReadouts(...args)));
+      await cachedReadouts(other, group, dir, (...args) => (calls++, analyticGntkReadouts(...args)));
       expect(calls).to.equal(1);
     });
 

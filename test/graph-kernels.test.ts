@@ -37,7 +37,7 @@ describe('graph kernels and features', () => {
     expect(Array.from(e.labels!)).to.deep.equal([0, 1]);
   });
 
-  it('the GNTK grid runs the recursion once per (layers, aggregation) and its kernels equal direct computations', () => {
+  it('the GNTK grid runs the recursion once per (layers, aggregation) and its kernels equal direct computations', async () => {
     const d = syntheticGraphs(6, 3);
     let calls = 0;
     const counting: ReadoutFn = (cfg, a, b, F) => {
@@ -47,7 +47,7 @@ describe('graph kernels and features', () => {
     };
     const seen: GntkArch[] = [];
     const grid = { blocks: [1, 2, 3], mlpLayers: [1, 2], aggregation: ['sum', 'mean'] as ('sum' | 'mean')[], jk: [false, true] };
-    forEachGntk(d, grid, (arch, K) => {
+    await forEachGntk(d, grid, (arch, K) => {
       seen.push(arch);
       if ((arch.blocks === 2 && arch.jk) || (arch.blocks === 1 && arch.aggregation === 'mean') || arch.blocks === 3) {
         const direct = normaliseKernel(analyticGntk({ ...arch, activation: 'relu', wStd: Math.SQRT2, bStd: 0.1 }, d.graphs, d.graphs, d.featureDim).ntk, d.n);

@@ -29,7 +29,7 @@ const EXPERIMENT_FLAGS: Record<string, string[]> = {
   gntk: ['data', 'dataset-name', 'folds', 'seeds', 'width', 'hidden', 'blocks', 'mlp-layers', 'aggregation', 'jk', 'epochs', 'lr'],
   lantk: ['pairs', 'n', 'seeds', 'epochs'],
   tabular: ['data-dir', 'folds', 'seeds', 'width', 'epochs', 'lr'],
-  'gntk-paper': ['datasets', 'data-dir', 'folds', 'inner-folds', 'layer-grid', 'block-grid', 'aggregations', 'c-decades', 'cache-dir', 'render-only', 'methods', 'hidden', 'blocks', 'epochs', 'lr'],
+  'gntk-paper': ['datasets', 'data-dir', 'folds', 'inner-folds', 'layer-grid', 'block-grid', 'aggregations', 'c-decades', 'cache-dir', 'render-only', 'methods', 'hidden', 'blocks', 'epochs', 'lr', 'workers'],
 };
 const EXPERIMENTS = Object.keys(EXPERIMENT_FLAGS);
 const ALL_EXPERIMENT_FLAGS = [...new Set(Object.values(EXPERIMENT_FLAGS).flat())];
@@ -200,7 +200,7 @@ async function gntkPaper(a: Args, outDir: string): Promise<string[]> {
     grid: { ...PAPER_GRID, mlpLayers: list('layer-grid', PAPER_GRID.mlpLayers), blocks: list('block-grid', PAPER_GRID.blocks), aggregation: [...new Set(aggs)] as ('sum' | 'mean')[] },
     methods: methods as PaperMethod[], backend,
     networks: { hidden: int('hidden', 64, 1), blocks: int('blocks', 2, 1), epochs: int('epochs', 50, 1), lr: positive(num(a, 'lr'), '--lr') ?? 1e-2, batchSize: 32 },
-    outDir, cacheDir, progress: progressFor(a), log: (l) => (a.quiet ? undefined : process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${l}\n`)),
+    workers: intFlag(a, 'workers', 1), outDir, cacheDir, progress: progressFor(a), log: (l) => (a.quiet ? undefined : process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${l}\n`)),
   });
   return files;
 }
@@ -258,7 +258,7 @@ export const experimentCommand: Command = (y) =>
         .option('ce-lr', { type: 'number', describe: 'mnist: their learning rate (default 1e-2)' })
         .option('ridge', { type: 'number', describe: 'mnist: ridge λ relative to the mean diagonal (default 1e-6)' })
         .option('probe', { type: 'number', describe: 'mnist: probe digits for kernel tracking (default 50)' })
-        .option('workers', { type: 'number', describe: 'mnist, mnist-ablation: worker threads for the (model, seed) runs (default: cores)' })
+        .option('workers', { type: 'number', describe: 'mnist, mnist-ablation: worker threads for the (model, seed) runs; gntk-paper: threads of the GNTK recursion and the SVM folds (default: cores; same results)' })
         .option('variants', { type: 'string', describe: `mnist-ablation: the choices to change, one at a time (default all: ${Object.keys(ABLATION_VARIANTS).join(',')})` })
         .option('render-only', { type: 'boolean', describe: 'mnist, gntk-paper: re-render report and figures from <out-dir>/results.json, computing nothing' }),
     async (a: Args) => {
