@@ -17,6 +17,7 @@ import { predict, trainModel } from '../models/training.js';
 import { type GntkConfig, type GntkReadouts, analyticGntkReadouts, gntkFromReadouts } from '../models/gnn-analytic.js';
 import type { Graph } from '../lib/samples.js';
 import { PUBLISHED_GNTK } from './gntk.js';
+import { type Machine, type MachineLoad, loadSampler, thisMachine } from './machine.js';
 import { defaultGntkWorkers, parallelGntkReadouts } from './gntk-parallel.js';
 import { scoreFolds } from './svm-folds.js';
 
@@ -241,11 +242,17 @@ export async function runGntkPaper(o: GntkPaperOptions): Promise<Record<string, 
   };
   summary.protocols['final-epoch'] = 'a trained network of one fixed shape and schedule; the test-fold accuracy after the last epoch.';
   summary.protocols['paper-best-epoch'] = 'the GIN paper\'s rule for trained networks: the epoch with the best test accuracy averaged over the folds (selects on the test folds; optimistic).';
-  const progress = o.progress ?? noProgress, workers = o.workers ?? defaultGntkWorkers();
+  const baseProgress = o.progress ?? noProgress, workers = o.workers ?? defaultGntkWorkers();
   const compute: ReadoutFn = o.compute ?? ((cfg, g1, g2, F, onPairs) => parallelGntkReadouts(cfg, g1, g2, F, workers, onPairs));
   const methods = o.methods ?? ['GNTK', 'WL'];
   for (const { data: d, name } of o.datasets) {
     const t0 = performance.now();
+    // The machine's load beside the times (sampled on progress updates, which fire while workers compute).
+    const sampler = loadSampler();
+    const progress: ProgressFactory = (label, total) => {
+      const bar = baseProgress(label, total);
+      return { update: (done) => (sampler.tick(), bar.update(done)), stop: () => bar.stop() };
+    };
     const fold = stratifiedFolds(d.labels!, o.folds, o.seed);
     const gntk: { label: string; acc: number[]; inner: number[] }[] = [];
     const groupSeconds: number[] = [];
@@ -321,7 +328,7 @@ export async function runGntkPaper(o: GntkPaperOptions): Promise<Record<string, 
     }
     // Merge into what the file holds now (another process may have written other datasets or methods meanwhile).
     const now = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as typeof summary) : summary;
-    const prev = (now.datasets[name] ?? {}) as { methods?: Record<string, MethodResult[]>; seconds?: Record<string, unknown> };
+    const prev = (now.datasets[name] ?? {}) as { methods?: Record<string, MethodResult[]>; seconds?: Record<string, unknown>; runs?: Record<string, unknown> };
     const kernels = methods.includes('GNTK') || methods.includes('WL');
     summary.datasets = now.datasets;
     summary.datasets[name] = {
@@ -339,6 +346,8 @@ export async function runGntkPaper(o: GntkPaperOptions): Promise<Record<string, 
         ...nets,
       },
       published: { GNTK: PUBLISHED_GNTK[name.toUpperCase()] ?? null },
+      // Where and how each run of this dataset's methods was made (runs of other methods keep their own record).
+      runs: { ...prev.runs, [methods.join('+')]: { machine: thisMachine(), workers, load: sampler.end() } },
       seconds: {
         ...prev.seconds,
         ...(methods.includes('GNTK') ? { gntkRecursionGroups: groupSeconds, gntkSvm: scoring } : {}),
@@ -371,7 +380,7 @@ const ORDER = ['COLLAB', 'IMDB-B', 'IMDB-M', 'PTC', 'MUTAG', 'PROTEINS', 'NCI1']
 
 /** The report of a gntk-paper summary: the seeds/000 table with both protocols, published numbers, choices, times. */
 export function renderGntkPaperReport(summary: Record<string, unknown>): string {
-  type Ds = { innerFolds?: number; cGrid: number[]; graphs: number; classes: number; features: string; folds: number; methods: Record<string, MethodResult[]>; seconds: { gntkRecursionGroups: number[]; gntkSvm: number; wl: number; total: number }; grid: GntkGrid; wlIterations: number[] };
+  type Ds = { innerFolds?: number; cGrid: number[]; graphs: number; classes: number; features: string; folds: number; methods: Record<string, MethodResult[]>; seconds: { gntkRecursionGroups: number[]; gntkSvm: number; wl: number; total: number }; grid: GntkGrid; wlIterations: number[]; runs?: Record<string, RunRecord> };
   const ds = summary.datasets as Record<string, Ds>;
   const full = (g: GntkGrid | undefined) => !g || (['blocks', 'mlpLayers', 'aggregation', 'jk'] as const).every((k) => PAPER_GRID[k].every((v) => (g[k] as unknown[]).includes(v)));
   const cell = (name: string, method: string, protocol: string) => {
@@ -428,9 +437,26 @@ ${ORDER.filter((n) => ds[n]?.methods.GNTK).map((n) => {
     return `| ${n} | ${d.graphs} | ${d.classes} | ${d.features} | ${d.folds} (${d.innerFolds ?? 3}) | ${d.grid.mlpLayers.join(',')} × ${d.grid.blocks.join(',')} × ${d.grid.aggregation.join(',')} | ${d.cGrid.length} | ${d.wlIterations.join(',')} | ${String(chosen)} | ${(d.seconds.gntkRecursionGroups.reduce((a, b) => a + b, 0) + d.seconds.gntkSvm + d.seconds.wl).toFixed(0)} s (recursion ${d.seconds.gntkRecursionGroups.map((s) => s.toFixed(0)).join(' + ')} s, GNTK SVMs ${d.seconds.gntkSvm.toFixed(0)} s, WL ${d.seconds.wl.toFixed(0)} s) |`;
   }).join('\n')}
 
-Times are computation times summed over runs (a resumed run counts the cached groups' recorded times), measured on the
-project's shared 2-core AMD EPYC machine while other jobs ran (load ≈ 10–14), so they are upper bounds.
+Times are computation times summed over runs (a resumed run counts the cached groups' recorded times). Machine, worker
+threads and 1-minute load average (mean, max) of each run:
+${runsText(ds)}
 ${summary.notRun ? `\nNot run, and why (summary.json \`notRun\`):\n${Object.entries(summary.notRun as Record<string, string>).map(([k, v]) => `- ${k}: ${v}`).join('\n')}\n` : ''}`;
+}
+
+/** Where a run of some methods on one dataset was made. */
+interface RunRecord {
+  machine: Machine;
+  workers: number;
+  load: MachineLoad;
+}
+
+/** One line per dataset: each run's machine, threads and load; runs before these were recorded say so. */
+function runsText(ds: Record<string, { runs?: Record<string, RunRecord> }>): string {
+  return ORDER.filter((n) => ds[n]).map((n) => {
+    const runs = Object.entries(ds[n].runs ?? {});
+    if (!runs.length) return `- ${n}: not recorded in summary.json (runs of an earlier version, on the shared 2-core AMD EPYC at load ≈ 10–14 by that round's notes; times are upper bounds).`;
+    return `- ${n}: ${runs.map(([what, r]) => `${what.replaceAll('+', ', ')} on ${r.machine.cpu} (${r.machine.cores} cores, ${r.workers} worker thread(s)), load ${mean(r.load.samples).toFixed(1)} / ${Math.max(...r.load.samples).toFixed(1)}`).join('; ')}.`;
+  }).join('\n');
 }
 
 /** The trained networks' shapes and schedules, and their times, per dataset. */

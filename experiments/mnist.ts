@@ -11,6 +11,7 @@ import { noProgress, type ProgressFactory } from '../lib/progress.js';
 import { mean, meanSd, sd } from '../lib/stats.js';
 import { heatmapSvg, type LineSeries, lineplotSvg } from '../lib/svg.js';
 import { toolVersion } from '../lib/version.js';
+import { type Machine, type MachineLoad, loadSampler, loadSentence, thisMachine } from './machine.js';
 import { type MnistJob, type MnistJobResult, type StudyModel, runMnistJob } from './mnist-job.js';
 
 /** Published accuracies of seeds/003 (notes §6), test / train. */
@@ -121,13 +122,9 @@ export async function runMnistStudy(o: MnistStudyOptions): Promise<{ files: stri
   const bar = (o.progress ?? noProgress)(`mnist study: ${jobs.length} runs on ${Math.min(o.workers, jobs.length)} thread(s)`, 1000);
   const frac = new Array(jobs.length).fill(0);
   // The machine's load beside the times: a run that shared its cores reports longer times than an idle one.
-  const load: MachineLoad = { source: 'os.loadavg() 1-minute average, sampled at the start, every minute and at the end', samples: [os.loadavg()[0]] };
-  let lastSample = Date.now();
+  const sampler = loadSampler();
   const onProgress = (i: number, f: number) => {
-    if (Date.now() - lastSample >= 60000) {
-      lastSample = Date.now();
-      load.samples.push(os.loadavg()[0]);
-    }
+    sampler.tick();
     frac[i] = f;
     bar.update(Math.round((1000 * frac.reduce((a, b) => a + b, 0)) / jobs.length));
   };
@@ -140,8 +137,7 @@ export async function runMnistStudy(o: MnistStudyOptions): Promise<{ files: stri
     bar.stop();
   }
   const seconds = (performance.now() - t0) / 1000;
-  load.samples.push(os.loadavg()[0]);
-  const files = writeStudy(o, results, seconds, load, thisMachine());
+  const files = writeStudy(o, results, seconds, sampler.end(), thisMachine());
   return { files, seconds, results };
 }
 
@@ -168,31 +164,6 @@ export function renderMnistStudy(dir: string): string[] {
     return { ...r, heat: { init, trained: heat('trained'), size: Math.round(Math.sqrt(init.length)) }, paramsJson: '' };
   });
   return writeStudy(o, results, saved.seconds, saved.load, saved.machine ?? null);
-}
-
-/** The machine a study ran on, recorded in results.json so that a re-rendered report names it, not the renderer's. */
-export interface Machine {
-  cores: number;
-  cpu: string;
-}
-
-/** This machine, as a study records it. */
-export const thisMachine = (): Machine => ({ cores: os.cpus().length, cpu: os.cpus()[0]?.model.trim() ?? 'unknown CPU' });
-
-/** 1-minute load averages of the machine during a run, and how they were taken. */
-export interface MachineLoad {
-  source: string;
-  samples: number[];
-}
-
-/** A sentence on the machine's load during a run: whether other work shared its cores, so that times are read right. */
-export function loadSentence(load: MachineLoad | undefined, cores: number): string {
-  if (!load || load.samples.length === 0) return 'The machine\'s load during the run was not recorded.';
-  const avg = mean(load.samples), max = Math.max(...load.samples);
-  const figures = `1-minute load average ${avg.toFixed(1)} on average, ${max.toFixed(1)} at most, on ${cores} cores`;
-  return avg > cores
-    ? `Other work shared the cores during this run (${figures}), so every time below is longer than on an idle machine.`
-    : `The machine was not oversubscribed during the run (${figures}).`;
 }
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];

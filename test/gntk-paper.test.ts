@@ -125,8 +125,15 @@ describe('GNTK under Du et al.\'s protocol: fast recursion, disk cache, resume',
       const b = (await runGntkPaper(options(path.join(dir, 'b'), cache, again))) as Summary;
       expect(againCalls()).to.equal(0);
       const [fresh, freshCalls] = counted();
-      const c = (await runGntkPaper(options(path.join(dir, 'c'), null, fresh))) as Summary;
+      // One thread here, the cores above: the SVM folds' scores must not depend on it.
+      const c = (await runGntkPaper({ ...options(path.join(dir, 'c'), null, fresh), workers: 1 })) as Summary;
       expect(freshCalls()).to.equal(2);
+      type Run = { machine: { cores: number; cpu: string }; workers: number; load: { samples: number[] } };
+      const run = (x: Summary) => (x.datasets.MUTAG as unknown as { runs: Record<string, Run> }).runs['GNTK+WL'];
+      expect([run(c).workers, run(a).workers]).to.deep.equal([1, os.availableParallelism()]);
+      expect(run(c).machine.cores).to.equal(os.cpus().length);
+      expect(run(c).load.samples.length).to.be.at.least(2);
+      expect(fs.readFileSync(path.join(dir, 'c', 'report.md'), 'utf8')).to.include(`- MUTAG: GNTK, WL on ${run(c).machine.cpu} (${run(c).machine.cores} cores, 1 worker thread(s)), load `);
       expect(a.datasets.MUTAG.methods).to.deep.equal(c.datasets.MUTAG.methods);
       expect(b.datasets.MUTAG.methods).to.deep.equal(c.datasets.MUTAG.methods);
       // A different protocol (C grid) reuses the readouts but scores afresh.
