@@ -55,6 +55,11 @@ interface OrtModules {
 }
 
 type Kind = 'matmul' | 'matmulT' | 'update' | 'batch' | 'batchT';
+/** The fused tile's graph: its number of layers and whether it adds a precomputed term E. */
+interface DenseNtkKind {
+  layers: number;
+  withE: boolean;
+}
 
 /**
  * The graph of denseNtkTile for L layers (with a precomputed term E when `withE`): per layer, the input Gram
@@ -101,12 +106,12 @@ class NativeEngine implements MatrixEngine {
   private sessions = new Map<string, SyncSession>();
   constructor(private ort: OrtModules, private threads: number) {}
 
-  private session(kind: Kind | `ntk:${number}:${boolean}`, dtype: 'float32' | 'float64'): SyncSession {
-    return this.keyedSession(`${kind}:${dtype}`, () => {
+  private session(kind: Kind | DenseNtkKind, dtype: 'float32' | 'float64'): SyncSession {
+    const key = typeof kind === 'string' ? kind : `ntk:${kind.layers}:${kind.withE}`;
+    return this.keyedSession(`${key}:${dtype}`, () => {
       const elem = dtype === 'float32' ? 1 : 11;
-      const ntk = /^ntk:(\d+):(true|false)$/.exec(kind);
       const mm = [node('MatMul', ['A', 'B'], 'Y')];
-      return ntk ? denseNtkModel(Number(ntk[1]), ntk[2] === 'true')
+      return typeof kind !== 'string' ? denseNtkModel(kind.layers, kind.withE)
         : kind === 'matmul' ? onnxModel(mm, [['A', ['m', 'k']], ['B', ['k', 'n']]], ['m', 'n'], elem)
         : kind === 'batch' ? onnxModel(mm, [['A', ['b', 'm', 'k']], ['B', ['b', 'k', 'n']]], ['b', 'm', 'n'], elem)
         : kind === 'batchT' ? onnxModel([node('Transpose', ['A'], 'At', [attrInts('perm', [0, 2, 1])]), node('MatMul', ['At', 'B'], 'P'), node('Mul', ['P', 'S'], 'Y')], [['A', ['b', 'k', 'm']], ['B', ['b', 'k', 'n']], ['S', []]], ['b', 'm', 'n'], elem)
@@ -115,7 +120,7 @@ class NativeEngine implements MatrixEngine {
     });
   }
 
-  private run<T extends Floats>(kind: Kind | `ntk:${number}:${boolean}`, feeds: [string, T | BigInt64Array, number[]][], out?: [T, number[]]): T {
+  private run<T extends Floats>(kind: Kind | DenseNtkKind, feeds: [string, T | BigInt64Array, number[]][], out?: [T, number[]]): T {
     const dtype = feeds.find(([, d]) => !(d instanceof BigInt64Array))![1] instanceof Float64Array ? 'float64' : 'float32';
     const f: Record<string, unknown> = {};
     for (const [name, data, dims] of feeds) {
@@ -165,7 +170,7 @@ class NativeEngine implements MatrixEngine {
       feeds.push([`w_${q}`, Float32Array.of(l.w2), []], [`b_${q}`, Float32Array.of(l.b2), []]);
     });
     if (E) feeds.push(['E', E, [nr * K, nc * K]]);
-    return this.run(`ntk:${layers.length}:${E !== null}`, feeds, [y, [nr * K, nc * K]]);
+    return this.run({ layers: layers.length, withE: E !== null }, feeds, [y, [nr * K, nc * K]]);
   }
 
   /**
