@@ -18,7 +18,7 @@ import { type GntkConfig, type GntkReadouts, analyticGntkReadouts, gntkFromReado
 import type { Graph } from '../lib/samples.js';
 import { PUBLISHED_GNTK } from './gntk.js';
 import { type Machine, type MachineLoad, loadSampler, thisMachine } from './machine.js';
-import { defaultGntkWorkers, parallelGntkReadouts } from './gntk-parallel.js';
+import { type GntkCheckpoint, clearGntkCheckpoint, defaultGntkWorkers, parallelGntkReadouts } from './gntk-parallel.js';
 import { scoreFolds } from './svm-folds.js';
 
 /** One GNTK architecture of Du et al.'s grid. */
@@ -39,7 +39,7 @@ export interface GntkGrid {
 /** Du et al. 2019's search space as issue 16 states it: blocks 1–6, MLP layers 1–3, sum/mean, jk on/off. */
 export const PAPER_GRID: GntkGrid = { blocks: [1, 2, 3, 4, 5, 6], mlpLayers: [1, 2, 3], aggregation: ['sum', 'mean'], jk: [false, true] };
 
-export type ReadoutFn = (cfg: GntkConfig, g1: Graph[], g2: Graph[], featureDim: number, onPairs?: (done: number, total: number) => void) => GntkReadouts | Promise<GntkReadouts>;
+export type ReadoutFn = (cfg: GntkConfig, g1: Graph[], g2: Graph[], featureDim: number, onPairs?: (done: number, total: number) => void, checkpoint?: GntkCheckpoint) => GntkReadouts | Promise<GntkReadouts>;
 
 const WEIGHTS = { activation: 'relu', wStd: Math.SQRT2, bStd: 0.1 };
 
@@ -59,7 +59,9 @@ const groupName = (g: GntkGroup) => `gntk-L${g.mlpLayers}-${g.aggregation}-B${g.
  * The per-block readouts of one group, from the disk cache `dir` when a previous run left them there, else computed
  * and written there (readouts.npy [2, B, n, n] float64: q then t, plus a JSON naming what they were computed from,
  * through the project's all-or-nothing writer). A cached file is used only when its metadata matches the dataset and
- * the weights exactly; anything else is recomputed and replaced.
+ * the weights exactly; anything else is recomputed and replaced. While a group is computed, `compute` gets a
+ * checkpoint in `dir` for its finished row chunks (parallelGntkReadouts resumes from them); they are removed once the
+ * whole group is saved.
  */
 export async function cachedReadouts(d: GraphDataset, group: GntkGroup, dir: string | null, compute: ReadoutFn, onPairs?: (done: number, total: number) => void): Promise<{ r: GntkReadouts; seconds: number; cached: boolean }> {
   const meta = { source: d.source, n: d.n, featureDim: d.featureDim, ...WEIGHTS, ...group };
@@ -76,7 +78,8 @@ export async function cachedReadouts(d: GraphDataset, group: GntkGroup, dir: str
     }
   }
   const t0 = performance.now();
-  const r = await compute({ ...WEIGHTS, blocks: group.blocks, mlpLayers: group.mlpLayers, aggregation: group.aggregation, jk: false }, d.graphs, d.graphs, d.featureDim, onPairs);
+  const checkpoint = dir ? { dir, name: groupName(group), meta } : undefined;
+  const r = await compute({ ...WEIGHTS, blocks: group.blocks, mlpLayers: group.mlpLayers, aggregation: group.aggregation, jk: false }, d.graphs, d.graphs, d.featureDim, onPairs, checkpoint);
   const seconds = (performance.now() - t0) / 1000;
   if (npy && json) {
     const all = new Float64Array(2 * group.blocks * d.n * d.n);
@@ -85,6 +88,7 @@ export async function cachedReadouts(d: GraphDataset, group: GntkGroup, dir: str
       { path: npy, data: npyChunks({ data: all, shape: [2, group.blocks, d.n, d.n] }) },
       { path: json, data: JSON.stringify({ meta, seconds, layout: '[0, l] = Σ_{u,u\'} Q after block l+1; [1, l] = Σ_{u,u\'} T (models/gnn-analytic.ts analyticGntkReadouts)' }, null, 1) + '\n' },
     ]);
+    clearGntkCheckpoint(checkpoint!);
   }
   return { r, seconds, cached: false };
 }
@@ -243,7 +247,7 @@ export async function runGntkPaper(o: GntkPaperOptions): Promise<Record<string, 
   summary.protocols['final-epoch'] = 'a trained network of one fixed shape and schedule; the test-fold accuracy after the last epoch.';
   summary.protocols['paper-best-epoch'] = 'the GIN paper\'s rule for trained networks: the epoch with the best test accuracy averaged over the folds (selects on the test folds; optimistic).';
   const baseProgress = o.progress ?? noProgress, workers = o.workers ?? defaultGntkWorkers();
-  const compute: ReadoutFn = o.compute ?? ((cfg, g1, g2, F, onPairs) => parallelGntkReadouts(cfg, g1, g2, F, workers, onPairs));
+  const compute: ReadoutFn = o.compute ?? ((cfg, g1, g2, F, onPairs, checkpoint) => parallelGntkReadouts(cfg, g1, g2, F, workers, onPairs, checkpoint));
   const methods = o.methods ?? ['GNTK', 'WL'];
   for (const { data: d, name } of o.datasets) {
     const t0 = performance.now();

@@ -1,54 +1,149 @@
+import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
+import { writeFilesAtomically } from '../lib/files.js';
 import { runJobPool } from '../lib/job-pool.js';
+import { decodeNpy, npyChunks } from '../lib/npy.js';
 import type { Graph } from '../lib/samples.js';
-import { type GntkConfig, type GntkReadouts, analyticGntkReadouts, gntkRowPairs } from '../models/gnn-analytic.js';
+import { type GntkConfig, type GntkReadouts, gntkReadoutRows, gntkRowPairs } from '../models/gnn-analytic.js';
 import type { GntkRowsJob } from './gntk-worker.js';
 
 /** Worker threads the GNTK recursion uses by default: the machine's cores. */
 export const defaultGntkWorkers = (): number => Math.max(1, os.availableParallelism());
 
+/** Row chunks of the recursion: a fixed number, so that a rerun with another thread count finds the same chunks. */
+const CHUNKS = 64;
+let runs = 0;
+
+/**
+ * Where the recursion leaves finished row chunks so that a stopped run resumes: files `${name}-rows-${c}.npy`
+ * (+ .json) in `dir`, used only when their JSON holds exactly `meta` (what the readouts depend on).
+ */
+export interface GntkCheckpoint {
+  dir: string;
+  name: string;
+  meta: unknown;
+}
+
 /**
  * analyticGntkReadouts on `workers` threads, bit for bit the same readouts (each entry is computed by the same code
- * whichever thread runs its row; see gntkReadoutRows). Rows are dealt into jobs of about equal cost, cost of row i
- * = n_i·Σ_j n_j over the graph pairs it computes (node pairs, which the recursion's time follows), 4 jobs per
+ * whichever thread runs its row; see gntkReadoutRows). Rows are dealt into 64 chunks of about equal cost, cost of
+ * row i = n_i·Σ_j n_j over the graph pairs it computes (node pairs, which the recursion's time follows), many per
  * worker so that a slow one does not leave a core idle at the end; the readouts live in SharedArrayBuffers that
- * every worker writes its rows into. One worker (or a tiny set) runs in this thread.
+ * every worker writes its rows into (one worker: the chunks run in this thread). With `checkpoint`, every finished
+ * chunk is written to disk as it completes and chunks found there are not recomputed: a run stopped after hours
+ * loses at most the chunks in flight. `onPairs` hears graph pairs done (resumed chunks count as done).
  */
-export async function parallelGntkReadouts(cfg: GntkConfig, g1: Graph[], g2: Graph[], featureDim: number, workers = defaultGntkWorkers(), onPairs?: (done: number, total: number) => void): Promise<GntkReadouts> {
-  const n1 = g1.length, n2 = g2.length, same = g1 === g2;
-  if (workers <= 1 || n1 < 2 * workers) return analyticGntkReadouts(cfg, g1, g2, featureDim, onPairs);
+export async function parallelGntkReadouts(cfg: GntkConfig, g1: Graph[], g2: Graph[], featureDim: number, workers = defaultGntkWorkers(), onPairs?: (done: number, total: number) => void, checkpoint?: GntkCheckpoint): Promise<GntkReadouts> {
+  const n1 = g1.length, n2 = g2.length, same = g1 === g2, B = cfg.blocks;
+  const chunks = rowChunks(g1, g2, same);
+  const shared = () => Array.from({ length: B }, () => new Float64Array(new SharedArrayBuffer(n1 * n2 * 8)));
+  const q = shared(), t = shared();
+  const pairsOf = (rows: number[]) => rows.reduce((a, i) => a + gntkRowPairs(i, n2, same), 0);
+  const total = same ? (n1 * (n1 + 1)) / 2 : n1 * n2;
+  const todo: number[] = [];
+  let resumed = 0;
+  chunks.forEach((rows, c) => {
+    if (checkpoint && loadChunk(checkpoint, c, rows, q, t, n2, same)) resumed += pairsOf(rows);
+    else todo.push(c);
+  });
+  onPairs?.(resumed, total);
+  const save = (c: number) => checkpoint && saveChunk(checkpoint, c, chunks[c], q, t, n2);
+  if (workers <= 1 || todo.length < 2) {
+    // One call over every row to do (one memo of per-graph work), each chunk saved when its last row is done.
+    const rows = todo.flatMap((c) => chunks[c]);
+    let done = resumed, k = 0, left = todo.length ? chunks[todo[0]].length : 0;
+    gntkReadoutRows(cfg, g1, same ? g1 : g2, same, featureDim, rows, { q, t }, (p) => {
+      onPairs?.((done += p), total);
+      if (--left === 0) {
+        save(todo[k]);
+        if (++k < todo.length) left = chunks[todo[k]].length;
+      }
+    });
+  } else {
+    const G1 = shareGraphs(g1), G2 = same ? null : shareGraphs(g2);
+    const run = `${process.pid}:${++runs}`;
+    const jobs: GntkRowsJob[] = todo.map((c) => ({
+      run, cfg, g1: G1, g2: G2, featureDim, rows: Int32Array.from(chunks[c]), q: q.map((a) => a.buffer as SharedArrayBuffer), t: t.map((a) => a.buffer as SharedArrayBuffer), pairs: pairsOf(chunks[c]),
+    }));
+    const fractions = new Float64Array(jobs.length);
+    await runJobPool<GntkRowsJob, null>(new URL('./gntk-worker.js', import.meta.url), jobs, workers, (k, f) => {
+      // A job reports 1 once, when its worker has written all its rows: the chunk is complete in the buffers.
+      if (f === 1 && fractions[k] !== 1) save(todo[k]);
+      fractions[k] = f;
+      let done = resumed;
+      jobs.forEach((j, m) => (done += fractions[m] * j.pairs));
+      onPairs?.(Math.round(done), total);
+    });
+  }
+  return { q: q.map((a) => new Float64Array(a.buffer)), t: t.map((a) => new Float64Array(a.buffer)), n1, n2 };
+}
+
+/** Remove the chunk files of a checkpoint (once the whole group is saved elsewhere). */
+export function clearGntkCheckpoint(cp: Pick<GntkCheckpoint, 'dir' | 'name'>): void {
+  if (!fs.existsSync(cp.dir)) return;
+  const prefix = `${cp.name}-rows-`;
+  for (const f of fs.readdirSync(cp.dir)) if (f.startsWith(prefix)) fs.rmSync(path.join(cp.dir, f), { force: true });
+}
+
+/** Consecutive rows dealt into CHUNKS chunks of about equal cost (fewer when there are fewer rows). */
+function rowChunks(g1: Graph[], g2: Graph[], same: boolean): number[][] {
+  const n1 = g1.length, n2 = g2.length;
   // Node counts of the column graphs summed from the right: the cost of row i against j ≥ i is n_i·suffix[i].
   const suffix = new Float64Array(n2 + 1);
   for (let j = n2 - 1; j >= 0; j--) suffix[j] = suffix[j + 1] + g2[j].nodes;
-  const cost = (i: number) => g1[i].nodes * (same ? suffix[i] : suffix[0]);
+  const cost = (i: number) => Math.max(1, g1[i].nodes * (same ? suffix[i] : suffix[0]));
   let totalCost = 0;
   for (let i = 0; i < n1; i++) totalCost += cost(i);
-  const jobsWanted = 4 * workers;
-  const chunks: number[][] = [[]];
+  const chunks: number[][] = [];
   let acc = 0;
   for (let i = 0; i < n1; i++) {
-    if (acc >= ((chunks.length) * totalCost) / jobsWanted && chunks[chunks.length - 1].length) chunks.push([]);
+    if (!chunks.length || (acc >= (chunks.length * totalCost) / CHUNKS && chunks[chunks.length - 1].length)) chunks.push([]);
     chunks[chunks.length - 1].push(i);
     acc += cost(i);
   }
-  const G1 = shareGraphs(g1), G2 = same ? null : shareGraphs(g2);
-  const shared = () => Array.from({ length: cfg.blocks }, () => new SharedArrayBuffer(n1 * n2 * 8));
-  const q = shared(), t = shared();
-  const jobs: GntkRowsJob[] = chunks.map((rows) => ({
-    cfg, g1: G1, g2: G2, featureDim, rows: Int32Array.from(rows), q, t,
-    pairs: rows.reduce((a, i) => a + gntkRowPairs(i, n2, same), 0),
-  }));
-  const total = same ? (n1 * (n1 + 1)) / 2 : n1 * n2;
-  const fractions = new Float64Array(jobs.length);
-  await runJobPool<GntkRowsJob, null>(new URL('./gntk-worker.js', import.meta.url), jobs, workers, (k, f) => {
-    fractions[k] = f;
-    if (onPairs) {
-      let done = 0;
-      jobs.forEach((j, m) => (done += fractions[m] * j.pairs));
-      onPairs(Math.round(done), total);
+  return chunks;
+}
+
+const chunkFiles = (cp: GntkCheckpoint, c: number) => {
+  const base = path.join(cp.dir, `${cp.name}-rows-${c}`);
+  return { npy: `${base}.npy`, json: `${base}.json` };
+};
+
+/** Rows i of chunk c, entries j ≥ i (all j for two sets), as [2, B, rows, n2]: q then t. */
+function saveChunk(cp: GntkCheckpoint, c: number, rows: number[], q: Float64Array[], t: Float64Array[], n2: number): void {
+  const B = q.length, data = new Float64Array(2 * B * rows.length * n2);
+  [...q, ...t].forEach((a, k) => rows.forEach((i, r) => data.set(a.subarray(i * n2, (i + 1) * n2), (k * rows.length + r) * n2)));
+  const f = chunkFiles(cp, c);
+  fs.mkdirSync(cp.dir, { recursive: true });
+  writeFilesAtomically([
+    { path: f.npy, data: npyChunks({ data, shape: [2, B, rows.length, n2] }) },
+    { path: f.json, data: JSON.stringify({ meta: cp.meta, rows: [rows[0], rows[rows.length - 1]] }) + '\n' },
+  ]);
+}
+
+/** Chunk c from disk into the readouts (its rows, and their mirror when `same`), if saved for this meta and rows. */
+function loadChunk(cp: GntkCheckpoint, c: number, rows: number[], q: Float64Array[], t: Float64Array[], n2: number, same: boolean): boolean {
+  const f = chunkFiles(cp, c);
+  if (!fs.existsSync(f.npy) || !fs.existsSync(f.json)) return false;
+  let saved: { meta: unknown; rows: number[] };
+  try {
+    saved = JSON.parse(fs.readFileSync(f.json, 'utf8'));
+  } catch {
+    return false;
+  }
+  if (JSON.stringify(saved.meta) !== JSON.stringify(cp.meta) || saved.rows?.[0] !== rows[0] || saved.rows?.[1] !== rows[rows.length - 1]) return false;
+  const a = decodeNpy(fs.readFileSync(f.npy), f.npy);
+  const B = q.length;
+  if (!(a.data instanceof Float64Array) || a.data.length !== 2 * B * rows.length * n2) return false;
+  [...q, ...t].forEach((dst, k) => rows.forEach((i, r) => {
+    const src = a.data.subarray((k * rows.length + r) * n2, (k * rows.length + r + 1) * n2);
+    for (let j = same ? i : 0; j < n2; j++) {
+      dst[i * n2 + j] = src[j];
+      if (same) dst[j * n2 + i] = src[j];
     }
-  });
-  return { q: q.map((b) => new Float64Array(b)), t: t.map((b) => new Float64Array(b)), n1, n2 };
+  }));
+  return true;
 }
 
 /**

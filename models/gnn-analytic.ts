@@ -180,6 +180,19 @@ export function analyticGntkReadouts(cfg: GntkConfig, g1: Graph[], g2: Graph[], 
   return { ...out, n1, n2 };
 }
 
+/**
+ * Per-graph quantities of the recursion (aggregation matrices, sparse features, within-graph variances), keyed by
+ * graph object: calls of gntkReadoutRows for one configuration and one set of graph objects may share one memo, so
+ * that rows computed in several calls (chunks) pay for them once. Never share it across configurations.
+ */
+export interface GntkMemo {
+  aggs: Map<Graph, Csr>;
+  feats: Map<Graph, SparseFeatures>;
+  diags: Map<Graph, Float64Array[]>;
+}
+
+export const gntkMemo = (): GntkMemo => ({ aggs: new Map(), feats: new Map(), diags: new Map() });
+
 /** Graph pairs that row i of the recursion computes: j ≥ i of a set against itself, every j otherwise. */
 export const gntkRowPairs = (i: number, n2: number, same: boolean): number => (same ? n2 - i : n2);
 
@@ -191,18 +204,17 @@ export const gntkRowPairs = (i: number, n2: number, same: boolean): number => (s
  * with `same`, row i writes only (i, j ≥ i) and (j ≥ i, i), so disjoint row sets never write one entry twice.
  * `onRow` hears after each row the graph pairs it computed.
  */
-export function gntkReadoutRows(cfg: GntkConfig, g1: Graph[], g2: Graph[], same: boolean, featureDim: number, rows: ArrayLike<number>, out: { q: Float64Array[]; t: Float64Array[] }, onRow?: (pairs: number) => void): void {
+export function gntkReadoutRows(cfg: GntkConfig, g1: Graph[], g2: Graph[], same: boolean, featureDim: number, rows: ArrayLike<number>, out: { q: Float64Array[]; t: Float64Array[] }, onRow?: (pairs: number) => void, memo: GntkMemo = gntkMemo()): void {
   const act = cfg.activation as AnalyticActivation;
   if (!['relu', 'erf', 'identity'].includes(act)) throw new UserError(`--activation: the analytic GNTK has closed forms for relu, erf and identity; got '${act}'`);
   const sw2 = cfg.wStd * cfg.wStd, sb2 = cfg.bStd * cfg.bStd;
   const mean = cfg.aggregation === 'mean';
-  const aggs = new Map<Graph, Csr>();
+  const { aggs, feats, diags } = memo;
   const aggOf = (g: Graph) => {
     let m = aggs.get(g);
     if (!m) aggs.set(g, (m = aggregationMatrix(g, mean)));
     return m;
   };
-  const feats = new Map<Graph, SparseFeatures>();
   const featOf = (g: Graph) => {
     let f = feats.get(g);
     if (!f) feats.set(g, (f = sparseFeatures(g, featureDim)));
@@ -214,7 +226,6 @@ export function gntkReadoutRows(cfg: GntkConfig, g1: Graph[], g2: Graph[], same:
   let Q = new Float64Array(cap), T = new Float64Array(cap), Q2 = new Float64Array(cap), T2 = new Float64Array(cap);
   const tmp = new Float64Array(cap);
   // Within-graph pre-activation variances Σ(u,u) at every dense layer, in forward order.
-  const diags = new Map<Graph, Float64Array[]>();
   const diagOf = (g: Graph): Float64Array[] => {
     let d = diags.get(g);
     if (d) return d;

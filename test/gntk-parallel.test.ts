@@ -1,7 +1,11 @@
 import { expect } from 'chai';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { syntheticGraphs } from '../lib/graphs.js';
 import { analyticGntkReadouts, type GntkConfig, type GntkReadouts } from '../models/gnn-analytic.js';
-import { parallelGntkReadouts } from '../experiments/gntk-parallel.js';
+import { clearGntkCheckpoint, parallelGntkReadouts } from '../experiments/gntk-parallel.js';
+import { cachedReadouts } from '../experiments/gntk-paper.js';
 import { scoreFolds } from '../experiments/svm-folds.js';
 import { normaliseKernel, stratifiedFolds } from '../lib/cv.js';
 import { loadSvm } from '../lib/svm.js';
@@ -60,5 +64,48 @@ describe('parallel GNTK recursion', function () {
     expect(seen).to.deep.equal([1, 2, 3]);
     for (const s of serial) for (const a of [...s.acc, ...s.inner]) expect(a).to.be.within(0, 1);
     expect(serial.some((s) => s.acc.some((a) => a > 0.5))).to.equal(true);
+  });
+
+  describe('checkpoints of row chunks', () => {
+    let dir: string;
+    beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ntk-gntk-chunks-'))));
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const chunkFiles = () => fs.readdirSync(dir).filter((f) => /^g-rows-\d+\.npy$/.test(f));
+
+    it('a run stopped half-way resumes from its saved chunks, computes only the rest, and equals the serial recursion bit for bit', async () => {
+      const serial = analyticGntkReadouts(cfg, d.graphs, d.graphs, d.featureDim);
+      const total = (d.n * (d.n + 1)) / 2;
+      const cp = { dir, name: 'g', meta: { what: 'test', n: d.n } };
+      // One thread: the chunks run in this thread and the stop is thrown from the progress callback mid-run.
+      let failed = false;
+      await parallelGntkReadouts(cfg, d.graphs, d.graphs, d.featureDim, 1, (done) => { if (done > total / 2) throw new Error('stopped'); }, cp).catch(() => (failed = true));
+      expect(failed).to.equal(true);
+      const saved = chunkFiles().length;
+      expect(saved).to.be.above(0);
+      expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).to.deep.equal([]);
+      // The resumed run (on workers) starts from the saved pairs, short of the total, and ends with every chunk saved.
+      const reports: number[] = [];
+      const resumed = await parallelGntkReadouts(cfg, d.graphs, d.graphs, d.featureDim, 2, (done) => reports.push(done), cp);
+      expect(reports[0]).to.be.above(0).and.below(total);
+      expect(reports[reports.length - 1]).to.equal(total);
+      expectSameReadouts(resumed, serial);
+      expect(chunkFiles().length).to.be.above(saved);
+      // A rerun finds everything on disk; a checkpoint of other metadata is not used.
+      const again: number[] = [];
+      expectSameReadouts(await parallelGntkReadouts(cfg, d.graphs, d.graphs, d.featureDim, 2, (done) => again.push(done), cp), serial);
+      expect(again).to.deep.equal([total]);
+      const other: number[] = [];
+      await parallelGntkReadouts(cfg, d.graphs, d.graphs, d.featureDim, 1, (done) => other.push(done), { ...cp, meta: { what: 'other', n: d.n } });
+      expect(other[0]).to.equal(0);
+      clearGntkCheckpoint(cp);
+      expect(chunkFiles()).to.deep.equal([]);
+    });
+
+    it('a group\'s chunk files are removed once its readouts are saved whole', async () => {
+      const group = { mlpLayers: 1, aggregation: 'sum' as const, blocks: 2 };
+      const r = await cachedReadouts(d, group, dir, (c, a, b, F, on, cp) => parallelGntkReadouts(c, a, b, F, 2, on, cp));
+      expect(fs.readdirSync(dir).sort()).to.deep.equal(['gntk-L1-sum-B2.json', 'gntk-L1-sum-B2.npy']);
+      expectSameReadouts(r.r, analyticGntkReadouts({ ...cfg, ...group }, d.graphs, d.graphs, d.featureDim));
+    });
   });
 });

@@ -236,7 +236,7 @@ export const experimentCommand: Command = (y) =>
         .option('block-grid', { type: 'string', describe: 'gntk-paper: block counts to search (1,2,3,4,5,6)' })
         .option('aggregations', { type: 'string', describe: 'gntk-paper: sum,mean (both)' })
         .option('c-decades', { type: 'boolean', describe: 'gntk-paper: C on whole decades 1e-2..1e4 (7 values) instead of half-decades (13)' })
-        .option('cache-dir', { type: 'string', describe: 'gntk-paper: readout and score cache, reused by a rerun (default <out-dir>/cache; \'\' for none)' })
+        .option('cache-dir', { type: 'string', describe: 'gntk-paper: readout, row-chunk and score cache, reused by a rerun (default <out-dir>/cache; \'\' for none)' })
         .option('data-dir', { type: 'string', describe: 'gntk-paper: folder of the graph benchmarks (default ../shared/datasets/graphs); tabular: folder of *.csv tables and/or NAME/NAME_R.dat folders (default ../shared/datasets/uci)' })
         .option('pairs', { type: 'string', describe: 'lantk: digit pairs (default 3-5,4-9,7-9)' })
         .option('seed', { type: 'number', default: 0, describe: 'first seed' })
