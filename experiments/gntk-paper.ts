@@ -384,7 +384,7 @@ const ORDER = ['COLLAB', 'IMDB-B', 'IMDB-M', 'PTC', 'MUTAG', 'PROTEINS', 'NCI1']
 
 /** The report of a gntk-paper summary: the seeds/000 table with both protocols, published numbers, choices, times. */
 export function renderGntkPaperReport(summary: Record<string, unknown>): string {
-  type Ds = { innerFolds?: number; cGrid: number[]; graphs: number; classes: number; features: string; folds: number; methods: Record<string, MethodResult[]>; seconds: { gntkRecursionGroups: number[]; gntkSvm: number; wl: number; total: number }; grid: GntkGrid; wlIterations: number[]; runs?: Record<string, RunRecord> };
+  type Ds = { innerFolds?: number; cGrid: number[]; graphs: number; classes: number; features: string; folds: number; methods: Record<string, MethodResult[]>; seconds: { gntkRecursionGroups: number[]; gntkSvm: number; wl?: number; total: number }; grid: GntkGrid; wlIterations?: number[]; runs?: Record<string, RunRecord> };
   const ds = summary.datasets as Record<string, Ds>;
   const full = (g: GntkGrid | undefined) => !g || (['blocks', 'mlpLayers', 'aggregation', 'jk'] as const).every((k) => PAPER_GRID[k].every((v) => (g[k] as unknown[]).includes(v)));
   const cell = (name: string, method: string, protocol: string) => {
@@ -438,7 +438,7 @@ networks (no tags), as in the GIN and GNTK papers.
 ${ORDER.filter((n) => ds[n]?.methods.GNTK).map((n) => {
     const d = ds[n];
     const chosen = d.methods.GNTK.find((m) => m.protocol === 'paper-best-mean-cv')!.chosen;
-    return `| ${n} | ${d.graphs} | ${d.classes} | ${d.features} | ${d.folds} (${d.innerFolds ?? 3}) | ${d.grid.mlpLayers.join(',')} × ${d.grid.blocks.join(',')} × ${d.grid.aggregation.join(',')} | ${d.cGrid.length} | ${d.wlIterations.join(',')} | ${String(chosen)} | ${(d.seconds.gntkRecursionGroups.reduce((a, b) => a + b, 0) + d.seconds.gntkSvm + d.seconds.wl).toFixed(0)} s (recursion ${d.seconds.gntkRecursionGroups.map((s) => s.toFixed(0)).join(' + ')} s, GNTK SVMs ${d.seconds.gntkSvm.toFixed(0)} s, WL ${d.seconds.wl.toFixed(0)} s) |`;
+    return `| ${n} | ${d.graphs} | ${d.classes} | ${d.features} | ${d.folds} (${d.innerFolds ?? 3}) | ${d.grid.mlpLayers.join(',')} × ${d.grid.blocks.join(',')} × ${d.grid.aggregation.join(',')} | ${d.cGrid.length} | ${d.wlIterations?.join(',') ?? 'not run'} | ${String(chosen)} | ${(d.seconds.gntkRecursionGroups.reduce((a, b) => a + b, 0) + d.seconds.gntkSvm + (d.seconds.wl ?? 0)).toFixed(0)} s (recursion ${d.seconds.gntkRecursionGroups.map((s) => s.toFixed(0)).join(' + ')} s, GNTK SVMs ${d.seconds.gntkSvm.toFixed(0)} s${d.seconds.wl === undefined ? '' : `, WL ${d.seconds.wl.toFixed(0)} s`}) |`;
   }).join('\n')}
 
 Times are computation times summed over runs (a resumed run counts the cached groups' recorded times). Machine, worker

@@ -104,6 +104,17 @@ describe('GNTK under Du et al.\'s protocol: fast recursion, disk cache, resume',
       expect(calls).to.equal(1);
     });
 
+    it('a run of the GNTK alone (no WL) on a new dataset writes a report without NaN, the WL cells saying not run', async () => {
+      const out = path.join(dir, 'g');
+      await runGntkPaper({ ...options(out, null, serial), methods: ['GNTK'], grid: { blocks: [1], mlpLayers: [1], aggregation: ['sum'], jk: [false] } });
+      const report = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
+      expect(report).to.not.match(/NaN|undefined/);
+      const row = report.split('\n').find((l) => l.startsWith('| MUTAG | 24 |'))!;
+      expect(row).to.include('| not run |');
+      expect(row).to.not.include('WL');
+      expect(report).to.match(/\| WL subtree, paper rule \| not run/);
+    });
+
     it('a run stopped in its second recursion group resumes with that group only and ends as an uncached run', async () => {
       let calls = 0;
       const stopping: ReadoutFn = (cfg, ...rest) => {
