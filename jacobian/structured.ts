@@ -279,23 +279,22 @@ function explicitGradients(rec: LinearRecord, cots: tf.Tensor2D[], n: number, J:
   if (ne && seg.every((v, i) => v === i * (R / n)) && (R / n) * fanIn * fanOut * K > 4096) {
     // Views, not copies: no tfjs op runs below, so the wasm heap cannot move under them.
     const C = cots.map(tensorView), X = tensorView(rec.input);
-    // Native engine: per batch of samples one product w·[g_0 | … | g_{K−1}]ᵀ [K·fanOut, rows] · a [rows, fanIn] per
-    // sample, straight from the K cotangents [n, rows, fanOut] and the inputs [n, rows, fanIn] as laid out (the
-    // stacking, transpose and scale are nodes of the ONNX graph): K·fanOut rows per product rather than fanOut, so
-    // that a sample's input is packed once for all outputs; the bias gradients b·1ᵀ·g_k per output; ~8M floats per batch.
+    // Native engine: per output k, one batched product over samples, w·g_kᵀ [fanOut, rows] · a [rows, fanIn] per
+    // sample, straight from the cotangents [n, rows, fanOut] and inputs [n, rows, fanIn] as laid out (transpose
+    // and scale are nodes of the ONNX graph), and the bias gradients b·1ᵀ·g_k likewise; ~8M floats per batch.
     const rows = R / n;
-    const wSize = fanOut * fanIn;
-    const bs = Math.max(1, Math.min(n, Math.floor(8e6 / (K * wSize))));
+    const bs = Math.max(1, Math.min(n, Math.floor(8e6 / (fanOut * fanIn))));
     const ones = new Float32Array(bs * rows).fill(1);
-    for (let i0 = 0; i0 < n; i0 += bs) {
-      const nb = Math.min(bs, n - i0);
-      const gs = C.map((c) => c.subarray(i0 * rows * fanOut, (i0 + nb) * rows * fanOut));
-      const prod = ne.stackedBatchMatMulT(gs, X.subarray(i0 * rows * fanIn, (i0 + nb) * rows * fanIn), nb, fanOut, rows, fanIn, w);
-      for (let k = 0; k < K; k++) {
-        const bias = hasBias ? ne.batchMatMul(ones.subarray(0, nb * rows), gs[k], nb, 1, rows, fanOut, false, b) : null;
+    const wSize = fanOut * fanIn;
+    for (let k = 0; k < K; k++) {
+      for (let i0 = 0; i0 < n; i0 += bs) {
+        const nb = Math.min(bs, n - i0);
+        const g = C[k].subarray(i0 * rows * fanOut, (i0 + nb) * rows * fanOut);
+        const prod = ne.batchMatMul(g, X.subarray(i0 * rows * fanIn, (i0 + nb) * rows * fanIn), nb, fanOut, rows, fanIn, true, w);
+        const bias = hasBias ? ne.batchMatMul(ones.subarray(0, nb * rows), g, nb, 1, rows, fanOut, false, b) : null;
         for (let i = i0; i < i0 + nb; i++) {
           const o = (i * K + k) * P + off;
-          J.set(prod.subarray(((i - i0) * K + k) * wSize, ((i - i0) * K + k + 1) * wSize), o);
+          J.set(prod.subarray((i - i0) * wSize, (i - i0 + 1) * wSize), o);
           if (bias) J.set(bias.subarray((i - i0) * fanOut, (i - i0 + 1) * fanOut), o + wSize);
         }
       }

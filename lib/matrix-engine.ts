@@ -34,13 +34,6 @@ export interface MatrixEngine {
    */
   batchMatMul<T extends Floats>(A: T, B: T, batch: number, m: number, k: number, n: number, transA?: boolean, s?: number): T;
   /**
-   * C[b] = s · [A_0[b] | … | A_{q−1}[b]]ᵀ · B[b] for q parts A_j [batch, k, m] stacked along their last axis (row
-   * j·m + i of C[b] is column i of part j), B [batch, k, n]: C [batch, q·m, n]. The same numbers as q calls of
-   * batchMatMul(A_j, B, …, transA) laid out part-major, but one product of q·m rows per batch entry: B is read
-   * (packed) once for all parts, which is what makes per-sample weight gradients of K outputs efficient.
-   */
-  stackedBatchMatMulT<T extends Floats>(parts: readonly T[], B: T, batch: number, m: number, k: number, n: number, s?: number): T;
-  /**
    * The full-mode NTK tile of layers with one row per sample, fused (products and their Hadamard combination in
    * one call): for row samples i < nr, column samples j < nc and outputs k, k' < K,
    *   Y[(i,k), (j,k')] = E[(i,k), (j,k')] + Σ_l (w_l²·a1_l[i]·a2_l[j] + b_l²) · g1_l[(i,k)]·g2_l[(j,k')],
@@ -129,15 +122,6 @@ export const tfjsEngine: MatrixEngine = {
       C.set(this.matMul(a, B.subarray(b * k * n, (b + 1) * k * n), m, k, n), b * m * n);
     }
     if (scale !== 1) for (let i = 0; i < C.length; i++) C[i] *= scale;
-    return C;
-  },
-  stackedBatchMatMulT(parts, B, batch, m, k, n, scale = 1) {
-    const q = parts.length;
-    const C = like(B, batch * q * m * n);
-    parts.forEach((A, j) => {
-      const P = this.batchMatMul(A, B, batch, m, k, n, true, scale);
-      for (let b = 0; b < batch; b++) C.set(P.subarray(b * m * n, (b + 1) * m * n), (b * q + j) * m * n);
-    });
     return C;
   },
   denseNtkTile(layers, E, nr, nc, K, out = new Float32Array(nr * K * nc * K)) {

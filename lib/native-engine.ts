@@ -158,30 +158,6 @@ class NativeEngine implements MatrixEngine {
     return C;
   }
 
-  stackedBatchMatMulT<T extends Floats>(parts: readonly T[], B: T, batch: number, m: number, k: number, n: number, scale = 1): T {
-    const q = parts.length;
-    if (batch * q * m * n === 0 || k === 0) return like(B, batch * q * m * n);
-    const dtype = B instanceof Float64Array ? 'float64' : 'float32';
-    const names = parts.map((_, j) => `A${j}`);
-    // Concat → Transpose → MatMul → Mul: ONNX Runtime's optimiser folds the transpose and the scale into its
-    // fused batched product; the concatenation is one copy of the parts, small beside the product.
-    const sess = this.keyedSession(`stackT:${q}:${dtype}`, () => onnxModel([
-      node('Concat', names, 'Ac', [attrInt('axis', 2)]),
-      node('Transpose', ['Ac'], 'At', [attrInts('perm', [0, 2, 1])]),
-      node('MatMul', ['At', 'B'], 'P'),
-      node('Mul', ['P', 'S'], 'Y'),
-    ], [...names.map((a): [string, string[]] => [a, ['b', 'k', 'm']]), ['B', ['b', 'k', 'n']], ['S', []]], ['b', 'qm', 'n'], dtype === 'float32' ? 1 : 11));
-    const T = this.ort.Tensor, f: Record<string, unknown> = {};
-    parts.forEach((A, j) => {
-      if (A.length !== batch * k * m) throw new Error(`native engine: part ${j} has ${A.length} entries for dims [${batch}, ${k}, ${m}]`);
-      f[names[j]] = new T(dtype, A, [batch, k, m]);
-    });
-    if (B.length !== batch * k * n) throw new Error(`native engine: operand B has ${B.length} entries for dims [${batch}, ${k}, ${n}]`);
-    f.B = new T(dtype, B, [batch, k, n]);
-    f.S = new T(dtype, like(B, 1).fill(scale), []);
-    return sess.run(f, { Y: null } as Record<string, null>, {}).Y.data as T;
-  }
-
   denseNtkTile(layers: readonly DenseNtkLayer[], E: Float32Array | null, nr: number, nc: number, K: number, out?: Float32Array): Float32Array {
     const size = nr * K * nc * K;
     const y = out ? (out.length === size ? out : out.subarray(0, size)) : new Float32Array(size);

@@ -107,32 +107,6 @@ describe('matrix engine: native products against the tfjs reference', function (
     }
   });
 
-  it('stacked transposed batched products (both engines) equal per-part explicit transposes and 2-D products, part-major', () => {
-    // batch, parts q, m, k, n: a single part, single rows and columns, k = 1, an empty batch, the CNN's shape.
-    for (const [batch, q, m, k, n] of [[3, 4, 5, 6, 7], [1, 1, 1, 1, 1], [2, 3, 1, 9, 4], [5, 2, 6, 1, 3], [0, 3, 2, 2, 2], [4, 10, 20, 64, 25]]) {
-      const parts = Array.from({ length: q }, (_, j) => rand(batch * k * m, `sp${j}-${batch}`) as Float32Array);
-      const B = rand(batch * k * n, `sb${batch}`) as Float32Array;
-      const s = 0.61;
-      const want = new Float32Array(batch * q * m * n), bound = new Float64Array(batch * q * m * n);
-      for (let b = 0; b < batch; b++) {
-        for (let j = 0; j < q; j++) {
-          const a = new Float32Array(m * k);
-          for (let i = 0; i < m; i++) for (let p = 0; p < k; p++) a[i * k + p] = parts[j][b * k * m + p * m + i];
-          const Bb = B.subarray(b * k * n, (b + 1) * k * n);
-          const ref = tfjsEngine.matMul(a, Bb, m, k, n);
-          const o = (b * q + j) * m * n;
-          for (let t = 0; t < m * n; t++) want[o + t] = s * ref[t];
-          bound.set(absProduct(a, Bb, m, k, n, false).map((v) => s * v), o);
-        }
-      }
-      for (const e of [ne, tfjsEngine]) {
-        const got = e.stackedBatchMatMulT(parts, B, batch, m, k, n, s);
-        expect(got.length, `${e.name} size`).to.equal(batch * q * m * n);
-        expectClose(got, want, bound, k, `${e.name} stacked ${batch}×${q}×[${k},${m}]ᵀ·[${k},${n}]`);
-      }
-    }
-  });
-
   it('denseNtkTile (both engines) equals the NTK from explicit per-sample gradients [w·a ⊗ g, b·g], in float64', () => {
     // nr, nc, K, layers (fanIn, fanOut), with a precomputed term E: single samples and outputs, fan-in 1, no
     // layers at all, an empty side.
