@@ -455,11 +455,14 @@ interface RunRecord {
 }
 
 /** One line per dataset: each run's machine, threads and load; runs before these were recorded say so. */
-function runsText(ds: Record<string, { runs?: Record<string, RunRecord> }>): string {
+function runsText(ds: Record<string, { runs?: Record<string, RunRecord>; methods: Record<string, unknown> }>): string {
+  const earlier = 'runs of an earlier version, not recorded in summary.json (the shared 2-core AMD EPYC at load ≈ 10–14 by that round\'s notes; times are upper bounds)';
   return ORDER.filter((n) => ds[n]).map((n) => {
     const runs = Object.entries(ds[n].runs ?? {});
-    if (!runs.length) return `- ${n}: not recorded in summary.json (runs of an earlier version, on the shared 2-core AMD EPYC at load ≈ 10–14 by that round's notes; times are upper bounds).`;
-    return `- ${n}: ${runs.map(([what, r]) => `${what.replaceAll('+', ', ')} on ${r.machine.cpu} (${r.machine.cores} cores, ${r.workers} worker thread(s)), load ${mean(r.load.samples).toFixed(1)} / ${Math.max(...r.load.samples).toFixed(1)}`).join('; ')}.`;
+    if (!runs.length) return `- ${n}: ${earlier}.`;
+    const covered = new Set(runs.flatMap(([what]) => what.split('+')));
+    const rest = Object.keys(ds[n].methods).filter((m) => !covered.has(m));
+    return `- ${n}: ${runs.map(([what, r]) => `${what.replaceAll('+', ', ')} on ${r.machine.cpu} (${r.machine.cores} cores, ${r.workers} worker thread(s)), load ${mean(r.load.samples).toFixed(1)} / ${Math.max(...r.load.samples).toFixed(1)}`).join('; ')}${rest.length ? `; ${rest.join(', ')}: ${earlier}` : ''}.`;
   }).join('\n');
 }
 

@@ -113,6 +113,8 @@ describe('GNTK under Du et al.\'s protocol: fast recursion, disk cache, resume',
       expect(row).to.include('| not run |');
       expect(row).to.not.include('WL');
       expect(report).to.match(/\| WL subtree, paper rule \| not run/);
+      // A later run of WL alone adds its own record; methods of unrecorded (older) runs would be named as such.
+      expect(report).to.match(/- MUTAG: GNTK on .*\(\d+ cores, \d+ worker thread\(s\)\), load [\d.]+ \/ [\d.]+\.\n/);
     });
 
     it('a run stopped in its second recursion group resumes with that group only and ends as an uncached run', async () => {
