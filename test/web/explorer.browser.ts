@@ -48,9 +48,10 @@ describe('the explorer in headless Chromium against the Node engine', function (
   })();
   const digits = () => ({ x: pool().x, labels: pool().labels, n: SHIPPED_DIGITS });
 
+  let out = '';
   before(async () => {
     await initBackend();
-    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ntk-explorer-'));
+    out = fs.mkdtempSync(path.join(os.tmpdir(), 'ntk-explorer-'));
     await buildExplorer(out);
     server = await serveExplorer(out);
     browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox'] });
@@ -67,6 +68,8 @@ describe('the explorer in headless Chromium against the Node engine', function (
   after(async () => {
     await browser?.close();
     await server?.stop();
+    // The built page's folder: each run left one behind in the temp folder.
+    if (out) fs.rmSync(out, { recursive: true, force: true });
   });
 
   const set = (s: Settings) => page.evaluate((v) => (window as unknown as { explorer: { set(v: object): void } }).explorer.set(v), s);
