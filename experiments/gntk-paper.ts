@@ -14,7 +14,7 @@ import { accuracy, oneHot } from '../lib/kernel-regression.js';
 import { gatherSamples } from '../lib/samples.js';
 import { Gnn, type GnnConfig } from '../models/gnn.js';
 import { predict, trainModel } from '../models/training.js';
-import { type GntkConfig, type GntkReadouts, analyticGntkReadouts, gntkFromReadouts } from '../models/gnn-analytic.js';
+import { type GntkConfig, type GntkReadouts, analyticGntkReadouts, gntkFromReadouts, gntkPairCount } from '../models/gnn-analytic.js';
 import type { Graph } from '../lib/samples.js';
 import { PUBLISHED_GNTK } from './gntk.js';
 import { type Machine, type MachineLoad, loadSampler, thisMachine } from './machine.js';
@@ -280,7 +280,7 @@ export async function runGntkPaper(o: GntkPaperOptions): Promise<Record<string, 
         }
       }
       if (!scored) {
-        const bar = progress(`${label}: GNTK recursion (graph pairs)`, (d.n * (d.n + 1)) / 2);
+        const bar = progress(`${label}: GNTK recursion (graph pairs)`, gntkPairCount(d.n, d.n, true));
         const { r, seconds, cached } = await cachedReadouts(d, group, dir, compute, (done) => bar.update(done));
         bar.stop();
         o.log(`${label}: recursion ${cached ? `taken from the cache (computed in ${seconds.toFixed(1)} s)` : `in ${seconds.toFixed(1)} s`}`);

@@ -5,7 +5,7 @@ import { writeFilesAtomically } from '../lib/files.js';
 import { runJobPool } from '../lib/job-pool.js';
 import { decodeNpy, npyChunks } from '../lib/npy.js';
 import type { Graph } from '../lib/samples.js';
-import { type GntkConfig, type GntkReadouts, gntkReadoutRows, gntkRowPairs } from '../models/gnn-analytic.js';
+import { type GntkConfig, type GntkReadouts, gntkPairCount, gntkReadoutRows, gntkRowPairs } from '../models/gnn-analytic.js';
 import type { GntkRowsJob } from './gntk-worker.js';
 
 /** Worker threads the GNTK recursion uses by default: the machine's cores. */
@@ -40,7 +40,7 @@ export async function parallelGntkReadouts(cfg: GntkConfig, g1: Graph[], g2: Gra
   const shared = () => Array.from({ length: B }, () => new Float64Array(new SharedArrayBuffer(n1 * n2 * 8)));
   const q = shared(), t = shared();
   const pairsOf = (rows: number[]) => rows.reduce((a, i) => a + gntkRowPairs(i, n2, same), 0);
-  const total = same ? (n1 * (n1 + 1)) / 2 : n1 * n2;
+  const total = gntkPairCount(n1, n2, same);
   const todo: number[] = [];
   let resumed = 0;
   chunks.forEach((rows, c) => {
@@ -76,7 +76,7 @@ export async function parallelGntkReadouts(cfg: GntkConfig, g1: Graph[], g2: Gra
       onPairs?.(Math.round(done), total);
     });
   }
-  return { q: q.map((a) => new Float64Array(a.buffer)), t: t.map((a) => new Float64Array(a.buffer)), n1, n2 };
+  return { q, t, n1, n2 };
 }
 
 /** Remove the chunk files of a checkpoint (once the whole group is saved elsewhere). */
@@ -115,7 +115,6 @@ function saveChunk(cp: GntkCheckpoint, c: number, rows: number[], q: Float64Arra
   const B = q.length, data = new Float64Array(2 * B * rows.length * n2);
   [...q, ...t].forEach((a, k) => rows.forEach((i, r) => data.set(a.subarray(i * n2, (i + 1) * n2), (k * rows.length + r) * n2)));
   const f = chunkFiles(cp, c);
-  fs.mkdirSync(cp.dir, { recursive: true });
   writeFilesAtomically([
     { path: f.npy, data: npyChunks({ data, shape: [2, B, rows.length, n2] }) },
     { path: f.json, data: JSON.stringify({ meta: cp.meta, rows: [rows[0], rows[rows.length - 1]] }) + '\n' },

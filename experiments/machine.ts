@@ -30,11 +30,10 @@ export function loadSentence(load: MachineLoad | undefined, cores: number): stri
  * A load record that samples os.loadavg() now and then at most once a minute when `tick` is called (from a long
  * run's progress callbacks, which fire whether the work runs in this thread or in workers), plus once at `end`.
  */
-export function loadSampler(): { load: MachineLoad; tick: () => void; end: () => MachineLoad } {
+export function loadSampler(): { tick: () => void; end: () => MachineLoad } {
   const load: MachineLoad = { source: 'os.loadavg() 1-minute average, sampled at the start, every minute and at the end', samples: [os.loadavg()[0]] };
   let last = Date.now();
   return {
-    load,
     tick: () => {
       if (Date.now() - last < 60000) return;
       last = Date.now();

@@ -174,7 +174,7 @@ export function gntkFromReadouts(cfg: Pick<GntkConfig, 'wStd' | 'bStd'>, r: Gntk
 export function analyticGntkReadouts(cfg: GntkConfig, g1: Graph[], g2: Graph[], featureDim: number, onPairs?: (done: number, total: number) => void): GntkReadouts {
   const n1 = g1.length, n2 = g2.length, same = g1 === g2;
   const out = { q: Array.from({ length: cfg.blocks }, () => new Float64Array(n1 * n2)), t: Array.from({ length: cfg.blocks }, () => new Float64Array(n1 * n2)) };
-  const total = same ? (n1 * (n1 + 1)) / 2 : n1 * n2;
+  const total = gntkPairCount(n1, n2, same);
   let done = 0;
   gntkReadoutRows(cfg, g1, same ? g1 : g2, same, featureDim, Array.from({ length: n1 }, (_, i) => i), out, (pairs) => onPairs?.((done += pairs), total));
   return { ...out, n1, n2 };
@@ -195,6 +195,9 @@ export const gntkMemo = (): GntkMemo => ({ aggs: new Map(), feats: new Map(), di
 
 /** Graph pairs that row i of the recursion computes: j ≥ i of a set against itself, every j otherwise. */
 export const gntkRowPairs = (i: number, n2: number, same: boolean): number => (same ? n2 - i : n2);
+
+/** Graph pairs the whole recursion computes: the Σ over rows of gntkRowPairs. */
+export const gntkPairCount = (n1: number, n2: number, same: boolean): number => (same ? (n1 * (n1 + 1)) / 2 : n1 * n2);
 
 /**
  * Rows `rows` of the GNTK recursion (see analyticGntkReadouts), written into caller-owned per-block readouts
