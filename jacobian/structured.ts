@@ -268,7 +268,7 @@ const explicitSize = (r: LinearRecord) => r.outShape[1] * r.input.shape[1] + (r.
  * rows (convolutions) each sample is one product [K·fanOut, rows] × [rows, fanIn]: batched on the native engine,
  * a loop of 2-D tf.matMul on tfjs (wasm's batched matMul is ~10× slower); ragged rows (graphs) use a JS loop.
  */
-function explicitGradients(rec: LinearRecord, cots: tf.Tensor2D[], n: number, J: Float32Array, P: number, off: number): void {
+function explicitGradients(rec: LinearRecord, cots: Float32Array[], n: number, J: Float32Array, P: number, off: number): void {
   const K = cots.length;
   const [R, fanIn] = rec.input.shape;
   const fanOut = rec.outShape[1];
@@ -277,8 +277,8 @@ function explicitGradients(rec: LinearRecord, cots: tf.Tensor2D[], n: number, J:
   const hasBias = b !== 0;
   const ne = nativeEngine();
   if (ne && seg.every((v, i) => v === i * (R / n)) && (R / n) * fanIn * fanOut * K > 4096) {
-    // Views, not copies: no tfjs op runs below, so the wasm heap cannot move under them.
-    const C = cots.map(tensorView), X = tensorView(rec.input);
+    // A view, not a copy: no tfjs op runs below, so the wasm heap cannot move under it.
+    const C = cots, X = tensorView(rec.input);
     // Native engine: per output k, one batched product over samples, w·g_kᵀ [fanOut, rows] · a [rows, fanIn] per
     // sample, straight from the cotangents [n, rows, fanOut] and inputs [n, rows, fanIn] as laid out (transpose
     // and scale are nodes of the ONNX graph), and the bias gradients b·1ᵀ·g_k likewise; ~8M floats per batch.
@@ -286,12 +286,14 @@ function explicitGradients(rec: LinearRecord, cots: tf.Tensor2D[], n: number, J:
     const bs = Math.max(1, Math.min(n, Math.floor(8e6 / (fanOut * fanIn))));
     const ones = new Float32Array(bs * rows).fill(1);
     const wSize = fanOut * fanIn;
+    // One product buffer for all batches: ONNX Runtime writes into it, so that its memory is touched fresh once.
+    const buf = new Float32Array(bs * wSize), bbuf = new Float32Array(bs * fanOut);
     for (let k = 0; k < K; k++) {
       for (let i0 = 0; i0 < n; i0 += bs) {
         const nb = Math.min(bs, n - i0);
         const g = C[k].subarray(i0 * rows * fanOut, (i0 + nb) * rows * fanOut);
-        const prod = ne.batchMatMul(g, X.subarray(i0 * rows * fanIn, (i0 + nb) * rows * fanIn), nb, fanOut, rows, fanIn, true, w);
-        const bias = hasBias ? ne.batchMatMul(ones.subarray(0, nb * rows), g, nb, 1, rows, fanOut, false, b) : null;
+        const prod = ne.batchMatMul(g, X.subarray(i0 * rows * fanIn, (i0 + nb) * rows * fanIn), nb, fanOut, rows, fanIn, true, w, buf);
+        const bias = hasBias ? ne.batchMatMul(ones.subarray(0, nb * rows), g, nb, 1, rows, fanOut, false, b, bbuf) : null;
         for (let i = i0; i < i0 + nb; i++) {
           const o = (i * K + k) * P + off;
           J.set(prod.subarray((i - i0) * wSize, (i - i0 + 1) * wSize), o);
@@ -301,7 +303,7 @@ function explicitGradients(rec: LinearRecord, cots: tf.Tensor2D[], n: number, J:
     }
     return;
   }
-  const C = cots.map((c) => tensorView(c).slice());
+  const C = cots;
   // A JS copy: heap views of the wasm backend are invalidated when its memory grows (and tf.slice of one
   // sample's rows is far slower there).
   const X = tensorView(rec.input).slice();
@@ -354,7 +356,7 @@ function explicitGradients(rec: LinearRecord, cots: tf.Tensor2D[], n: number, J:
  *   J[i, k, off + t·C + c] = wScale·Σ_{r∈i} g_rk[c]·u_r[t·C + c],   J[i, k, off + T·C + c] = bScale·Σ_{r∈i} g_rk[c]
  * (gains first, as in channelwiseSize). JS loops: R·K·T·C multiply-adds, small beside the layers' products.
  */
-function channelwiseGradients(rec: ChannelwiseRecord, cots: tf.Tensor2D[], n: number, J: Float32Array, P: number, off: number): void {
+function channelwiseGradients(rec: ChannelwiseRecord, cots: Float32Array[], n: number, J: Float32Array, P: number, off: number): void {
   const K = cots.length;
   const [R, C] = rec.outShape;
   const T = rec.taps;
@@ -364,7 +366,7 @@ function channelwiseGradients(rec: ChannelwiseRecord, cots: tf.Tensor2D[], n: nu
   const bOff = U ? T * C : 0;
   if (R !== seg[n]) throw new Error(`structured: a channelwise record has ${R} rows, its segments ${seg[n]}`);
   for (let k = 0; k < K; k++) {
-    const G = tensorView(cots[k]).slice();
+    const G = cots[k];
     for (let i = 0; i < n; i++) {
       const o = (i * K + k) * P + off;
       for (let r = seg[i]; r < seg[i + 1]; r++) {
@@ -399,7 +401,10 @@ export function tileFeatures(model: Model, params: tf.Tensor[], s: Samples, rule
       for (let i = 0; i < n; i++) sel[i * K + k] = 1;
       return tf.tensor2d(sel, [n, K]);
     });
-    const cots: tf.Tensor2D[][] = [];
+    // Cotangents leave the wasm heap as each walk ends (JS arrays, cots[layer][k] [R, fanOut]): kept there, the K
+    // walks' cotangents would grow the heap by K activations' worth, and every fresh wasm page is a page fault
+    // (4 KB, no huge pages for wasm memory), which a virtual machine makes expensive.
+    const cots: Float32Array[][] = [];
     sharedForwardVjps(() => {
       const fw = model.applyTapped!(params, b, 'zeros');
       recs = fw.linear;
@@ -408,7 +413,7 @@ export function tileFeatures(model: Model, params: tf.Tensor[], s: Samples, rule
       chw.forEach((r) => r.input && tf.keep(r.input));
       return { y: fw.out, xs: [...recs.map((r) => r.tap!), ...chw.map((r) => r.tap!)] };
     }, selectors, (_k, gs) => {
-      gs.forEach((c, l) => (cots[l] ??= []).push(tf.keep(c) as tf.Tensor2D));
+      gs.forEach((c, l) => (cots[l] ??= []).push(tensorView(c).slice()));
     });
     if (recs.length !== rules.length) throw new Error(`structured: the model has ${recs.length} linear layers, ${rules.length} rules`);
     const outer: OuterFeatures[] = [];
@@ -424,8 +429,7 @@ export function tileFeatures(model: Model, params: tf.Tensor[], s: Samples, rule
       const R = r.outShape[0];
       const m = r.outShape[1];
       const cot = new Float32Array(R * K * m);
-      cots[l].forEach((c, k) => {
-        const v = tensorView(c);
+      cots[l].forEach((v, k) => {
         for (let i = 0; i < R; i++) cot.set(v.subarray(i * m, (i + 1) * m), (i * K + k) * m);
       });
       outer.push({ input: tensorView(r.input).slice(), cot, segments: r.segments, rows: R, fanIn: r.input.shape[1], fanOut: m, wScale: r.wScale, bScale: r.bScale });
@@ -434,7 +438,6 @@ export function tileFeatures(model: Model, params: tf.Tensor[], s: Samples, rule
       channelwiseGradients(r, cots[recs.length + j], n, ex!, pExplicit, off);
       off += channelwiseSize(r);
     });
-    cots.flat().forEach((c) => c.dispose());
     recs.forEach((r) => r.input.dispose());
     chw.forEach((r) => r.input?.dispose());
     return { n, outer, explicit: ex, pExplicit };

@@ -30,9 +30,10 @@ export interface MatrixEngine {
   gemmUpdate<T extends Floats>(C: T, A: T, B: T, m: number, k: number, n: number, out?: T): T;
   /**
    * C[b] = s · A[b] · B[b] for A [batch, m, k] (or s · A[b]ᵀ · B[b] for A stored [batch, k, m] when `transA`),
-   * B [batch, k, n]: C [batch, m, n].
+   * B [batch, k, n]: C [batch, m, n], written into `out` (batch·m·n entries, not overlapping the operands) when
+   * given and returned, else a new array.
    */
-  batchMatMul<T extends Floats>(A: T, B: T, batch: number, m: number, k: number, n: number, transA?: boolean, s?: number): T;
+  batchMatMul<T extends Floats>(A: T, B: T, batch: number, m: number, k: number, n: number, transA?: boolean, s?: number, out?: T): T;
   /**
    * The full-mode NTK tile of layers with one row per sample, fused (products and their Hadamard combination in
    * one call): for row samples i < nr, column samples j < nc and outputs k, k' < K,
@@ -110,8 +111,8 @@ export const tfjsEngine: MatrixEngine = {
     for (let i = 0; i < m * n; i++) out[i] = C[i] - P[i];
     return out;
   },
-  batchMatMul(A, B, batch, m, k, n, transA = false, scale = 1) {
-    const C = like(A, batch * m * n);
+  batchMatMul(A, B, batch, m, k, n, transA = false, scale = 1, out?) {
+    const C = out ? out.subarray(0, batch * m * n) as typeof A : like(A, batch * m * n);
     for (let b = 0; b < batch; b++) {
       let a = A.subarray(b * m * k, (b + 1) * m * k) as typeof A;
       if (transA) {

@@ -149,11 +149,12 @@ class NativeEngine implements MatrixEngine {
     return this.run('update', [['A', A, [m, k]], ['B', B, [n, k]], ['C', C, [m, n]]], out ? [out, [m, n]] : undefined);
   }
 
-  batchMatMul<T extends Floats>(A: T, B: T, batch: number, m: number, k: number, n: number, transA = false, scale = 1): T {
-    if (batch * m * n === 0 || k === 0) return like(A, batch * m * n);
+  batchMatMul<T extends Floats>(A: T, B: T, batch: number, m: number, k: number, n: number, transA = false, scale = 1, out?: T): T {
+    if (batch * m * n === 0 || k === 0) return out ? (out.fill(0, 0, batch * m * n).subarray(0, batch * m * n) as T) : like(A, batch * m * n);
+    const o: [T, number[]] | undefined = out ? [out.length === batch * m * n ? out : (out.subarray(0, batch * m * n) as T), [batch, m, n]] : undefined;
     // The transposed form carries the scale as a graph input (a Mul node); the plain form is scaled here if asked.
-    if (transA) return this.run('batchT', [['A', A, [batch, k, m]], ['B', B, [batch, k, n]], ['S', like(A, 1).fill(scale) as T, []]]);
-    const C = this.run('batch', [['A', A, [batch, m, k]], ['B', B, [batch, k, n]]]);
+    if (transA) return this.run('batchT', [['A', A, [batch, k, m]], ['B', B, [batch, k, n]], ['S', like(A, 1).fill(scale) as T, []]], o);
+    const C = this.run('batch', [['A', A, [batch, m, k]], ['B', B, [batch, k, n]]], o);
     if (scale !== 1) for (let i = 0; i < C.length; i++) C[i] *= scale;
     return C;
   }

@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
  */
 
 interface WasmBackend {
+  incRef(dataId: unknown): void;
   makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: ArrayBufferView): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array;
   disposeData(dataId: unknown): boolean;
@@ -224,9 +225,25 @@ function unsortedSegmentSum({ inputs, backend, attrs }: KernelArgs): tf.TensorIn
   return out;
 }
 
+/**
+ * Identity (tf.clone, and the engine's copy of every tensor a gradient saves for the backward pass) as a new
+ * reference to the same memory, as tfjs-backend-cpu does: tfjs tensors are immutable (a variable's assign
+ * switches it to new memory), so a copy buys nothing, and wasm's own Identity copies. A recorded forward pass
+ * saves its activations this way: for the structured CNN kernel that was ~67 MB of copies per block of samples,
+ * all of it fresh wasm heap (4 KB page faults). Strings keep wasm's own kernel.
+ */
+function sharedIdentity(original: tf.KernelFunc | undefined): (args: KernelArgs) => tf.TensorInfo {
+  return (args) => {
+    const x = args.inputs.x;
+    if (x.dtype === 'string' && original) return original(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+    (args.backend as WasmBackend).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+}
+
 let registered = false;
 
-/** Register the kernels above for the wasm backend (once; replaces wasm's slow Conv2DBackpropInput). */
+/** Register the kernels above for the wasm backend (once; replaces wasm's slow Conv2DBackpropInput and its copying Identity). */
 export function registerWasmGradients(): void {
   if (registered) return;
   registered = true;
@@ -237,6 +254,7 @@ export function registerWasmGradients(): void {
     ['DepthwiseConv2dNativeBackpropInput', depthwiseBackprop('input')],
     ['UnsortedSegmentSum', unsortedSegmentSum],
     ['MaxPoolGrad', maxPoolGrad],
+    ['Identity', sharedIdentity(tf.getKernel('Identity', 'wasm')?.kernelFunc)],
   ];
   for (const [kernelName, f] of kernels) {
     if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');

@@ -319,6 +319,15 @@ export function uniformSegments(n: number, rows: number): Int32Array {
   return s;
 }
 
+/**
+ * Segments as the records keep them: null when every sample owns exactly one row (a convolution whose output map
+ * is 1×1, a layer on a sequence of length 1), so that the structured kernel treats the layer as the dense layer it
+ * is (its fused one-row-per-sample combination) instead of summing 1×1 blocks of row pairs.
+ */
+function rowsOrNull(segments: Int32Array | null): Int32Array | null {
+  return segments && segments.every((v, i) => v === i) ? null : segments;
+}
+
 /** Strides, dilations and padding of a convolution (per axis: height, width). */
 export interface ConvGeometry {
   strides: [number, number];
@@ -370,7 +379,7 @@ export class Forward {
     }
     if (this.tapped) {
       const tap = this.tapFor([a.shape[0], fanOut]);
-      this.linear.push({ input: a, segments, wScale: s.wScale, bScale: bias ? s.bScale : 0, outShape: [a.shape[0], fanOut], tap, params });
+      this.linear.push({ input: a, segments: rowsOrNull(segments), wScale: s.wScale, bScale: bias ? s.bScale : 0, outShape: [a.shape[0], fanOut], tap, params });
       if (tap) z = tf.add(z, tap);
     }
     return z;
@@ -399,7 +408,7 @@ export class Forward {
     if (!z) throw new Error('Forward.channelwise: neither gain nor offset');
     if (this.tapped) {
       const tap = this.tapFor([rows, C]);
-      this.channelwiseRecords.push({ input: gain ? u : null, taps: T, segments, wScale: s.wScale, bScale: offset ? s.bScale : 0, outShape: [rows, C], tap, params });
+      this.channelwiseRecords.push({ input: gain ? u : null, taps: T, segments: rowsOrNull(segments), wScale: s.wScale, bScale: offset ? s.bScale : 0, outShape: [rows, C], tap, params });
       if (tap) z = tf.add(z, tap) as tf.Tensor2D;
     }
     return z;

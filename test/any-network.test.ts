@@ -13,6 +13,8 @@ import { Mlp } from '../models/mlp.js';
 import type { Batch, LinearRecord, Model, TappedForward, Taps } from '../models/model.js';
 import type { Param, ParamSpec } from '../models/params.js';
 import { trainModel } from '../models/training.js';
+import { sharedForwardVjps } from '../lib/autodiff.js';
+import { tensorView } from '../lib/tensors.js';
 import { oneHot } from '../lib/kernel-regression.js';
 import type { Samples } from '../lib/samples.js';
 
@@ -160,6 +162,52 @@ describe('any network: fromFunction, hand-written models, coverage of the struct
       expect(e.scale).to.be.greaterThan(0);
       expect(e.diff / e.scale, `gradient ${i}`).to.be.below(1e-5);
     });
+  });
+
+  it('wasm clones share memory (Identity): equal values, each outlives the other, nothing leaks', async () => {
+    await initBackend('wasm');
+    try {
+      const before = tf.memory().numBytes;
+      const x = tf.tensor2d([[1, -2, 3], [4, 5, -6]]);
+      const y = tf.clone(x);
+      expect(Array.from(y.dataSync())).to.deep.equal([1, -2, 3, 4, 5, -6]);
+      expect(tensorView(y).byteOffset, 'one block of the wasm heap, not a copy').to.equal(tensorView(x).byteOffset);
+      x.dispose();
+      expect(Array.from(y.dataSync()), 'the clone survives the original').to.deep.equal([1, -2, 3, 4, 5, -6]);
+      // A gradient that saves its inputs (mul saves both, relu its input) through clones, original disposed first.
+      const a = tf.tensor1d([0.5, -1, 2]);
+      const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), v)))(a);
+      expect(Array.from(g.dataSync())).to.deep.equal([1, 0, 4]);
+      tf.dispose([y, a, g]);
+      expect(tf.memory().numBytes, 'bytes back to where they were').to.equal(before);
+    } finally {
+      await testBackend();
+    }
+  });
+
+  it('sharedForwardVjps gives tf.grads\' vector-Jacobian products for every cotangent, bit for bit (ReLU masks reused across walks)', async () => {
+    const backend = await testBackend();
+    const rng = new NormalRng('vjp');
+    const x0 = tf.tensor2d(rng.normals(4 * 5), [4, 5]);
+    const W = tf.tensor2d(rng.normals(5 * 6), [5, 6]), V = tf.tensor2d(rng.normals(6 * 3), [6, 3]);
+    // Two ReLUs, one of whose outputs is used twice, so that a mask is met along two paths of one walk.
+    const f = (x: tf.Tensor) => {
+      const h = tf.relu(tf.matMul(x as tf.Tensor2D, W));
+      const u = tf.relu(tf.sub(h, 0.3));
+      return tf.add(tf.matMul(u, V), tf.matMul(tf.mul(h, h), V));
+    };
+    const made = [0, 1, 2].map((k) => tf.tensor2d(new NormalRng(`cotangent ${k}`).normals(12), [4, 3]));
+    const expected = made.map((dy) => Array.from(tf.grad(f)(x0, dy).dataSync()));
+    const tensorsBefore = tf.memory().numTensors;
+    const got: number[][] = [];
+    sharedForwardVjps(() => {
+      const x = tf.add(x0, 0);
+      return { y: f(x), xs: [x] };
+    }, made.map((m) => () => tf.clone(m)), (k, gs) => { got[k] = Array.from(gs[0].dataSync()); });
+    expect(tf.memory().numTensors, `no tensor left behind (${backend})`).to.equal(tensorsBefore);
+    got.forEach((g, k) => expect(g, `cotangent ${k}`).to.deep.equal(expected[k]));
+    expect(got[0].some((v) => v !== 0)).to.equal(true);
+    tf.dispose([x0, W, V, ...made]);
   });
 
   it('model.fit of a conv net with an embedding-free conv stack works on wasm after initBackend', async () => {

@@ -10,6 +10,7 @@ import { type CommonConfig, convRows, im2col } from '../models/layers.js';
 import { initEngine } from '../lib/native-engine.js';
 import type { Model } from '../models/model.js';
 import { paramTensors } from '../models/params.js';
+import { scoped } from '../lib/tensors.js';
 import { ResNet } from '../models/resnet.js';
 import { maxAbsDiff, randomInputs, testBackend } from './helpers.js';
 import type { Samples } from '../lib/samples.js';
@@ -150,6 +151,10 @@ describe('architectures: structured rules equal the generic Jacobian path', func
     const s = vectors(x, 3, [784]);
     const oracle = await cpuJacobianKernel(m, 2, s);
     expectStructuredMatches(m, 2, s, oracle);
+    // The whole-map readout conv has one output row per sample: its record says so (no segments), so the kernel
+    // takes the fused one-row-per-sample combination for it, as for a dense layer; the other convs keep theirs.
+    const segs = scoped(() => m.applyTapped!(paramTensors(m.init(2)), m.batch(s), 'zeros').linear.map((r) => r.segments?.length ?? null));
+    expect(segs).to.deep.equal([4, 4, null]);
     const full = empiricalKernel(m, m.init(2), s, null).kernel;
     const trace = empiricalKernel(m, m.init(2), s, null, { mode: 'trace' }).kernel;
     const d = trace.data.map((_, t) => {

@@ -103,6 +103,14 @@ describe('matrix engine: native products against the tfjs reference', function (
           bound.set(absProduct(a, B.subarray(b * k * n, (b + 1) * k * n), m, k, n, false), b * m * n);
         }
         expectClose(ne.batchMatMul(A, B, batch, m, k, n, transA, s), want, bound, k, `batch ${batch}×[${m},${k}]·[${k},${n}] transA=${transA}`);
+        // Into a given (longer, dirty) buffer: the product lands in its first batch·m·n entries, the rest untouched.
+        for (const e of [ne, tfjsEngine]) {
+          const out = new Float32Array(batch * m * n + 3).fill(Number.NaN);
+          const got = e.batchMatMul(A, B, batch, m, k, n, transA, s, out);
+          expect(got.buffer).to.equal(out.buffer);
+          expectClose(out.subarray(0, batch * m * n), want, bound, k, `${e.name} into out: batch ${batch}×[${m},${k}]·[${k},${n}] transA=${transA}`);
+          expect(Array.from(out.subarray(batch * m * n)).every(Number.isNaN)).to.equal(true);
+        }
       }
     }
   });
