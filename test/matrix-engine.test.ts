@@ -179,6 +179,9 @@ describe('matrix engine: native products against the tfjs reference', function (
       [[2, 6, 5, 3], [3, 2, 3, 2], [2, 0, 1, 1]],
       [[1, 3, 3, 2], [3, 3, 2, 5], [2, 2, 2, 2]],
       [[4, 9, 8, 20], [5, 5, 20, 7], [4, 4, 4, 4]],
+      // Padding of a kernel's size or more (the native engine's Conv graph; the cases above take its ConvTranspose).
+      [[1, 4, 4, 2], [2, 2, 2, 3], [3, 2, 0, 1]],
+      [[2, 3, 3, 1], [1, 1, 1, 2], [1, 1, 1, 1]],
     ];
     for (const [xs, ws, pads] of cases) {
       const x = rand(xs.reduce((a, b) => a * b), `cx${xs}`) as Float32Array, w = rand(ws.reduce((a, b) => a * b), `cw${ws}`) as Float32Array;
