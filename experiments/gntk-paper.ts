@@ -350,8 +350,9 @@ export async function runGntkPaper(o: GntkPaperOptions): Promise<Record<string, 
         ...nets,
       },
       published: { GNTK: PUBLISHED_GNTK[name.toUpperCase()] ?? null },
-      // Where and how each run of this dataset's methods was made (runs of other methods keep their own record).
-      runs: { ...prev.runs, [methods.join('+')]: { machine: thisMachine(), workers, load: sampler.end() } },
+      // Where and how each run of this dataset's methods was made (runs of other methods keep their own record);
+      // the networks train on this thread (the workers serve the kernels).
+      runs: { ...prev.runs, [methods.join('+')]: { machine: thisMachine(), workers: kernels ? workers : 1, load: sampler.end() } },
       seconds: {
         ...prev.seconds,
         ...(methods.includes('GNTK') ? { gntkRecursionGroups: groupSeconds, gntkSvm: scoring } : {}),

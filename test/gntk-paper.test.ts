@@ -7,6 +7,7 @@ import { type GraphDataset, syntheticGraphs, withDegreeFeatures } from '../lib/g
 import type { Graph } from '../lib/samples.js';
 import { type GntkConfig, analyticGntkReadouts } from '../models/gnn-analytic.js';
 import { gaussianExpectations } from '../models/mlp-analytic.js';
+import { testBackend } from './helpers.js';
 
 /** Dense n×n c_u(A + I) from the edge list, built independently of the sparse code. */
 function denseAgg(g: Graph, mean: boolean): number[][] {
@@ -115,6 +116,17 @@ describe('GNTK under Du et al.\'s protocol: fast recursion, disk cache, resume',
       expect(report).to.match(/\| WL subtree, paper rule \| not run/);
       // A later run of WL alone adds its own record; methods of unrecorded (older) runs would be named as such.
       expect(report).to.match(/- MUTAG: GNTK on .*\(\d+ cores, \d+ worker thread\(s\)\), load [\d.]+ \/ [\d.]+\.\n/);
+    });
+
+    it('a run of the trained networks alone fills their rows and records one thread (they train on the main thread)', async () => {
+      const backend = await testBackend();
+      const out = path.join(dir, 'n');
+      await runGntkPaper({ ...options(out, null, serial), methods: ['GIN'], workers: 2, backend, networks: { hidden: 4, blocks: 1, epochs: 2, lr: 0.01, batchSize: 8 } });
+      const s = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) as { datasets: Record<string, { methods: Record<string, { protocol: string; folds: number[] }[]>; runs: Record<string, { workers: number }> }> };
+      const m = s.datasets.MUTAG;
+      expect(Object.keys(m.methods)).to.deep.equal(['GIN']);
+      expect(m.methods.GIN.map((p) => p.folds.length)).to.deep.equal([3, 3]);
+      expect(m.runs.GIN.workers).to.equal(1);
     });
 
     it('a run stopped in its second recursion group resumes with that group only and ends as an uncached run', async () => {
