@@ -41,7 +41,16 @@ export function sharedForwardVjps(f: () => { y: tf.Tensor; xs: tf.Tensor[] }, co
     });
   });
   const tape = engine.state.activeTape ?? [];
-  const cleanups: (() => void)[] = [];
+  // ReLU's gradient dy·step(x) rebuilds its mask from the saved x on every walk (step, then a cast to float);
+  // the mask is the same for every cotangent, so it is made once per ReLU node and kept for the K walks.
+  const masks = new Map<TapeNode, tf.Tensor>();
+  const reluMask = (node: TapeNode, dys: (tf.Tensor | null)[]): Record<string, () => tf.Tensor> | null => {
+    if (node.kernelName !== 'Relu' || node.saved?.length !== 1 || !dys[0]) return null;
+    let m = masks.get(node);
+    if (!m) masks.set(node, (m = tf.keep(tf.cast(tf.step(node.saved[0]), 'float32'))));
+    const dy = dys[0], mask = m;
+    return { x: () => tf.mul(dy, mask) };
+  };
   try {
     // Nodes reachable from xs (forward) and inputs on that path, as tfjs's getFilteredNodesXToY does.
     const fromX = new Set<number>(xs.map((x) => x.id));
@@ -52,17 +61,6 @@ export function sharedForwardVjps(f: () => { y: tf.Tensor; xs: tf.Tensor[] }, co
       node.outputs.forEach((o) => fromX.add(o.id));
       onPath.push({ node, inputs: ins });
     }
-    // ReLU's gradient dy·step(x) rebuilds its mask from the saved x on every walk (step, then a cast to float);
-    // the mask is the same for every cotangent, so it is made once per ReLU node and kept for the K walks.
-    const masks = new Map<TapeNode, tf.Tensor>();
-    const reluMask = (node: TapeNode, dys: (tf.Tensor | null)[]): Record<string, () => tf.Tensor> | null => {
-      if (node.kernelName !== 'Relu' || node.saved?.length !== 1 || !dys[0]) return null;
-      let m = masks.get(node);
-      if (!m) masks.set(node, (m = tf.keep(tf.cast(tf.step(node.saved[0]), 'float32'))));
-      const dy = dys[0], mask = m;
-      return { x: () => tf.mul(dy, mask) };
-    };
-    cleanups.push(() => masks.forEach((m) => m.dispose()));
     cotangents.forEach((dy, k) => {
       engine.tidy('vjp', () => {
         const acc = new Map<number, tf.Tensor>();
@@ -85,7 +83,7 @@ export function sharedForwardVjps(f: () => { y: tf.Tensor; xs: tf.Tensor[] }, co
       });
     });
   } finally {
-    cleanups.forEach((c) => c());
+    masks.forEach((m) => m.dispose());
     for (const node of tape) node.saved?.forEach((t) => t.dispose());
     engine.state.activeTape = null;
     (y as tf.Tensor | null)?.dispose();
