@@ -53,36 +53,41 @@ async function main(): Promise<void> {
   }
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ntk-explorer-bench-'));
-  await buildExplorer(dir);
-  const server = await serveExplorer(dir);
-  const browser = await chromium.launch({ executablePath: findChromium() ?? CHROMIUM_CANDIDATES[0], args: ['--no-sandbox'] });
   try {
-    for (const b of backends) {
-      const page = await browser.newPage();
-      await page.goto(`${server.url}?backend=${b}`);
-      const ready = await page.evaluate(() => (window as unknown as { explorer: { ready: Promise<{ type: string; backend?: string; webgl?: string; message?: string }> } }).explorer.ready);
-      if (ready.type !== 'ready') {
-        console.log(`browser backend ${b}: not available (${ready.message})`);
-        continue;
+    await buildExplorer(dir);
+    const server = await serveExplorer(dir);
+    const browser = await chromium.launch({ executablePath: findChromium() ?? CHROMIUM_CANDIDATES[0], args: ['--no-sandbox'] });
+    try {
+      for (const b of backends) {
+        const page = await browser.newPage();
+        await page.goto(`${server.url}?backend=${b}`);
+        const ready = await page.evaluate(() => (window as unknown as { explorer: { ready: Promise<{ type: string; backend?: string; webgl?: string; message?: string }> } }).explorer.ready);
+        if (ready.type !== 'ready') {
+          console.log(`browser backend ${b}: not available (${ready.message})`);
+          continue;
+        }
+        await page.evaluate((v) => (window as unknown as { explorer: { set(v: object): void } }).explorer.set(v), { ...s } as unknown as Record<string, string | number>);
+        const seconds: number[] = [];
+        let rel = NaN;
+        for (let r = 0; r < repeats; r++) {
+          const res = await page.evaluate(async () => {
+            const x = await (window as unknown as { explorer: { computeKernel(): Promise<{ type: string; message?: string; result?: { seconds: number; kernel: Float32Array } }> } }).explorer.computeKernel();
+            return x.type === 'kernel' ? { seconds: x.result!.seconds, kernel: Array.from(x.result!.kernel) } : { error: x.message };
+          });
+          if ('error' in res) throw new Error(`browser ${b}: ${res.error}`);
+          seconds.push(res.seconds);
+          rel = compareKernels(reference!, res.kernel).relativeFrobenius;
+        }
+        rows.push({ where: 'headless Chromium', backend: b + (b === 'webgl' ? ` (${/SwiftShader/i.test(ready.webgl ?? '') ? 'SwiftShader, software' : ready.webgl})` : ''), engine: 'tfjs', seconds, relativeToNode: rel });
+        await page.close();
       }
-      await page.evaluate((v) => (window as unknown as { explorer: { set(v: object): void } }).explorer.set(v), { ...s } as unknown as Record<string, string | number>);
-      const seconds: number[] = [];
-      let rel = NaN;
-      for (let r = 0; r < repeats; r++) {
-        const res = await page.evaluate(async () => {
-          const x = await (window as unknown as { explorer: { computeKernel(): Promise<{ type: string; message?: string; result?: { seconds: number; kernel: Float32Array } }> } }).explorer.computeKernel();
-          return x.type === 'kernel' ? { seconds: x.result!.seconds, kernel: Array.from(x.result!.kernel) } : { error: x.message };
-        });
-        if ('error' in res) throw new Error(`browser ${b}: ${res.error}`);
-        seconds.push(res.seconds);
-        rel = compareKernels(reference!, res.kernel).relativeFrobenius;
-      }
-      rows.push({ where: 'headless Chromium', backend: b + (b === 'webgl' ? ` (${/SwiftShader/i.test(ready.webgl ?? '') ? 'SwiftShader, software' : ready.webgl})` : ''), engine: 'tfjs', seconds, relativeToNode: rel });
-      await page.close();
+    } finally {
+      await browser.close();
+      await server.stop();
     }
   } finally {
-    await browser.close();
-    await server.stop();
+    // The built page (~10 MB) is of no use after the run, whatever became of it.
+    fs.rmSync(dir, { recursive: true, force: true });
   }
   const cpu = `${os.cpus()[0]?.model.trim()} (${os.cpus().length} cores), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, load ${os.loadavg()[0].toFixed(1)}`;
   const best = (r: { seconds: number[] }) => Math.min(...r.seconds);
