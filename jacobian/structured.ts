@@ -278,7 +278,7 @@ function explicitGradients(rec: LinearRecord, cots: Float32Array[], n: number, J
   const ne = nativeEngine();
   if (ne && seg.every((v, i) => v === i * (R / n)) && (R / n) * fanIn * fanOut * K > 4096) {
     // A view, not a copy: no tfjs op runs below, so the wasm heap cannot move under it.
-    const C = cots, X = tensorView(rec.input);
+    const X = tensorView(rec.input);
     // Native engine: per output k, one batched product over samples, w·g_kᵀ [fanOut, rows] · a [rows, fanIn] per
     // sample, straight from the cotangents [n, rows, fanOut] and inputs [n, rows, fanIn] as laid out (transpose
     // and scale are nodes of the ONNX graph), and the bias gradients b·1ᵀ·g_k likewise; ~8M floats per batch.
@@ -291,7 +291,7 @@ function explicitGradients(rec: LinearRecord, cots: Float32Array[], n: number, J
     for (let k = 0; k < K; k++) {
       for (let i0 = 0; i0 < n; i0 += bs) {
         const nb = Math.min(bs, n - i0);
-        const g = C[k].subarray(i0 * rows * fanOut, (i0 + nb) * rows * fanOut);
+        const g = cots[k].subarray(i0 * rows * fanOut, (i0 + nb) * rows * fanOut);
         const prod = ne.batchMatMul(g, X.subarray(i0 * rows * fanIn, (i0 + nb) * rows * fanIn), nb, fanOut, rows, fanIn, true, w, buf);
         const bias = hasBias ? ne.batchMatMul(ones.subarray(0, nb * rows), g, nb, 1, rows, fanOut, false, b, bbuf) : null;
         for (let i = i0; i < i0 + nb; i++) {
@@ -303,7 +303,6 @@ function explicitGradients(rec: LinearRecord, cots: Float32Array[], n: number, J
     }
     return;
   }
-  const C = cots;
   // A JS copy: heap views of the wasm backend are invalidated when its memory grows (and tf.slice of one
   // sample's rows is far slower there).
   const X = tensorView(rec.input).slice();
@@ -315,7 +314,7 @@ function explicitGradients(rec: LinearRecord, cots: Float32Array[], n: number, J
       // w folded into the transposed cotangents, so that the product lands in J as it is, one row (i, k) per
       // output; the bias gradient b·Σ_r g_rk is summed on the way.
       for (let k = 0; k < K; k++) {
-        const Ck = C[k];
+        const Ck = cots[k];
         const ob = (i * K + k) * P + off + fanOut * fanIn;
         for (let c = 0; c < fanOut; c++) {
           const d = (k * fanOut + c) * rows;
@@ -340,7 +339,7 @@ function explicitGradients(rec: LinearRecord, cots: Float32Array[], n: number, J
       const o = (i * K + k) * P + off;
       for (let r = seg[i]; r < seg[i + 1]; r++) {
         for (let c = 0; c < fanOut; c++) {
-          const g = C[k][r * fanOut + c];
+          const g = cots[k][r * fanOut + c];
           if (hasBias) J[o + fanOut * fanIn + c] += b * g;
           if (g === 0) continue;
           const oc = o + c * fanIn;

@@ -175,8 +175,13 @@ class NativeEngine implements MatrixEngine {
   }
 
   /**
-   * ONNX Conv works in NCHW with OIHW weights: the graph transposes x, w and y around it (ORT's optimiser turns
-   * the Conv into its blocked NCHWc kernels), one cached session per padding.
+   * ONNX convolutions work in NCHW: the graph transposes x and y around them (ORT's optimiser turns a Conv into its
+   * blocked NCHWc kernels), one cached session per graph and padding. Padded by less than the kernel (the transposed
+   * convolutions of backward passes), the same sums are a ConvTranspose of x with the kernel flipped and its channel
+   * axes swapped, wt[c, o, a, b] = w[kh−1−a, kw−1−b, c, o], cropped by kh−1−pad, which ONNX Runtime runs as one
+   * product and a col2im per image: about 2× faster than its Conv on the backward pass of the seeds/003 CNN
+   * (dy [125, 20, 20, 20] into 24×24, 5×5; best of 35 calls on one thread, 10.4 against 19.3 ms). Otherwise a Conv
+   * of x with w transposed to OIHW in the graph.
    */
   conv2d(x: Float32Array, w: Float32Array, xShape: number[], wShape: number[], pads: number[], out?: Float32Array): Float32Array {
     const yShape = conv2dShape(xShape, wShape, pads);
@@ -186,34 +191,28 @@ class NativeEngine implements MatrixEngine {
     for (const [name, a, dims] of [['x', x, xShape], ['w', w, wShape]] as const) {
       if (a.length !== dims.reduce((p, q) => p * q, 1)) throw new Error(`native engine: conv2d operand ${name} has ${a.length} entries for dims [${dims}]`);
     }
-    const T = this.ort.Tensor;
     const [kh, kw, C, Co] = wShape;
+    const nhwc = (core: number[][]) => [node('Transpose', ['X'], 'Xc', [attrInts('perm', [0, 3, 1, 2])]), ...core, node('Transpose', ['Yc'], 'Y', [attrInts('perm', [0, 2, 3, 1])])];
+    let sess: SyncSession, W: Float32Array, wDims: number[];
     if (pads[0] < kh && pads[2] < kh && pads[1] < kw && pads[3] < kw) {
-      // Padded by less than the kernel (the transposed convolutions of backward passes): the same sums as a
-      // ConvTranspose of x with the kernel flipped and its channel axes swapped, wt[c, o, a, b] = w[kh−1−a, kw−1−b, c, o],
-      // cropped by kh−1−pad, which ONNX Runtime runs as one product and a col2im per image: about 2× faster than its
-      // Conv on the backward pass of the seeds/003 CNN (dy [125, 20, 20, 20] into 24×24, 5×5; best of 35 calls on one
-      // thread, 10.4 against 19.3 ms).
-      const wt = new Float32Array(w.length);
+      W = new Float32Array(w.length);
       for (let a = 0; a < kh; a++) for (let b = 0; b < kw; b++) for (let c = 0; c < C; c++) for (let o = 0; o < Co; o++) {
-        wt[((c * Co + o) * kh + a) * kw + b] = w[(((kh - 1 - a) * kw + (kw - 1 - b)) * C + c) * Co + o];
+        W[((c * Co + o) * kh + a) * kw + b] = w[(((kh - 1 - a) * kw + (kw - 1 - b)) * C + c) * Co + o];
       }
+      wDims = [C, Co, kh, kw];
       const crop = [kh - 1 - pads[0], kw - 1 - pads[1], kh - 1 - pads[2], kw - 1 - pads[3]];
-      const sess = this.keyedSession(`convT:${crop}`, () => onnxModel([
-        node('Transpose', ['X'], 'Xc', [attrInts('perm', [0, 3, 1, 2])]),
-        node('ConvTranspose', ['Xc', 'W'], 'Yc', [attrInts('pads', crop)]),
-        node('Transpose', ['Yc'], 'Y', [attrInts('perm', [0, 2, 3, 1])]),
-      ], [['X', ['n', 'h', 'w', 'c']], ['W', ['c', 'o', 'kh', 'kw']]], ['n', 'ho', 'wo', 'o'], 1));
-      const y = sess.run({ X: new T('float32', x, xShape), W: new T('float32', wt, [C, Co, kh, kw]) }, { Y: out ? new T('float32', out, yShape) : null } as Record<string, null>, {}).Y;
-      return out ?? (y.data as Float32Array);
+      sess = this.keyedSession(`convT:${crop}`, () => onnxModel(nhwc([node('ConvTranspose', ['Xc', 'W'], 'Yc', [attrInts('pads', crop)])]),
+        [['X', ['n', 'h', 'w', 'c']], ['W', ['c', 'o', 'kh', 'kw']]], ['n', 'ho', 'wo', 'o'], 1));
+    } else {
+      W = w;
+      wDims = wShape;
+      sess = this.keyedSession(`conv:${pads}`, () => onnxModel(nhwc([
+        node('Transpose', ['W'], 'Wc', [attrInts('perm', [3, 2, 0, 1])]),
+        node('Conv', ['Xc', 'Wc'], 'Yc', [attrInts('pads', [pads[0], pads[1], pads[2], pads[3]])]),
+      ]), [['X', ['n', 'h', 'w', 'c']], ['W', ['kh', 'kw', 'c', 'o']]], ['n', 'ho', 'wo', 'o'], 1));
     }
-    const sess = this.keyedSession(`conv:${pads}`, () => onnxModel([
-      node('Transpose', ['X'], 'Xc', [attrInts('perm', [0, 3, 1, 2])]),
-      node('Transpose', ['W'], 'Wc', [attrInts('perm', [3, 2, 0, 1])]),
-      node('Conv', ['Xc', 'Wc'], 'Yc', [attrInts('pads', [pads[0], pads[1], pads[2], pads[3]])]),
-      node('Transpose', ['Yc'], 'Y', [attrInts('perm', [0, 2, 3, 1])]),
-    ], [['X', ['n', 'h', 'w', 'c']], ['W', ['kh', 'kw', 'c', 'o']]], ['n', 'ho', 'wo', 'o'], 1));
-    const y = sess.run({ X: new T('float32', x, xShape), W: new T('float32', w, wShape) }, { Y: out ? new T('float32', out, yShape) : null } as Record<string, null>, {}).Y;
+    const T = this.ort.Tensor;
+    const y = sess.run({ X: new T('float32', x, xShape), W: new T('float32', W, wDims) }, { Y: out ? new T('float32', out, yShape) : null } as Record<string, null>, {}).Y;
     return out ?? (y.data as Float32Array);
   }
 
