@@ -25,6 +25,11 @@ export interface KernelOptions {
   sink?: TileSink;
   /** Compute only the tile pairs p with p mod count = index (in planKernel's order): one shard of many. */
   shard?: { index: number; count: number };
+  /**
+   * planKernel's plan for these same samples and options, when the caller already made it (planning runs a probe
+   * forward pass for the coverage check; the kernel command plans once to choose its threads).
+   */
+  plan?: KernelPlan;
 }
 
 /** What was actually done, for the metadata. */
@@ -152,7 +157,7 @@ export function checkFiniteKernel(out: Float32Array, kind: string): void {
 
 export function empiricalKernel(model: Model, params: Param[], x1: Samples, x2: Samples | null, opts: KernelOptions = {}): { kernel: Kernel; info: KernelInfo } {
   const kind = opts.kind ?? 'ntk';
-  const plan = planKernel(model, x1, x2, opts);
+  const plan = opts.plan ?? planKernel(model, x1, x2, opts);
   const { mode, K, symmetric, b, impl, tile } = plan;
   const sink = opts.sink;
   const pairs = opts.shard ? plan.pairs.filter((_, p) => p % opts.shard!.count === opts.shard!.index) : plan.pairs;

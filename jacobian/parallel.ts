@@ -64,7 +64,7 @@ class KernelWorker {
 export async function parallelStructuredKernel(
   model: Model, params: Param[], x1: Samples, x2: Samples | null, opts: KernelOptions & { workers: number; backend: string },
 ): Promise<{ kernel: Kernel; info: KernelInfo }> {
-  const { mode, K, symmetric, b, tile, rowTiles, colTiles, pairs } = planKernel(model, x1, x2, { ...opts, kind: 'ntk', implementation: 'structured' });
+  const { mode, K, symmetric, b, tile, rowTiles, colTiles, pairs } = opts.plan?.impl === 'structured' ? opts.plan : planKernel(model, x1, x2, { ...opts, kind: 'ntk', implementation: 'structured' });
   const ps = paramTensors(params);
   const rules = planRules(model, ps, x1, tile, opts.rule);
   ps.forEach((p) => p.dispose());

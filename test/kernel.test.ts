@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { vectors } from '../lib/samples.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { empiricalKernel } from '../jacobian/empirical.js';
+import { empiricalKernel, planKernel } from '../jacobian/empirical.js';
 import { reduceFull } from '../jacobian/kernel-types.js';
 import { perSampleJacobians } from '../jacobian/per-sample.js';
 import { Mlp, type MlpConfig } from '../models/mlp.js';
@@ -101,6 +101,20 @@ describe('empirical NTK of an MLP', function () {
     }
     // Symmetric and positive semi-definite on the diagonal blocks.
     for (let r = 0; r < n * K; r++) for (let c = 0; c < n * K; c++) expect(full.data[r * n * K + c]).to.equal(full.data[c * n * K + r]);
+  });
+
+  it('a plan made by the caller is the one used (the kernel command plans once): its tile, the same kernel bit for bit', () => {
+    const m = new Mlp(base);
+    const params = m.init('plan');
+    const x = vectors(randomInputs(5, 6, 'plan'), 5);
+    const plan = planKernel(m, x, null, { mode: 'full', tile: 2 });
+    const direct = empiricalKernel(m, params, x, null, { mode: 'full', tile: 2 });
+    // No tile in the options: only the plan says 2 (the default for 5 samples is one tile of 5).
+    const planned = empiricalKernel(m, params, x, null, { mode: 'full', plan });
+    expect(empiricalKernel(m, params, x, null, { mode: 'full' }).info.tile).to.equal(5);
+    expect(planned.info.tile).to.equal(2);
+    expect(planned.info.tiles).to.equal(direct.info.tiles);
+    expect(Buffer.from(planned.kernel.data.buffer).equals(Buffer.from(direct.kernel.data.buffer))).to.equal(true);
   });
 
   it('the NNGP (conjugate kernel) equals σ_w²/n_L h·h\' + σ_b² from the float64 reference forward pass', () => {

@@ -2,7 +2,7 @@ import * as os from 'node:os';
 import yargs from 'yargs';
 import { type Args, checkFit, checkInteger, checkKind, commonOptions, dataOptions, kernelOptions, loadInputs, modelAndParams, modelOptions, num, progressFor, str } from './flags.js';
 import { type Implementation, checkMode } from '../../jacobian/kernel-types.js';
-import { type KernelInfo, empiricalKernel, planKernel } from '../../jacobian/empirical.js';
+import { type KernelInfo, type KernelPlan, empiricalKernel, planKernel } from '../../jacobian/empirical.js';
 import { layerShapes, ruleFlops } from '../../jacobian/structured.js';
 import { paramTensors } from '../../models/params.js';
 import { sliceSamples } from '../../lib/samples.js';
@@ -65,14 +65,14 @@ export const parallelMinFlops = (): number => (currentEngine() === 'native' ? PA
  * cost model above: estimated FLOPs Σ_pairs Σ_layers min(rule FLOPs) (the per-layer rules of jacobian/structured.ts)
  * against parallelMinFlops() (the engine's threshold), and never more threads than cores.
  */
-export function kernelWorkers(a: Args, p: PreparedKernel): { workers: number; estimatedFlops: number | null; notice?: string } {
+export function kernelWorkers(a: Args, p: PreparedKernel): { workers: number; estimatedFlops: number | null; notice?: string; plan: KernelPlan } {
   const given = num(a, 'workers');
   const kopts = { kind: p.kind, mode: p.mode, implementation: str(a, 'implementation') as Implementation, tile: num(a, 'tile') };
   const plan = planKernel(p.model, p.d1, p.d2, kopts);
   const structured = p.kind === 'ntk' && plan.impl === 'structured';
   // Threads pay only when there are several tile pairs to share out (one tile is one thread's work).
-  if (!structured || plan.pairs.length < 2) return { workers: 1, estimatedFlops: null, notice: plan.notice };
-  if (given !== undefined) return { workers: given, estimatedFlops: null };
+  if (!structured || plan.pairs.length < 2) return { workers: 1, estimatedFlops: null, notice: plan.notice, plan };
+  if (given !== undefined) return { workers: given, estimatedFlops: null, plan };
   const ps = paramTensors(p.params);
   let perPair = 0;
   try {
@@ -85,7 +85,7 @@ export function kernelWorkers(a: Args, p: PreparedKernel): { workers: number; es
     ps.forEach((t) => t.dispose());
   }
   const estimatedFlops = perPair * plan.pairs.length;
-  return { workers: estimatedFlops >= parallelMinFlops() ? Math.max(1, os.availableParallelism()) : 1, estimatedFlops };
+  return { workers: estimatedFlops >= parallelMinFlops() ? Math.max(1, os.availableParallelism()) : 1, estimatedFlops, plan };
 }
 
 /** The kernel of prepared `kernel` flags, computed on the chosen backend and plan; nothing written. */
@@ -97,8 +97,8 @@ export async function runKernel(a: Args, p: PreparedKernel) {
   const { workers } = plan;
   if (plan.notice && !a.quiet) process.stderr.write(`ntk: notice: ${plan.notice}\n`);
   const { kernel, info } = workers > 1
-    ? await parallelStructuredKernel(model, params, d1, d2, { ...kopts, workers, backend })
-    : empiricalKernel(model, params, d1, d2, kopts);
+    ? await parallelStructuredKernel(model, params, d1, d2, { ...kopts, workers, backend, plan: plan.plan })
+    : empiricalKernel(model, params, d1, d2, { ...kopts, plan: plan.plan });
   return { kernel, info, model, params, paramsFrom, backend, d1, d2, mode, kind, plan, computeSeconds: (performance.now() - tc) / 1000 };
 }
 
