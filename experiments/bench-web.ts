@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -9,7 +8,7 @@ import { compareKernels } from '../lib/kernel-metrics.js';
 import { writeFilesAtomically } from '../lib/files.js';
 import { currentEngine, tfjsEngine, useEngine } from '../lib/matrix-engine.js';
 import { initEngine } from '../lib/native-engine.js';
-import { CHROMIUM_CANDIDATES, ROOT, buildExplorer, findChromium, serveExplorer } from '../web/build.js';
+import { CHROMIUM_CANDIDATES, ROOT, findChromium, temporaryExplorer } from '../web/build.js';
 import { DEFAULT_SETTINGS, type ExplorerSettings, explorerData, explorerModel } from '../web/explorer.js';
 
 /**
@@ -52,10 +51,8 @@ async function main(): Promise<void> {
     rows.push({ where: 'Node', backend: 'wasm', engine: currentEngine(), seconds });
   }
 
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ntk-explorer-bench-'));
+  const server = await temporaryExplorer('ntk-explorer-bench-');
   try {
-    await buildExplorer(dir);
-    const server = await serveExplorer(dir);
     const browser = await chromium.launch({ executablePath: findChromium() ?? CHROMIUM_CANDIDATES[0], args: ['--no-sandbox'] });
     try {
       for (const b of backends) {
@@ -83,11 +80,9 @@ async function main(): Promise<void> {
       }
     } finally {
       await browser.close();
-      await server.stop();
     }
   } finally {
-    // The built page (~10 MB) is of no use after the run, whatever became of it.
-    fs.rmSync(dir, { recursive: true, force: true });
+    await server.close();
   }
   const cpu = `${os.cpus()[0]?.model.trim()} (${os.cpus().length} cores), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, load ${os.loadavg()[0].toFixed(1)}`;
   const best = (r: { seconds: number[] }) => Math.min(...r.seconds);

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -55,6 +56,32 @@ export async function serveExplorer(dir: string, port = 0): Promise<{ url: strin
   const ctx = await esbuild.context({ logLevel: 'silent' });
   const s = await ctx.serve({ servedir: dir, host: '127.0.0.1', port: port || undefined });
   return { url: `http://127.0.0.1:${s.port}/`, stop: () => ctx.dispose() };
+}
+
+/**
+ * The explorer built into a fresh folder of the temp folder and served on 127.0.0.1, for a test or a bench: `close`
+ * stops the server and removes the folder (a built page is ~10 MB, of no use afterwards), whatever became of the run.
+ */
+export async function temporaryExplorer(prefix: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const remove = () => fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    await buildExplorer(dir);
+    const server = await serveExplorer(dir);
+    return {
+      url: server.url,
+      close: async () => {
+        try {
+          await server.stop();
+        } finally {
+          remove();
+        }
+      },
+    };
+  } catch (e) {
+    remove();
+    throw e;
+  }
 }
 
 async function main(argv: string[]): Promise<void> {

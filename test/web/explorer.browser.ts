@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { empiricalKernel, expandPerOutput } from '../../jacobian/empirical.js';
@@ -15,7 +14,7 @@ import { decodeNpy } from '../../lib/npy.js';
 import { analyticKernel } from '../../models/analytic.js';
 import { parseParamsText } from '../../models/params.js';
 import { trainModel } from '../../models/training.js';
-import { CHROMIUM_CANDIDATES, ROOT, SHIPPED_DIGITS, buildExplorer, findChromium, serveExplorer } from '../../web/build.js';
+import { CHROMIUM_CANDIDATES, ROOT, SHIPPED_DIGITS, findChromium, temporaryExplorer } from '../../web/build.js';
 import { DEFAULT_SETTINGS, type ExplorerSettings, explorerData, explorerModel } from '../../web/explorer.js';
 
 /*
@@ -39,7 +38,7 @@ describe('the explorer in headless Chromium against the Node engine', function (
   this.timeout(300000);
   let browser: Browser;
   let page: Page;
-  let server: { url: string; stop: () => Promise<void> };
+  let server: { url: string; close: () => Promise<void> } | undefined;
   let backend = '';
   const shots = path.resolve(ROOT, process.env.NTK_WEB_SCREENSHOTS ?? path.join('dist', 'web-screenshots'));
   const pool = (() => {
@@ -48,16 +47,13 @@ describe('the explorer in headless Chromium against the Node engine', function (
   })();
   const digits = () => ({ x: pool().x, labels: pool().labels, n: SHIPPED_DIGITS });
 
-  let out = '';
   before(async () => {
     await initBackend();
-    out = fs.mkdtempSync(path.join(os.tmpdir(), 'ntk-explorer-'));
-    await buildExplorer(out);
-    server = await serveExplorer(out);
+    server = await temporaryExplorer('ntk-explorer-');
     browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox'] });
     page = await browser.newPage({ viewport: { width: 1400, height: 960 } });
     page.on('pageerror', (e) => process.stderr.write(`page error: ${e.message}\n`));
-    await page.goto(server.url);
+    await page.goto(server!.url);
     const ready = await page.evaluate(() => (window as unknown as { explorer: { ready: Promise<{ type: string; backend: string }> } }).explorer.ready);
     expect(ready.type).to.equal('ready');
     backend = ready.backend;
@@ -67,9 +63,7 @@ describe('the explorer in headless Chromium against the Node engine', function (
 
   after(async () => {
     await browser?.close();
-    await server?.stop();
-    // The built page's folder: each run left one behind in the temp folder.
-    if (out) fs.rmSync(out, { recursive: true, force: true });
+    await server?.close();
   });
 
   const set = (s: Settings) => page.evaluate((v) => (window as unknown as { explorer: { set(v: object): void } }).explorer.set(v), s);
