@@ -1,6 +1,9 @@
 import { expect } from 'chai';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { wlSubtreeFeatures, wlSubtreeKernel } from '../lib/graph-kernels.js';
-import { type GraphDataset, syntheticGraphs, withDegreeFeatures } from '../lib/graphs.js';
+import { type GraphDataset, loadGraphFile, syntheticGraphs, withDegreeFeatures } from '../lib/graphs.js';
 import type { Graph } from '../lib/samples.js';
 import { forEachGntk, type GntkArch, type ReadoutFn, selectProtocols } from '../experiments/gntk-paper.js';
 import { normaliseKernel } from '../lib/cv.js';
@@ -14,6 +17,36 @@ const path3 = graph(3, [[0, 1], [1, 2]]);
 const triangle = graph(3, [[0, 1], [1, 2], [0, 2]]);
 
 describe('graph kernels and features', () => {
+  it('a graph file\'s neighbour lists become both directions of each edge, once, without self-loops, in first-seen order (small and large graphs)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ntk-graphs-'));
+    try {
+      // Node 0 lists 1 twice and itself; node 2 lists 0 which 0 did not list; node 1 lists nobody.
+      const small = '3 1\n0 4 1 1 0 2\n0 0\n0 1 0\n';
+      // 5000 nodes (past the bitmap's 4096): a path listed from both ends, plus a duplicate and a self-loop.
+      const n = 5000;
+      const rows = Array.from({ length: n }, (_, u) => {
+        const nb = [u - 1, u + 1].filter((v) => v >= 0 && v < n);
+        if (u === 7) nb.push(8, 7);
+        return `0 ${nb.length} ${nb.join(' ')}`;
+      });
+      fs.writeFileSync(path.join(dir, 'g.txt'), `2\n${small}${n} 0\n${rows.join('\n')}\n`);
+      const d = loadGraphFile(path.join(dir, 'g.txt'), '--data');
+      expect(Array.from(d.graphs[0].edges)).to.deep.equal([0, 1, 1, 0, 0, 2, 2, 0]);
+      const e = d.graphs[1].edges;
+      expect(e.length).to.equal(4 * (n - 1));
+      // First seen: node 0 lists 1 → (0,1), (1,0); node 1 lists 0 (seen) and 2 → (1,2), (2,1); and so on.
+      expect(Array.from(e.subarray(0, 8))).to.deep.equal([0, 1, 1, 0, 1, 2, 2, 1]);
+      const pairs = new Set<string>();
+      for (let t = 0; t < e.length; t += 2) {
+        expect(Math.abs(e[t] - e[t + 1])).to.equal(1);
+        pairs.add(`${e[t]},${e[t + 1]}`);
+      }
+      expect(pairs.size).to.equal(2 * (n - 1));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('WL subtree features of a 3-path and a triangle, counted by hand', () => {
     // Round 0: every node has label 0. Round 1: path ends see one neighbour (0|0), the middle two (0|0,0); every
     // triangle node sees two (0|0,0). Round 2 splits nothing further in the path; the triangle stays uniform.
