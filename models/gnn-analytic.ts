@@ -124,6 +124,13 @@ export interface GraphQuotient {
   dense: Float32Array;
 }
 
+/** Node u's Ā-weight into each colour: [colour, Σ_{v of that colour} Ā[u, v]] pairs, ascending by colour. */
+function weightInto(A: Csr, colour: Int32Array, u: number): [number, number][] {
+  const into = new Map<number, number>();
+  for (let e = A.ptr[u]; e < A.ptr[u + 1]; e++) into.set(colour[A.cols[e]], (into.get(colour[A.cols[e]]) ?? 0) + A.vals[e]);
+  return [...into.entries()].sort((a, b) => a[0] - b[0]);
+}
+
 /**
  * The graph reduced to the coarsest equitable partition of its nodes that refines "same feature vector"
  * (Weisfeiler–Lehman colour refinement run to its fixed point over the weighted Ā = A + I): every node of a class
@@ -151,9 +158,7 @@ export function graphQuotient(g: Graph, F: number, mean: boolean, refine: boolea
     for (;;) {
       const sigs = new Map<string, number>(), next = new Int32Array(n);
       for (let u = 0; u < n; u++) {
-        const into = new Map<number, number>();
-        for (let e = A.ptr[u]; e < A.ptr[u + 1]; e++) into.set(colour[A.cols[e]], (into.get(colour[A.cols[e]]) ?? 0) + A.vals[e]);
-        const key = `${colour[u]}:${[...into.entries()].sort((a, b) => a[0] - b[0]).join(';')}`;
+        const key = `${colour[u]}:${weightInto(A, colour, u).join(';')}`;
         let c = sigs.get(key);
         if (c === undefined) sigs.set(key, (c = sigs.size));
         next[u] = c;
@@ -176,13 +181,9 @@ export function graphQuotient(g: Graph, F: number, mean: boolean, refine: boolea
   const dense = new Float32Array(count * F);
   for (let p = 0; p < count; p++) {
     const u = rep[p];
-    const into = new Map<number, number>();
     let total = 0;
-    for (let e = A.ptr[u]; e < A.ptr[u + 1]; e++) {
-      into.set(colour[A.cols[e]], (into.get(colour[A.cols[e]]) ?? 0) + A.vals[e]);
-      total += A.vals[e];
-    }
-    for (const [q, w] of [...into.entries()].sort((a, b) => a[0] - b[0])) {
+    for (let e = A.ptr[u]; e < A.ptr[u + 1]; e++) total += A.vals[e];
+    for (const [q, w] of weightInto(A, colour, u)) {
       cols.push(q);
       vals.push(mean ? w / total : w);
     }
@@ -211,6 +212,7 @@ export function graphQuotient(g: Graph, F: number, mean: boolean, refine: boolea
  *               (u, v) ~ N(0, [[Σ(u,u), Σ(u,u')], [Σ(u,u'), Σ(u',u')]]), the diagonals from each graph with itself;
  *   readout:    Q_r = Σ_{u,u'} Q, T_r = Σ_{u,u'} T (jumping knowledge: the mean over blocks of these);
  *   output:     NNGP = σ_w² Q_r + σ_b²,  NTK = NNGP + σ_w² T_r.
+ * Computed on classes of equivalent nodes (graphQuotient), which gives these node-pair sums exactly.
  * Returns [G1, G2] row-major Float64Arrays (per output; the K-output kernel is this ⊗ I_K).
  */
 export function analyticGntk(cfg: GntkConfig, g1: Graph[], g2: Graph[], featureDim: number): { ntk: Float64Array; nngp: Float64Array } {
