@@ -97,7 +97,7 @@ async function streamKernel(a: Args, out: string, t0: number): Promise<void> {
     const writer = new NpyFileWriter(set.temp(out), shape, `--out ${out}`);
     let info;
     try {
-      info = empiricalKernel(model, params, d1, d2, { ...kopts, tile: plan.tile, plan, sink: fileTileSink(writer, mode, plan.b.n, K) }).info;
+      info = empiricalKernel(model, params, d1, d2, { ...kopts, plan, sink: fileTileSink(writer, mode, plan.b.n, K) }).info;
     } finally {
       writer.close();
     }
