@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { syntheticGraphs } from '../lib/graphs.js';
 import type { Graph } from '../lib/samples.js';
 import { Gnn, type GnnConfig } from '../models/gnn.js';
+import { addAlongEdges } from '../models/layers.js';
 import { paramTensors } from '../models/params.js';
 import { testBackend } from './helpers.js';
 
@@ -79,6 +80,46 @@ describe('GCN (gnn --aggregation gcn): forward and gradient against a dense floa
       expect(scale).to.be.above(0.1);
       expect(worst / scale).to.be.below(1e-4);
       [...ps, ...grads, v].forEach((t) => t.dispose());
+    });
+  }
+});
+
+describe('neighbour aggregation along edges (addAlongEdges)', () => {
+  /** h [R, F] with the given share of nonzeros, a row of zeros and a −0, and edges with repeats and self-loops. */
+  function fixture(R: number, F: number, density: number, E: number, seed: number) {
+    let s = seed;
+    const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const h = new Float32Array(R * F).map(() => (rand() < density ? rand() * 4 - 2 : 0));
+    h.fill(0, 3 * F, 4 * F);
+    h[5] = -0;
+    const from = Int32Array.from({ length: E }, () => Math.floor(rand() * R));
+    const to = Int32Array.from({ length: E }, (_, e) => (e % 17 === 0 ? from[e] : Math.floor(rand() * R)));
+    return { h, from, to };
+  }
+
+  for (const [label, density] of [['one-hot-like rows (compressed-row path)', 0.08], ['dense rows', 0.9]] as const) {
+    it(`${label}: the edge-by-edge float32 sum, and (A + I) h in float64 to rounding`, () => {
+      const R = 40, F = 37;
+      const { h, from, to } = fixture(R, F, density, 300, density === 0.08 ? 3 : 5);
+      const out = h.slice();
+      addAlongEdges(h, out, from, to, F);
+      // Oracle 1: every edge adds its whole source row, zeros included, in edge order (the plain loop).
+      const plain = h.slice();
+      for (let e = 0; e < from.length; e++) for (let f = 0; f < F; f++) plain[to[e] * F + f] += h[from[e] * F + f];
+      for (let i = 0; i < out.length; i++) expect(out[i], `entry ${i}`).to.equal(plain[i]);
+      // Oracle 2: the dense product with A + I (A[u][v] = number of edges v → u) in float64.
+      const A = Array.from({ length: R }, (_, u) => Float64Array.from({ length: R }, (_, v) => (u === v ? 1 : 0)));
+      for (let e = 0; e < from.length; e++) A[to[e]][from[e]] += 1;
+      let nonzero = 0;
+      for (let u = 0; u < R; u++) {
+        for (let f = 0; f < F; f++) {
+          let ref = 0, mag = 0;
+          for (let v = 0; v < R; v++) (ref += A[u][v] * h[v * F + f]), (mag += A[u][v] * Math.abs(h[v * F + f]));
+          expect(Math.abs(out[u * F + f] - ref)).to.be.at.most(1e-6 * mag);
+          if (ref !== 0) nonzero++;
+        }
+      }
+      expect(nonzero).to.be.greaterThan(R);
     });
   }
 });
