@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../lib/errors.js';
-import type { GraphSamples, Samples } from '../lib/samples.js';
+import type { Graph, GraphSamples, Samples } from '../lib/samples.js';
+import { type GraphQuotient, graphQuotient } from './gnn-analytic.js';
 import { type CommonConfig, Forward, activate, aggregateNeighbours, checkCommon, linearScales, linearSpecs, segmentSum } from './layers.js';
 import type { Batch, GraphBatch, TappedForward } from './model.js';
 import { LayeredModel } from './layered.js';
@@ -13,7 +14,8 @@ import { LayeredModel } from './layered.js';
  *   then R dense layers, each followed by φ:  h^l_u = φ(z_R),  z_r = wScale·(h W_r) + bScale·b_r;
  *   readout r_G = Σ_u h^B_u, or with jumping knowledge the concatenation [Σ_u h^1_u, …, Σ_u h^B_u];
  *   f(G) = wScale·(r_G W_out) + bScale·b_out  (K outputs).
- * Aggregation runs on the edge list (custom sparse ops): no dense N_total² adjacency.
+ * Aggregation runs on the edge list (custom sparse ops): no dense N_total² adjacency; the rows are classes of
+ * equivalent nodes (graphBatch), which gives the node-level network exactly.
  */
 export interface GnnConfig extends CommonConfig {
   model: 'gnn';
@@ -26,33 +28,58 @@ export interface GnnConfig extends CommonConfig {
   outputs: number;
 }
 
-/** Tensors of a batch of graphs: node rows stacked, edges shifted to global rows. */
-export function graphBatch(s: GraphSamples): Batch & { graph: GraphBatch } {
-  const segments = new Int32Array(s.n + 1);
-  s.graphs.forEach((g, i) => (segments[i + 1] = segments[i] + g.nodes));
-  const R = segments[s.n];
+// A graph's classes are computed once per graph object: training rebuilds a batch every step.
+const quotients = new WeakMap<Graph, { F: number; q: GraphQuotient }>();
+
+/** graphQuotient of g (sum aggregation: the weights are Ā's counts), cached when refined. */
+function quotientOf(g: Graph, F: number, refine: boolean): GraphQuotient {
+  if (!refine) return graphQuotient(g, F, false, false);
+  const hit = quotients.get(g);
+  if (hit && hit.F === F) return hit.q;
+  const q = graphQuotient(g, F, false, true);
+  quotients.set(g, { F, q });
+  return q;
+}
+
+/**
+ * Tensors of a batch of graphs: one row per class of equivalent nodes of each graph (graphQuotient: same features
+ * and, for every class, the same Ā-weight into it), rows stacked, Ā between classes as weighted edges. Exact for
+ * the network of this module: by induction every node of a class has the same value at every layer (the dense
+ * layers act row by row; c = 1/(deg+1) and D̃^−½ are constant on a class), so aggregation Σ_v Ā[u,v] h_v =
+ * Σ_q Ā(p→q) h_q and the readout Σ_u h_u = Σ_p |p| h_p; the gradients are those of the same function of θ, and
+ * each dense layer's per-graph weight gradient Σ_rows x_r ⊗ δ_r is the node-level one (δ of a class row is the sum
+ * of its nodes'). COLLAB's 372,474 nodes are 163,037 rows. `refine` false: one row per node (the tests' oracle).
+ */
+export function graphBatch(s: GraphSamples, refine = true): Batch & { graph: GraphBatch } {
   const F = s.featureDim;
-  const x = new Float32Array(R * F);
+  const parts = s.graphs.map((g) => quotientOf(g, F, refine));
+  const segments = new Int32Array(s.n + 1);
+  parts.forEach((q, i) => (segments[i + 1] = segments[i] + q.P));
+  const R = segments[s.n];
   let E = 0;
-  for (const g of s.graphs) E += g.edges.length / 2;
-  const src = new Int32Array(E), dst = new Int32Array(E);
-  const deg = new Float32Array(R);
+  for (const q of parts) E += q.agg.ptr[q.P];
+  const x = new Float32Array(R * F), size = new Float32Array(R), invDeg = new Float32Array(R);
+  const src = new Int32Array(E), dst = new Int32Array(E), weight = new Float32Array(E);
   let e = 0;
-  s.graphs.forEach((g, i) => {
-    const o = segments[i];
-    x.set(g.features, o * F);
-    for (let t = 0; t < g.edges.length; t += 2) {
-      src[e] = o + g.edges[t];
-      dst[e] = o + g.edges[t + 1];
-      deg[o + g.edges[t + 1]]++;
-      e++;
+  parts.forEach((q, i) => {
+    const o = segments[i], { ptr, cols, vals } = q.agg;
+    x.set(q.dense, o * F);
+    for (let p = 0; p < q.P; p++) {
+      let total = 0;
+      for (let k = ptr[p]; k < ptr[p + 1]; k++, e++) {
+        src[e] = o + cols[k];
+        dst[e] = o + p;
+        weight[e] = vals[k];
+        total += vals[k];
+      }
+      size[o + p] = q.size[p];
+      invDeg[o + p] = 1 / total;
     }
   });
-  const invDeg = deg.map((d) => 1 / (d + 1));
   return {
     n: s.n,
     x: tf.tensor2d(x, [R, F]),
-    graph: { src, dst, segments, invDeg: tf.tensor2d(invDeg, [R, 1]) },
+    graph: { src, dst, weight, segments, size, invDeg: tf.tensor2d(invDeg, [R, 1]) },
   };
 }
 
@@ -96,11 +123,11 @@ export class Gnn extends LayeredModel {
     // D̃^−½ per row for 'gcn': scaling the rows before and after the neighbour sum gives Â h without a dense Â.
     const invSqrt = c.aggregation === 'gcn' ? tf.sqrt(g.invDeg) : null;
     const aggregate = (h: tf.Tensor2D): tf.Tensor2D => {
-      if (invSqrt) return tf.mul(aggregateNeighbours(tf.mul(h, invSqrt) as tf.Tensor2D, g.src, g.dst), invSqrt) as tf.Tensor2D;
-      const summed = aggregateNeighbours(h, g.src, g.dst);
+      if (invSqrt) return tf.mul(aggregateNeighbours(tf.mul(h, invSqrt) as tf.Tensor2D, g.src, g.dst, g.weight), invSqrt) as tf.Tensor2D;
+      const summed = aggregateNeighbours(h, g.src, g.dst, g.weight);
       return (c.aggregation === 'mean' ? tf.mul(summed, g.invDeg) : summed) as tf.Tensor2D;
     };
-    const readout = (h: tf.Tensor2D) => segmentSum(h, g.segments);
+    const readout = (h: tf.Tensor2D) => segmentSum(h, g.segments, g.size);
     let h = b.x as tf.Tensor2D;
     const readouts: tf.Tensor2D[] = [];
     for (let l = 0; l < c.blocks; l++) {

@@ -258,22 +258,21 @@ export function convRows(x: tf.Tensor4D, patches: tf.Tensor2D, W: tf.Tensor4D, p
 }
 
 /**
- * Sparse aggregation out[u] = h[u] + Σ_{(v→u) ∈ edges} h[v] for node rows h [R, F], edges as source and
- * destination rows: a product with (A + I) that never forms the dense R×R adjacency. Custom op with JS loops
- * (tfjs-wasm has no UnsortedSegmentSum kernel); its adjoint sends dy[u] back along the reversed edges.
+ * Sparse aggregation out[u] = Σ_{(v→u) ∈ edges} w_e·h[v] for rows h [R, F] and weighted edges (source and
+ * destination rows): a product with the R×R matrix of the edges that never forms it (GraphBatch's edges hold c·Ā
+ * between classes of nodes, the identity included). Custom op with JS loops (tfjs-wasm has no UnsortedSegmentSum
+ * kernel); its adjoint sends w_e·dy[u] back along the reversed edges.
  */
-export function aggregateNeighbours(h: tf.Tensor2D, src: Int32Array, dst: Int32Array): tf.Tensor2D {
+export function aggregateNeighbours(h: tf.Tensor2D, src: Int32Array, dst: Int32Array, weight: Float32Array): tf.Tensor2D {
   const [R, F] = h.shape;
   const op = customOp(1, ([ht]) => {
-    const hv = tensorView(ht);
-    const out = hv.slice();
-    addAlongEdges(hv, out, src, dst, F);
+    const out = new Float32Array(R * F);
+    addAlongEdges(tensorView(ht), out, src, dst, weight, F);
     return {
       value: tf.tensor2d(out, [R, F]),
       gradFunc: (dy) => {
-        const dv = tensorView(dy);
-        const dh = dv.slice();
-        addAlongEdges(dv, dh, dst, src, F);
+        const dh = new Float32Array(R * F);
+        addAlongEdges(tensorView(dy), dh, dst, src, weight, F);
         return [tf.tensor2d(dh, [R, F])];
       },
     };
@@ -282,19 +281,19 @@ export function aggregateNeighbours(h: tf.Tensor2D, src: Int32Array, dst: Int32A
 }
 
 /**
- * out[to_e] += h[from_e] for every edge e in order, rows of F values. Rows that are mostly zeros (one-hot node
+ * out[to_e] += w_e·h[from_e] for every edge e in order, rows of F values. Rows that are mostly zeros (one-hot node
  * tags or degrees: COLLAB's first block aggregates ~400 columns with one nonzero each) are added through lists
  * of their nonzero columns. Each entry still receives the same nonzero addends in the same order; a skipped
  * addend is ±0, which leaves every nonzero sum unchanged (only a sum of zeros may differ in the sign of its zero).
  */
-export function addAlongEdges(h: Float32Array, out: Float32Array, from: Int32Array, to: Int32Array, F: number): void {
+export function addAlongEdges(h: Float32Array, out: Float32Array, from: Int32Array, to: Int32Array, w: Float32Array, F: number): void {
   const R = h.length / F;
   let nnz = 0;
   for (let i = 0; i < h.length; i++) if (h[i] !== 0) nnz++;
   if (nnz * 4 > h.length) {
     for (let e = 0; e < from.length; e++) {
-      const a = from[e] * F, b = to[e] * F;
-      for (let f = 0; f < F; f++) out[b + f] += h[a + f];
+      const a = from[e] * F, b = to[e] * F, we = w[e];
+      for (let f = 0; f < F; f++) out[b + f] += we * h[a + f];
     }
     return;
   }
@@ -305,20 +304,26 @@ export function addAlongEdges(h: Float32Array, out: Float32Array, from: Int32Arr
     start[r + 1] = k;
   }
   for (let e = 0; e < from.length; e++) {
-    const a = from[e] * F, b = to[e] * F;
-    for (let k = start[from[e]], end = start[from[e] + 1]; k < end; k++) out[b + cols[k]] += h[a + cols[k]];
+    const a = from[e] * F, b = to[e] * F, we = w[e];
+    for (let k = start[from[e]], end = start[from[e] + 1]; k < end; k++) out[b + cols[k]] += we * h[a + cols[k]];
   }
 }
 
-/** Sum of the rows of each segment: h [R, F] → [n, F], rows of segment i = [segments[i], segments[i+1]). */
-export function segmentSum(h: tf.Tensor2D, segments: Int32Array): tf.Tensor2D {
+/**
+ * Weighted sum of the rows of each segment: out[i] = Σ_{r ∈ segment i} size_r·h[r] for h [R, F] → [n, F], rows of
+ * segment i = [segments[i], segments[i+1]) (size: the nodes a row of a graph batch stands for; null: all 1).
+ */
+export function segmentSum(h: tf.Tensor2D, segments: Int32Array, size: Float32Array | null = null): tf.Tensor2D {
   const F = h.shape[1];
   const n = segments.length - 1;
   const op = customOp(1, ([ht]) => {
     const hv = tensorView(ht);
     const out = new Float32Array(n * F);
     for (let i = 0; i < n; i++) {
-      for (let r = segments[i]; r < segments[i + 1]; r++) for (let f = 0; f < F; f++) out[i * F + f] += hv[r * F + f];
+      for (let r = segments[i]; r < segments[i + 1]; r++) {
+        const s = size ? size[r] : 1;
+        for (let f = 0; f < F; f++) out[i * F + f] += s * hv[r * F + f];
+      }
     }
     return {
       value: tf.tensor2d(out, [n, F]),
@@ -326,7 +331,10 @@ export function segmentSum(h: tf.Tensor2D, segments: Int32Array): tf.Tensor2D {
         const dv = tensorView(dy);
         const dh = new Float32Array(h.shape[0] * F);
         for (let i = 0; i < n; i++) {
-          for (let r = segments[i]; r < segments[i + 1]; r++) for (let f = 0; f < F; f++) dh[r * F + f] = dv[i * F + f];
+          for (let r = segments[i]; r < segments[i + 1]; r++) {
+            const s = size ? size[r] : 1;
+            for (let f = 0; f < F; f++) dh[r * F + f] = s * dv[i * F + f];
+          }
         }
         return [tf.tensor2d(dh, [h.shape[0], F])];
       },

@@ -2,14 +2,20 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Samples } from '../lib/samples.js';
 import type { Param, ParamSpec } from './params.js';
 
-/** Graph batch: node rows of all graphs stacked, edges re-indexed into the stack. */
+/**
+ * Graph batch: one row per class of equivalent nodes of each graph (graphQuotient; every node its own class when
+ * not reduced), the rows of all graphs stacked, and the aggregation c·Ā between classes as weighted edges.
+ */
 export interface GraphBatch {
-  /** Directed edges (both directions of every undirected edge) as source and destination rows. */
+  /** Weighted edges between rows, the identity of Ā = A + I included: aggregation is out[dst] = Σ weight·h[src]. */
   src: Int32Array;
   dst: Int32Array;
+  weight: Float32Array;
   /** Row offsets: graph g owns rows [segments[g], segments[g+1]). */
   segments: Int32Array;
-  /** 1/(degree+1) per row [R, 1], for mean aggregation. */
+  /** Nodes each row stands for: the readout Σ_u h_u is Σ_rows size·h. */
+  size: Float32Array;
+  /** 1/(degree+1) per row [R, 1], for mean aggregation (one value for every node of a class). */
   invDeg: tf.Tensor2D;
 }
 
