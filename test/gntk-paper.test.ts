@@ -122,11 +122,13 @@ describe('GNTK under Du et al.\'s protocol: fast recursion, disk cache, resume',
       const backend = await testBackend();
       const out = path.join(dir, 'n');
       await runGntkPaper({ ...options(out, null, serial), methods: ['GIN'], workers: 2, backend, networks: { hidden: 4, blocks: 1, epochs: 2, lr: 0.01, batchSize: 8 } });
-      const s = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) as { datasets: Record<string, { methods: Record<string, { protocol: string; folds: number[] }[]>; runs: Record<string, { workers: number }> }> };
+      const s = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) as { datasets: Record<string, { methods: Record<string, { protocol: string; folds: number[] }[]>; runs: Record<string, { workers: number }>; networks: { rows: string } }> };
       const m = s.datasets.MUTAG;
       expect(Object.keys(m.methods)).to.deep.equal(['GIN']);
       expect(m.methods.GIN.map((p) => p.folds.length)).to.deep.equal([3, 3]);
       expect(m.runs.GIN.workers).to.equal(1);
+      expect(m.networks.rows).to.equal('node classes');
+      expect(fs.readFileSync(path.join(out, 'report.md'), 'utf8')).to.match(/\| MUTAG \| 4 \| 1 \| 2 \| 0\.01 \| 8 \| \w+ \| node classes \| epoch \d+ \/ — \|/);
     });
 
     it('a run stopped in its second recursion group resumes with that group only and ends as an uncached run', async () => {
