@@ -259,7 +259,7 @@ export function convRows(x: tf.Tensor4D, patches: tf.Tensor2D, W: tf.Tensor4D, p
 
 /**
  * Sparse aggregation out[u] = Σ_{(v→u) ∈ edges} w_e·h[v] for rows h [R, F] and weighted edges (source and
- * destination rows): a product with the R×R matrix of the edges that never forms it (GraphBatch's edges hold c·Ā
+ * destination rows): a product with the R×R matrix of the edges that never forms it (GraphBatch's edges hold Ā
  * between classes of nodes, the identity included). Custom op with JS loops (tfjs-wasm has no UnsortedSegmentSum
  * kernel); its adjoint sends w_e·dy[u] back along the reversed edges.
  */

@@ -4,7 +4,8 @@ import type { Param, ParamSpec } from './params.js';
 
 /**
  * Graph batch: one row per class of equivalent nodes of each graph (graphQuotient; every node its own class when
- * not reduced), the rows of all graphs stacked, and the aggregation c·Ā between classes as weighted edges.
+ * not reduced), the rows of all graphs stacked, and Ā = A + I between classes as weighted edges (the mean and gcn
+ * scalings are applied per row through invDeg).
  */
 export interface GraphBatch {
   /** Weighted edges between rows, the identity of Ā = A + I included: aggregation is out[dst] = Σ weight·h[src]. */
