@@ -118,6 +118,8 @@ function featureGram(a: SparseFeatures, x2: Float32Array, n2: number, F: number,
 export interface GraphQuotient {
   P: number;
   size: Float64Array;
+  /** Ā's row sum of a class's nodes, deg + 1 (the same for every node of a class). */
+  degree: Float64Array;
   agg: Csr;
   feats: SparseFeatures;
   dense: Float32Array;
@@ -170,7 +172,7 @@ export function graphQuotient(g: Graph, F: number, mean: boolean, refine: boolea
     for (let u = 0; u < n; u++) colour[u] = u;
     count = n;
   }
-  const rep = new Int32Array(count).fill(-1), size = new Float64Array(count);
+  const rep = new Int32Array(count).fill(-1), size = new Float64Array(count), degree = new Float64Array(count);
   for (let u = 0; u < n; u++) {
     if (rep[colour[u]] < 0) rep[colour[u]] = u;
     size[colour[u]]++;
@@ -180,11 +182,10 @@ export function graphQuotient(g: Graph, F: number, mean: boolean, refine: boolea
   const dense = new Float32Array(count * F);
   for (let p = 0; p < count; p++) {
     const u = rep[p];
-    let total = 0;
-    for (let e = A.ptr[u]; e < A.ptr[u + 1]; e++) total += A.vals[e];
+    for (let e = A.ptr[u]; e < A.ptr[u + 1]; e++) degree[p] += A.vals[e];
     for (const [q, w] of weightInto(A, colour, u)) {
       cols.push(q);
-      vals.push(mean ? w / total : w);
+      vals.push(mean ? w / degree[p] : w);
     }
     ptr[p + 1] = cols.length;
     for (let k = x.ptr[u]; k < x.ptr[u + 1]; k++) {
@@ -195,7 +196,7 @@ export function graphQuotient(g: Graph, F: number, mean: boolean, refine: boolea
     dense.set(g.features.subarray(u * F, (u + 1) * F), p * F);
   }
   return {
-    P: count, size, dense,
+    P: count, size, degree, dense,
     agg: { n: count, ptr, cols: Int32Array.from(cols), vals: Float64Array.from(vals) },
     feats: { ptr: fptr, idx: Int32Array.from(fidx), val: Float64Array.from(fval) },
   };

@@ -65,15 +65,13 @@ export function graphBatch(s: GraphSamples, refine = true): Batch & { graph: Gra
     const o = segments[i], { ptr, cols, vals } = q.agg;
     x.set(q.dense, o * F);
     for (let p = 0; p < q.P; p++) {
-      let total = 0;
       for (let k = ptr[p]; k < ptr[p + 1]; k++, e++) {
         src[e] = o + cols[k];
         dst[e] = o + p;
         weight[e] = vals[k];
-        total += vals[k];
       }
       size[o + p] = q.size[p];
-      invDeg[o + p] = 1 / total;
+      invDeg[o + p] = 1 / q.degree[p];
     }
   });
   return {

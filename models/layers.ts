@@ -311,19 +311,16 @@ export function addAlongEdges(h: Float32Array, out: Float32Array, from: Int32Arr
 
 /**
  * Weighted sum of the rows of each segment: out[i] = Σ_{r ∈ segment i} size_r·h[r] for h [R, F] → [n, F], rows of
- * segment i = [segments[i], segments[i+1]) (size: the nodes a row of a graph batch stands for; null: all 1).
+ * segment i = [segments[i], segments[i+1]) (size: the nodes a row of a graph batch stands for).
  */
-export function segmentSum(h: tf.Tensor2D, segments: Int32Array, size: Float32Array | null = null): tf.Tensor2D {
+export function segmentSum(h: tf.Tensor2D, segments: Int32Array, size: Float32Array): tf.Tensor2D {
   const F = h.shape[1];
   const n = segments.length - 1;
   const op = customOp(1, ([ht]) => {
     const hv = tensorView(ht);
     const out = new Float32Array(n * F);
     for (let i = 0; i < n; i++) {
-      for (let r = segments[i]; r < segments[i + 1]; r++) {
-        const s = size ? size[r] : 1;
-        for (let f = 0; f < F; f++) out[i * F + f] += s * hv[r * F + f];
-      }
+      for (let r = segments[i]; r < segments[i + 1]; r++) for (let f = 0; f < F; f++) out[i * F + f] += size[r] * hv[r * F + f];
     }
     return {
       value: tf.tensor2d(out, [n, F]),
@@ -331,10 +328,7 @@ export function segmentSum(h: tf.Tensor2D, segments: Int32Array, size: Float32Ar
         const dv = tensorView(dy);
         const dh = new Float32Array(h.shape[0] * F);
         for (let i = 0; i < n; i++) {
-          for (let r = segments[i]; r < segments[i + 1]; r++) {
-            const s = size ? size[r] : 1;
-            for (let f = 0; f < F; f++) dh[r * F + f] = s * dv[i * F + f];
-          }
+          for (let r = segments[i]; r < segments[i + 1]; r++) for (let f = 0; f < F; f++) dh[r * F + f] = size[r] * dv[i * F + f];
         }
         return [tf.tensor2d(dh, [h.shape[0], F])];
       },
