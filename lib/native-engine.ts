@@ -62,38 +62,47 @@ interface DenseNtkKind {
 }
 
 /**
- * The graph of denseNtkTile for L layers (with a precomputed term E when `withE`): per layer, the input Gram
- * Gemm(a1, a2ᵀ)·w² + b² reshaped [r, 1, c, 1] times the cotangent Gram Gemm(g1, g2ᵀ) reshaped [r, K, c, K]
- * (int64 shape inputs shA, shG), accumulated layer by layer (then E), reshaped [r·K, c·K] (shY). A chain of
- * in-place Mul/Add rather than one Sum of all terms: ONNX Runtime then holds two [r·K, c·K] buffers at a time,
- * not one per layer, and a short-lived process pays for far fewer fresh pages.
+ * The graph of denseNtkTile for L layers (with a precomputed term E when `withE`). Per layer, the input Gram
+ * Gemm(a1, a2ᵀ) [r, c] is flattened to [r·c, 1] and multiplied by the row wk = w²·1_K, plus b²: one rank-1
+ * Gemm gives the scale w² a_i·a_j + b² already repeated over the column output k' ([r, 1, c, K] after shE);
+ * the cotangent Gram Gemm(g1, g2ᵀ) [r·K, c·K] is viewed as [r, K, c, K] (shG) and multiplied by it, the scale
+ * broadcast over the row output k only. (Broadcasting the [r, 1, c, 1] scale over both output axes made the Mul
+ * take longer than the Gemm: ONNX Runtime walks spans of K = 10 entries one call at a time.) The terms are
+ * accumulated layer by layer (then E), the last Add writing straight into Y, [r, K, c, K] in memory, so no final
+ * copy. A chain of in-place Mul/Add rather than one Sum of all terms: ONNX Runtime then holds two [r·K, c·K]
+ * buffers at a time, not one per layer.
  */
 function denseNtkModel(L: number, withE: boolean): Uint8Array {
   const nodes: number[][] = [];
-  const inputs: ([string, string[]] | [string, string[], number])[] = [['shA', ['4'], 7], ['shG', ['4'], 7], ['shY', ['2'], 7]];
-  let acc = '';
+  const inputs: ([string, string[]] | [string, string[], number])[] = [['shP', ['2'], 7], ['shE', ['4'], 7], ['shG', ['4'], 7]];
+  const terms: string[] = [];
   for (let l = 0; l < L; l++) {
-    inputs.push([`a1_${l}`, ['r', `fi${l}`]], [`a2_${l}`, ['c', `fi${l}`]], [`g1_${l}`, ['rk', `fo${l}`]], [`g2_${l}`, ['ck', `fo${l}`]], [`w_${l}`, []], [`b_${l}`, []]);
+    inputs.push([`a1_${l}`, ['r', `fi${l}`]], [`a2_${l}`, ['c', `fi${l}`]], [`g1_${l}`, ['rk', `fo${l}`]], [`g2_${l}`, ['ck', `fo${l}`]], [`wk_${l}`, ['1', 'K']], [`b_${l}`, []]);
     nodes.push(
       node('Gemm', [`a1_${l}`, `a2_${l}`], `pa${l}`, [attrInt('transB', 1)]),
-      node('Mul', [`pa${l}`, `w_${l}`], `qa${l}`),
-      node('Add', [`qa${l}`, `b_${l}`], `sa${l}`),
-      node('Reshape', [`sa${l}`, 'shA'], `ra${l}`),
+      node('Reshape', [`pa${l}`, 'shP'], `qa${l}`),
+      node('Gemm', [`qa${l}`, `wk_${l}`, `b_${l}`], `sa${l}`),
+      node('Reshape', [`sa${l}`, 'shE'], `ea${l}`),
       node('Gemm', [`g1_${l}`, `g2_${l}`], `pg${l}`, [attrInt('transB', 1)]),
       node('Reshape', [`pg${l}`, 'shG'], `rg${l}`),
-      node('Mul', [`rg${l}`, `ra${l}`], `t${l}`),
+      node('Mul', [`rg${l}`, `ea${l}`], `t${l}`),
     );
-    if (acc) nodes.push(node('Add', [acc, `t${l}`], `acc${l}`));
-    acc = acc ? `acc${l}` : `t${l}`;
+    terms.push(`t${l}`);
   }
   if (withE) {
     inputs.push(['E', ['rk', 'ck']]);
     nodes.push(node('Reshape', ['E', 'shG'], 'rE'));
-    if (acc) nodes.push(node('Add', [acc, 'rE'], 'accE'));
-    acc = acc ? 'accE' : 'rE';
+    terms.push('rE');
   }
-  nodes.push(node('Reshape', [acc, 'shY'], 'Y'));
-  return onnxModel(nodes, inputs, ['rk', 'ck'], 1);
+  // A single term still passes through one node into Y (an Identity), so Y is always written by the graph.
+  if (terms.length === 1) nodes.push(node('Identity', [terms[0]], 'Y'));
+  let acc = terms[0];
+  for (let q = 1; q < terms.length; q++) {
+    const into = q === terms.length - 1 ? 'Y' : `acc${q}`;
+    nodes.push(node('Add', [acc, terms[q]], into));
+    acc = into;
+  }
+  return onnxModel(nodes, inputs, ['r', 'K', 'c', 'K'], 1);
 }
 
 /**
@@ -127,10 +136,12 @@ class NativeEngine implements MatrixEngine {
       if (data.length !== dims.reduce((a, b) => a * b, 1)) throw new Error(`native engine: operand ${name} has ${data.length} entries for dims [${dims}]`);
       f[name] = new this.ort.Tensor(data instanceof BigInt64Array ? 'int64' : dtype, data, dims);
     }
-    // A given output array is handed to ONNX Runtime as the pre-allocated output: no new buffer per product.
+    // A given output array is handed to ONNX Runtime as the pre-allocated output, which it writes in place.
     const fetches = { Y: out ? new this.ort.Tensor(dtype, out[0], out[1]) : null } as Record<string, null>;
     const y = this.session(kind, dtype).run(f, fetches, {}).Y;
-    return out ? out[0] : (y.data as T);
+    if (!out) return y.data as T;
+    releaseCopy(y.data, out[0]);
+    return out[0];
   }
 
   matMul<T extends Floats>(A: T, B: T, m: number, k: number, n: number, transB = false, out?: T): T {
@@ -165,13 +176,13 @@ class NativeEngine implements MatrixEngine {
     // Shapes MLAS is not asked about (no entries, no layers, an empty inner dimension) are answered by the reference.
     if (size === 0 || layers.length === 0 || layers.some((l) => l.fanIn === 0 || l.fanOut === 0)) return tfjsEngine.denseNtkTile(layers, E, nr, nc, K, y);
     const i64 = (...v: number[]) => BigInt64Array.from(v, BigInt);
-    const feeds: [string, Float32Array | BigInt64Array, number[]][] = [['shA', i64(nr, 1, nc, 1), [4]], ['shG', i64(nr, K, nc, K), [4]], ['shY', i64(nr * K, nc * K), [2]]];
+    const feeds: [string, Float32Array | BigInt64Array, number[]][] = [['shP', i64(nr * nc, 1), [2]], ['shE', i64(nr, 1, nc, K), [4]], ['shG', i64(nr, K, nc, K), [4]]];
     layers.forEach((l, q) => {
       feeds.push([`a1_${q}`, l.a1, [nr, l.fanIn]], [`a2_${q}`, l.a2, [nc, l.fanIn]], [`g1_${q}`, l.g1, [nr * K, l.fanOut]], [`g2_${q}`, l.g2, [nc * K, l.fanOut]]);
-      feeds.push([`w_${q}`, Float32Array.of(l.w2), []], [`b_${q}`, Float32Array.of(l.b2), []]);
+      feeds.push([`wk_${q}`, new Float32Array(K).fill(l.w2), [1, K]], [`b_${q}`, Float32Array.of(l.b2), []]);
     });
     if (E) feeds.push(['E', E, [nr * K, nc * K]]);
-    return this.run({ layers: layers.length, withE: E !== null }, feeds, [y, [nr * K, nc * K]]);
+    return this.run({ layers: layers.length, withE: E !== null }, feeds, [y, [nr, K, nc, K]]);
   }
 
   /**
@@ -213,7 +224,9 @@ class NativeEngine implements MatrixEngine {
     }
     const T = this.ort.Tensor;
     const y = sess.run({ X: new T('float32', x, xShape), W: new T('float32', W, wDims) }, { Y: out ? new T('float32', out, yShape) : null } as Record<string, null>, {}).Y;
-    return out ?? (y.data as Float32Array);
+    if (!out) return y.data as Float32Array;
+    releaseCopy(y.data, out);
+    return out;
   }
 
   /** The session of an ONNX model made by `make`, cached under `key`. */
@@ -229,6 +242,22 @@ class NativeEngine implements MatrixEngine {
     }
     return sess;
   }
+}
+
+/** ArrayBuffer.prototype.transfer (ES2024: Node ≥ 21, or Node 20 with --harmony-rab-gsab-transfer), where present. */
+const transfer = (ArrayBuffer.prototype as { transfer?: (this: ArrayBuffer, length?: number) => ArrayBuffer }).transfer;
+
+/**
+ * Free at once the copy of a pre-allocated output that onnxruntime-node's binding (1.30) returns: after writing
+ * into the given array, it still makes a new ArrayBuffer of the output's size and copies the output into it.
+ * Left to the garbage collector, these copies are fresh memory for every product (page faults: on the 2-core AMD
+ * EPYC virtual machine a [510, 510] fused NTK tile took 7.0–8.5 ms against 1.5 ms with the copy released, outside
+ * the CLI's huge pages) and external-memory pressure that triggers collections. Detaching the copy (transfer to
+ * length 0) returns its block to malloc, which hands the same memory to the next product. Skipped where transfer is
+ * missing, and never done to the caller's own array (should a binding return that one).
+ */
+function releaseCopy(copy: Floats, own: Floats): void {
+  if (transfer && copy.buffer !== own.buffer && copy.buffer instanceof ArrayBuffer) transfer.call(copy.buffer, 0);
 }
 
 /** Loaded native engines by module name (one per process; a failed load is remembered with its reason). */

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { empiricalKernel } from '../jacobian/empirical.js';
 import { encodeNpy, readNpy } from '../lib/npy.js';
+import { runtimeEnv, runtimeFlags } from '../bin/runtime.js';
 import { Mlp } from '../models/mlp.js';
 import { randomInputs, testBackend } from './helpers.js';
 
@@ -39,6 +40,23 @@ describe('ntk command line', function () {
     fs.writeFileSync(xfile, encodeNpy({ data: x, shape: [6, 5] }));
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("the command line's process: the huge-page tunable added to GLIBC_TUNABLES, and ArrayBuffer transfer on every Node", () => {
+    const saved = process.env.GLIBC_TUNABLES;
+    try {
+      process.env.GLIBC_TUNABLES = 'glibc.malloc.arena_max=2';
+      expect(runtimeEnv().GLIBC_TUNABLES).to.equal('glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1');
+      delete process.env.GLIBC_TUNABLES;
+      expect(runtimeEnv().GLIBC_TUNABLES).to.equal('glibc.malloc.hugetlb=1');
+    } finally {
+      if (saved === undefined) delete process.env.GLIBC_TUNABLES;
+      else process.env.GLIBC_TUNABLES = saved;
+    }
+    // The flags runtimeFlags adds (none where transfer is standard) give the child ArrayBuffer.prototype.transfer.
+    const r = spawnSync(process.execPath, [...runtimeFlags(), '-e', 'console.log(typeof ArrayBuffer.prototype.transfer)'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout.trim()).to.equal('function');
+  });
 
   it('kernel writes the .npy and its metadata, equal to the library call', () => {
     const out = path.join(dir, 'k.npy');

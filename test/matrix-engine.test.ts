@@ -316,6 +316,16 @@ describe('matrix engine: kernels from the native engine equal the tfjs ones', fu
     const gnn = new Gnn({ model: 'gnn', ...common, featureDim: 8, hidden: 8, blocks: 2, mlpLayers: 1, aggregation: 'sum', jk: true, outputs: 2 });
     await both(gnn, syntheticGraphs(7, 2), null, 'full', 3);
   });
+
+  it('the native MLP tile combined in sub-tiles (64 outputs: 8 samples per sub-tile) equals the tfjs kernel', async () => {
+    // Tiles of 13 samples split 8 + 5 on each side, diagonal tiles included; the cross kernel's 7 columns make
+    // sub-tiles that span whole output rows, written straight into the kernel.
+    const wide = new Mlp({ model: 'mlp', ...common, widths: [5, 9, 64] });
+    const x = vectors(randomInputs(20, 5, 's1'), 20), y = vectors(randomInputs(7, 5, 's2'), 7);
+    await both(wide, x, null, 'full', 13);
+    await both(wide, x, y, 'full', 13);
+    await both(wide, x, y, 'full', 20);
+  });
 });
 
 describe('matrix engine: choice and fallback', function () {
@@ -357,6 +367,36 @@ describe('matrix engine: choice and fallback', function () {
     expect(bad.status).to.equal(2);
     expect(bad.stderr).to.match(/^ntk: error: --engine: the native engine \(onnxruntime-node-absent\) could not be loaded/);
     expect(fs.existsSync(out), 'no output left behind').to.equal(false);
+  });
+
+  it("with ArrayBuffer.prototype.transfer (as the CLI runs on Node 20), the binding's copy of a given output is freed at once", () => {
+    // onnxruntime-node 1.30 returns a new copy of a pre-allocated output on every run; the engine detaches it. In
+    // a child process with transfer available: 20 products of a 1 MB output into the same array add (almost)
+    // nothing to the ArrayBuffer memory, and the array holds the product.
+    const engine = path.join(root, 'dist', 'lib', 'native-engine.js'), me = path.join(root, 'dist', 'lib', 'matrix-engine.js');
+    const script = `
+      const { initEngine } = await import(${JSON.stringify(engine)});
+      const { matrixEngine } = await import(${JSON.stringify(me)});
+      await initEngine('native');
+      const e = matrixEngine(), m = 512, k = 3;
+      const a = Float32Array.from({ length: m * k }, (_, i) => (i % 7) - 3), out = new Float32Array(m * m);
+      e.matMul(a, a, m, k, m, true, out);
+      const before = process.memoryUsage().arrayBuffers;
+      for (let i = 0; i < 20; i++) e.matMul(a, a, m, k, m, true, out);
+      let worst = 0;
+      for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) {
+        let v = 0;
+        for (let p = 0; p < k; p++) v += a[i * k + p] * a[j * k + p];
+        worst = Math.max(worst, Math.abs(out[i * m + j] - v));
+      }
+      console.log(JSON.stringify({ transfer: typeof ArrayBuffer.prototype.transfer, growth: process.memoryUsage().arrayBuffers - before, worst }));`;
+    const flags = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function' ? [] : ['--harmony-rab-gsab-transfer'];
+    const r = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.status, r.stderr).to.equal(0);
+    const got = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(got.transfer).to.equal('function');
+    expect(got.worst, 'the output array holds A·Aᵀ').to.equal(0);
+    expect(got.growth, 'ArrayBuffer bytes added by 20 products of 1 MB').to.be.below(512 * 512 * 4);
   });
 
   it('loading the native engine leaves nothing behind: no telemetry store in $HOME, no files in $TMPDIR', () => {

@@ -1,0 +1,36 @@
+/**
+ * How the command line's process is started (bin/ntk.ts), shared with the bench, which times the native engine's
+ * GEMM under the same conditions as the kernels it compares with.
+ *
+ * - glibc.malloc.hugetlb=1 (GLIBC_TUNABLES): glibc malloc backs its large blocks with transparent huge pages. A
+ *   kernel computation touches hundreds of MB of fresh memory once (the output, ONNX Runtime's buffers, the .npy
+ *   being written), and on a virtual machine a 4 KB page fault is expensive: measured on the 2-core AMD EPYC (other
+ *   work sharing the cores) for the MNIST MLP's full [5000, 5000] NTK, 87,000 → 27,000 minor page faults and 3.7 →
+ *   2.4 s of CPU (≈ 20 µs per fault saved). A tunable only takes effect at process start.
+ * - On Node 20, V8's --harmony-rab-gsab-transfer (ArrayBuffer.prototype.transfer, standard from Node 21), with which
+ *   the native engine frees at once the copy of every product's output that onnxruntime-node makes (releaseCopy in
+ *   lib/native-engine.ts); without it those copies wait for the garbage collector.
+ */
+export const TUNABLE = 'glibc.malloc.hugetlb=1';
+const TRANSFER_FLAG = '--harmony-rab-gsab-transfer';
+
+/** Whether this process should start again as runtimeFlags/runtimeEnv say (Linux, tunable not set, not opted out). */
+export function relaunchWanted(): boolean {
+  if (process.platform !== 'linux' || process.env.NTK_NO_HUGEPAGES === '1') return false;
+  // (A C library other than glibc ignores the variable; asking which one runs costs a diagnostic report, ~30 ms.)
+  return !(process.env.GLIBC_TUNABLES ?? '').includes('glibc.malloc.hugetlb');
+}
+
+/** Node options for the child: this process's, plus the transfer flag where Node 20 lacks transfer. */
+export function runtimeFlags(): string[] {
+  const flags = [...process.execArgv];
+  const missing = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer !== 'function';
+  if (missing && process.versions.node.split('.')[0] === '20' && !flags.includes(TRANSFER_FLAG)) flags.push(TRANSFER_FLAG);
+  return flags;
+}
+
+/** The child's environment: this one with the huge-page tunable added to GLIBC_TUNABLES. */
+export function runtimeEnv(): NodeJS.ProcessEnv {
+  const tunables = process.env.GLIBC_TUNABLES ? `${process.env.GLIBC_TUNABLES}:${TUNABLE}` : TUNABLE;
+  return { ...process.env, GLIBC_TUNABLES: tunables };
+}
