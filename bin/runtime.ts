@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+
 /**
  * How the command line's process is started (bin/ntk.ts), shared with the bench, which times the native engine's
  * GEMM under the same conditions as the kernels it compares with.
@@ -11,7 +13,7 @@
  *   the native engine frees at once the copy of every product's output that onnxruntime-node makes (releaseCopy in
  *   lib/native-engine.ts); without it those copies wait for the garbage collector.
  */
-export const TUNABLE = 'glibc.malloc.hugetlb=1';
+const TUNABLE = 'glibc.malloc.hugetlb=1';
 const TRANSFER_FLAG = '--harmony-rab-gsab-transfer';
 
 /** Whether this process should start again as runtimeFlags/runtimeEnv say (Linux, tunable not set, not opted out). */
@@ -33,4 +35,25 @@ export function runtimeFlags(): string[] {
 export function runtimeEnv(): NodeJS.ProcessEnv {
   const tunables = process.env.GLIBC_TUNABLES ? `${process.env.GLIBC_TUNABLES}:${TUNABLE}` : TUNABLE;
   return { ...process.env, GLIBC_TUNABLES: tunables };
+}
+
+/**
+ * Start this script again (same arguments, inherited stdio) with runtimeFlags and runtimeEnv, and end as the child
+ * does: the same exit code, or killed by the same signal, which this process forwards (SIGINT, SIGTERM, SIGHUP) so
+ * that an interrupted run cleans up as before. `failure` prefixes the one line written if the child cannot start.
+ */
+export function relaunch(failure: string): void {
+  const child = spawn(process.execPath, [...runtimeFlags(), ...process.argv.slice(1)], { stdio: 'inherit', env: runtimeEnv() });
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const forward = (sig: NodeJS.Signals) => child.kill(sig);
+  for (const s of signals) process.on(s, forward);
+  child.on('error', (e) => {
+    process.stderr.write(`${failure} (${e.message})\n`);
+    process.exit(70);
+  });
+  child.on('exit', (code, signal) => {
+    for (const s of signals) process.removeListener(s, forward);
+    if (signal) process.kill(process.pid, signal);
+    else process.exit(code ?? 70);
+  });
 }

@@ -25,7 +25,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../lib/backend.js';
 import { type Floats, matrixEngine } from '../lib/matrix-engine.js';
 import { initEngine } from '../lib/native-engine.js';
-import { relaunchWanted, runtimeEnv, runtimeFlags } from '../bin/runtime.js';
+import { relaunch, relaunchWanted } from '../bin/runtime.js';
 import { kernelSystem, ridgeRegression } from '../lib/kernel-regression.js';
 import { NormalRng } from '../lib/rng.js';
 import { loadMnist } from '../lib/data.js';
@@ -415,12 +415,10 @@ const usage = `usage: node dist/experiments/bench.js [--models mlp,cnn] [--n 500
 // The bench runs in a process started as the command line starts its own (bin/runtime.ts), so that what it times
 // in this process (the native engine's GEMM rates, the ridge solve) runs under the same conditions as the kernels
 // it spawns through the CLI.
-if (relaunchWanted() && !process.argv.includes('--help') && process.argv[2] !== '--matmul-only') {
-  const r = spawnSync(process.execPath, [...runtimeFlags(), ...process.argv.slice(1)], { stdio: 'inherit', env: runtimeEnv() });
-  process.exit(r.status ?? 1);
+if (relaunchWanted() && !process.argv.includes('--help') && process.argv[2] !== '--matmul-only') relaunch('bench: could not start itself');
+else {
+  (process.argv.includes('--help') ? Promise.resolve(console.log(usage)) : process.argv[2] === '--matmul-only' ? matMulOnly(process.argv[3]) : main()).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
 }
-
-(process.argv.includes('--help') ? Promise.resolve(console.log(usage)) : process.argv[2] === '--matmul-only' ? matMulOnly(process.argv[3]) : main()).catch((e) => {
-  console.error(e);
-  process.exit(1);
-});

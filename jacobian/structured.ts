@@ -5,7 +5,7 @@ import { type MatrixEngine, nativeEngine } from '../lib/matrix-engine.js';
 import { type Samples, sliceSamples } from '../lib/samples.js';
 import { UserError } from '../lib/errors.js';
 import type { ChannelwiseRecord, LinearRecord, Model, TappedForward, Taps } from '../models/model.js';
-import type { OutputMode } from './kernel-types.js';
+import { type OutputMode, placeTile } from './kernel-types.js';
 
 /**
  * How one linear layer's NTK contribution is computed (see LinearRecord for the formula).
@@ -652,7 +652,7 @@ function nativeFullTile(ne: MatrixEngine, f1: TileFeatures, f2: TileFeatures, K:
   if (f1.explicit && f2.explicit) E = f1 === f2 ? nativeDiagonalGram(ne, f1, K) : ne.matMul(f1.explicit, f2.explicit, nr * K, f1.pExplicit, nc * K, true);
   const ld = t.n2 * K;
   if (f1.outer.length === 0) {
-    if (E) place(E, t, 0, 0, nr, nc, K);
+    if (E) placeTile(t.out, 'full', t.n2, K, E, t.r0, nr, t.c0, nc, false);
     clock('products');
     return;
   }
@@ -675,7 +675,7 @@ function nativeFullTile(ne: MatrixEngine, f1: TileFeatures, f2: TileFeatures, K:
       const dst = whole ? t.out.subarray(r0, r0 + mr * K * ld) : tileScratch(mr * K * mc * K);
       ne.denseNtkTile(layers, E, mr, mc, K, dst);
       clock('products');
-      if (!whole) place(dst, t, i0, j0, mr, mc, K);
+      if (!whole) placeTile(t.out, 'full', t.n2, K, dst, t.r0 + i0, mr, t.c0 + j0, mc, false);
       clock('combine');
     }
   }
@@ -683,12 +683,6 @@ function nativeFullTile(ne: MatrixEngine, f1: TileFeatures, f2: TileFeatures, K:
 
 /** Entries of a tile in full mode per sub-tile of the native combination (1 MB of float32). */
 const SUBTILE_FLOATS = 1 << 18;
-
-/** Copy a [mr·K, mc·K] block into the output at samples (t.r0 + i0, t.c0 + j0). */
-function place(src: Float32Array, t: TileTarget, i0: number, j0: number, mr: number, mc: number, K: number): void {
-  const ld = t.n2 * K, w = mc * K;
-  for (let r = 0; r < mr * K; r++) t.out.set(src.subarray(r * w, (r + 1) * w), ((t.r0 + i0) * K + r) * ld + (t.c0 + j0) * K);
-}
 
 /**
  * A tile buffer reused from tile to tile: a fresh [nr·K, nc·K] array per tile costs its first-touch page faults

@@ -8,6 +8,7 @@ import { UserError } from '../lib/errors.js';
 import { blockedCholeskyInPlace, choleskyInPlace } from '../lib/linalg.js';
 import { type Floats, type MatrixEngine, matrixEngine, nativeEngine, tfjsEngine } from '../lib/matrix-engine.js';
 import { initEngine } from '../lib/native-engine.js';
+import { runtimeFlags } from '../bin/runtime.js';
 import { encodeNpy } from '../lib/npy.js';
 import { NormalRng } from '../lib/rng.js';
 import { vectors } from '../lib/samples.js';
@@ -390,8 +391,7 @@ describe('matrix engine: choice and fallback', function () {
         worst = Math.max(worst, Math.abs(out[i * m + j] - v));
       }
       console.log(JSON.stringify({ transfer: typeof ArrayBuffer.prototype.transfer, growth: process.memoryUsage().arrayBuffers - before, worst }));`;
-    const flags = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function' ? [] : ['--harmony-rab-gsab-transfer'];
-    const r = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [...runtimeFlags(), '--input-type=module', '-e', script], { encoding: 'utf8' });
     expect(r.status, r.stderr).to.equal(0);
     const got = JSON.parse(r.stdout.trim().split('\n').pop()!);
     expect(got.transfer).to.equal('function');
