@@ -18,7 +18,7 @@ import { type GntkConfig, type GntkReadouts, analyticGntkReadouts, gntkFromReado
 import type { Graph } from '../lib/samples.js';
 import { PUBLISHED_GNTK } from './gntk.js';
 import { type Machine, type MachineLoad, loadSampler, thisMachine } from './machine.js';
-import { type GntkCheckpoint, clearGntkCheckpoint, defaultGntkWorkers, parallelGntkReadouts } from './gntk-parallel.js';
+import { type GntkCheckpoint, checkpointSeconds, clearGntkCheckpoint, defaultGntkWorkers, parallelGntkReadouts } from './gntk-parallel.js';
 import { scoreFolds } from './svm-folds.js';
 
 /** One GNTK architecture of Du et al.'s grid. */
@@ -61,7 +61,7 @@ const groupName = (g: GntkGroup) => `gntk-L${g.mlpLayers}-${g.aggregation}-B${g.
  * through the project's all-or-nothing writer). A cached file is used only when its metadata matches the dataset and
  * the weights exactly; anything else is recomputed and replaced. While a group is computed, `compute` gets a
  * checkpoint in `dir` for its finished row chunks (parallelGntkReadouts resumes from them); they are removed once the
- * whole group is saved.
+ * whole group is saved. `seconds` of a resumed group adds the earlier runs' time on its saved chunks.
  */
 export async function cachedReadouts(d: GraphDataset, group: GntkGroup, dir: string | null, compute: ReadoutFn, onPairs?: (done: number, total: number) => void): Promise<{ r: GntkReadouts; seconds: number; cached: boolean }> {
   const meta = { source: d.source, n: d.n, featureDim: d.featureDim, ...WEIGHTS, ...group };
@@ -79,14 +79,16 @@ export async function cachedReadouts(d: GraphDataset, group: GntkGroup, dir: str
   }
   const t0 = performance.now();
   const checkpoint = dir ? { dir, name: groupName(group), meta } : undefined;
+  // A group resumed from row chunks counts the earlier runs' time on them too.
+  const earlier = checkpoint ? checkpointSeconds(checkpoint) : 0;
   const r = await compute({ ...WEIGHTS, blocks: group.blocks, mlpLayers: group.mlpLayers, aggregation: group.aggregation, jk: false }, d.graphs, d.graphs, d.featureDim, onPairs, checkpoint);
-  const seconds = (performance.now() - t0) / 1000;
+  const seconds = earlier + (performance.now() - t0) / 1000;
   if (npy && json) {
     const all = new Float64Array(2 * group.blocks * d.n * d.n);
     [...r.q, ...r.t].forEach((x, k) => all.set(x, k * d.n * d.n));
     writeFilesAtomically([
       { path: npy, data: npyChunks({ data: all, shape: [2, group.blocks, d.n, d.n] }) },
-      { path: json, data: JSON.stringify({ meta, seconds, layout: '[0, l] = Σ_{u,u\'} Q after block l+1; [1, l] = Σ_{u,u\'} T (models/gnn-analytic.ts analyticGntkReadouts)' }, null, 1) + '\n' },
+      { path: json, data: JSON.stringify({ meta, seconds, earlierRunsSeconds: earlier, layout: '[0, l] = Σ_{u,u\'} Q after block l+1; [1, l] = Σ_{u,u\'} T (models/gnn-analytic.ts analyticGntkReadouts)' }, null, 1) + '\n' },
     ]);
     clearGntkCheckpoint(checkpoint!);
   }
@@ -179,8 +181,12 @@ export interface GntkPaperOptions {
 
 export type PaperMethod = 'GNTK' | 'WL' | 'GIN' | 'GCN';
 
-/** What the trained networks' rows are (recorded with each run): graphBatch's classes of equivalent nodes. */
+/**
+ * What the rows of a run are (recorded with each run): the trained networks' (graphBatch) and the GNTK recursion's
+ * (graphQuotient) classes of equivalent nodes. Runs recorded without it were made node by node.
+ */
 const NETWORK_ROWS = 'node classes';
+const GNTK_ROWS = 'node classes';
 
 /** Shape and training of the GIN and GCN baselines: hidden width, blocks (GCN: layers), epochs, Adam rate, minibatch. */
 export interface NetworkSchedule {
@@ -355,7 +361,7 @@ export async function runGntkPaper(o: GntkPaperOptions): Promise<Record<string, 
       published: { GNTK: PUBLISHED_GNTK[name.toUpperCase()] ?? null },
       // Where and how each run of this dataset's methods was made (runs of other methods keep their own record);
       // the networks train on this thread (the workers serve the kernels).
-      runs: { ...prev.runs, [methods.join('+')]: { machine: thisMachine(), workers: kernels ? workers : 1, load: sampler.end() } },
+      runs: { ...prev.runs, [methods.join('+')]: { machine: thisMachine(), workers: kernels ? workers : 1, load: sampler.end(), ...(methods.includes('GNTK') ? { gntkRows: GNTK_ROWS } : {}) } },
       seconds: {
         ...prev.seconds,
         ...(methods.includes('GNTK') ? { gntkRecursionGroups: groupSeconds, gntkSvm: scoring } : {}),
@@ -435,7 +441,7 @@ GNTK grid: MLP layers × blocks as listed per dataset below, × sum/mean aggrega
 per-block readouts of blocks 1..B). The recursion runs once per (MLP layers, aggregation) for the largest block count;
 every block count and jk setting comes from its per-block readouts. The recursion runs on classes of equivalent nodes
 (each graph's coarsest equitable partition; exact, the same kernel up to rounding, 5–16× fewer node pairs on the social
-networks); the runs of every dataset but COLLAB were made before it, node by node, and their times are those runs'. WL subtree kernel: iterations h as listed, node
+networks)${classRunsText(ds)}. WL subtree kernel: iterations h as listed, node
 labels = tags (chemical datasets) or degrees (social). Node features: one-hot tag, or one-hot degree for the social
 networks (no tags), as in the GIN and GNTK papers.
 
@@ -453,11 +459,21 @@ ${runsText(ds)}
 ${summary.notRun ? `\nNot run, and why (summary.json \`notRun\`):\n${Object.entries(summary.notRun as Record<string, string>).map(([k, v]) => `- ${k}: ${v}`).join('\n')}\n` : ''}`;
 }
 
-/** Where a run of some methods on one dataset was made. */
+/** Where a run of some methods on one dataset was made; gntkRows: what the GNTK recursion ran on (absent: nodes). */
 interface RunRecord {
   machine: Machine;
   workers: number;
   load: MachineLoad;
+  gntkRows?: string;
+}
+
+/** Which datasets' GNTK recursion ran on node classes; the others' ran node by node, before the class recursion. */
+function classRunsText(ds: Record<string, { runs?: Record<string, RunRecord>; methods: Record<string, unknown> }>): string {
+  const withGntk = ORDER.filter((n) => ds[n]?.methods.GNTK);
+  const onClasses = withGntk.filter((n) => Object.entries(ds[n].runs ?? {}).some(([what, r]) => what.split('+').includes('GNTK') && r.gntkRows === GNTK_ROWS));
+  const byNode = withGntk.filter((n) => !onClasses.includes(n));
+  if (!byNode.length) return '; every dataset\'s GNTK was computed on them';
+  return `; ${onClasses.length ? `the GNTK of ${onClasses.join(', ')} was computed on them, ` : ''}that of ${byNode.join(', ')} node by node, before the class recursion existed (their times are those runs')`;
 }
 
 /** One line per dataset: each run's machine, threads and load; runs before these were recorded say so. */

@@ -48,7 +48,10 @@ export async function parallelGntkReadouts(cfg: GntkConfig, g1: Graph[], g2: Gra
     else todo.push(c);
   });
   onPairs?.(resumed, total);
-  const save = (c: number) => checkpoint && saveChunk(checkpoint, c, chunks[c], q, t, n2);
+  // Each saved chunk carries this run's name and its wall seconds so far: a resumed group's time adds the earlier
+  // runs' (checkpointSeconds) instead of counting only the last run's share.
+  const started = performance.now(), runName = `${process.pid}:${Date.now()}:${++runs}`;
+  const save = (c: number) => checkpoint && saveChunk(checkpoint, c, chunks[c], q, t, n2, { run: runName, seconds: (performance.now() - started) / 1000 });
   if (workers <= 1 || todo.length < 2) {
     // One call over every row to do (one memo of per-graph work), each chunk saved when its last row is done.
     const rows = todo.flatMap((c) => chunks[c]);
@@ -77,6 +80,31 @@ export async function parallelGntkReadouts(cfg: GntkConfig, g1: Graph[], g2: Gra
     });
   }
   return { q, t, n1, n2 };
+}
+
+/**
+ * Wall seconds that earlier runs spent on a checkpoint's saved chunks: Σ over runs of the largest `seconds` among
+ * that run's chunks for this meta (a run's time up to its last saved chunk; work in flight when it stopped is not
+ * counted, it is redone). 0 when nothing is saved.
+ */
+export function checkpointSeconds(cp: GntkCheckpoint): number {
+  if (!fs.existsSync(cp.dir)) return 0;
+  const perRun = new Map<string, number>();
+  const prefix = `${cp.name}-rows-`;
+  for (const f of fs.readdirSync(cp.dir)) {
+    if (!f.startsWith(prefix) || !f.endsWith('.json')) continue;
+    let saved: { meta?: unknown; run?: string; seconds?: number };
+    try {
+      saved = JSON.parse(fs.readFileSync(path.join(cp.dir, f), 'utf8'));
+    } catch {
+      continue;
+    }
+    if (JSON.stringify(saved.meta) !== JSON.stringify(cp.meta) || typeof saved.run !== 'string' || !(Number(saved.seconds) >= 0)) continue;
+    perRun.set(saved.run, Math.max(perRun.get(saved.run) ?? 0, Number(saved.seconds)));
+  }
+  let sum = 0;
+  for (const v of perRun.values()) sum += v;
+  return sum;
 }
 
 /** Remove the chunk files of a checkpoint (once the whole group is saved elsewhere). */
@@ -110,14 +138,14 @@ const chunkFiles = (cp: GntkCheckpoint, c: number) => {
   return { npy: `${base}.npy`, json: `${base}.json` };
 };
 
-/** Rows i of chunk c, entries j ≥ i (all j for two sets), as [2, B, rows, n2]: q then t. */
-function saveChunk(cp: GntkCheckpoint, c: number, rows: number[], q: Float64Array[], t: Float64Array[], n2: number): void {
+/** Rows i of chunk c, entries j ≥ i (all j for two sets), as [2, B, rows, n2]: q then t; `when`: run and its seconds. */
+function saveChunk(cp: GntkCheckpoint, c: number, rows: number[], q: Float64Array[], t: Float64Array[], n2: number, when: { run: string; seconds: number }): void {
   const B = q.length, data = new Float64Array(2 * B * rows.length * n2);
   [...q, ...t].forEach((a, k) => rows.forEach((i, r) => data.set(a.subarray(i * n2, (i + 1) * n2), (k * rows.length + r) * n2)));
   const f = chunkFiles(cp, c);
   writeFilesAtomically([
     { path: f.npy, data: npyChunks({ data, shape: [2, B, rows.length, n2] }) },
-    { path: f.json, data: JSON.stringify({ meta: cp.meta, rows: [rows[0], rows[rows.length - 1]] }) + '\n' },
+    { path: f.json, data: JSON.stringify({ meta: cp.meta, rows: [rows[0], rows[rows.length - 1]], ...when }) + '\n' },
   ]);
 }
 

@@ -116,6 +116,10 @@ describe('GNTK under Du et al.\'s protocol: fast recursion, disk cache, resume',
       expect(report).to.match(/\| WL subtree, paper rule \| not run/);
       // A later run of WL alone adds its own record; methods of unrecorded (older) runs would be named as such.
       expect(report).to.match(/- MUTAG: GNTK on .*\(\d+ cores, \d+ worker thread\(s\)\), load [\d.]+ \/ [\d.]+\.\n/);
+      // The run records that its recursion ran on node classes, and the report says so of this dataset alone.
+      const s = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) as { datasets: Record<string, { runs: Record<string, { gntkRows?: string }> }> };
+      expect(s.datasets.MUTAG.runs.GNTK.gntkRows).to.equal('node classes');
+      expect(report).to.include("every dataset's GNTK was computed on them");
     });
 
     it('a run of the trained networks alone fills their rows and records one thread (they train on the main thread)', async () => {

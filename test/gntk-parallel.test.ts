@@ -3,8 +3,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { syntheticGraphs } from '../lib/graphs.js';
+import type { Graph } from '../lib/samples.js';
 import { analyticGntkReadouts, type GntkConfig, type GntkReadouts } from '../models/gnn-analytic.js';
-import { clearGntkCheckpoint, parallelGntkReadouts } from '../experiments/gntk-parallel.js';
+import { type GntkCheckpoint, checkpointSeconds, clearGntkCheckpoint, parallelGntkReadouts } from '../experiments/gntk-parallel.js';
 import { cachedReadouts } from '../experiments/gntk-paper.js';
 import { scoreFolds } from '../experiments/svm-folds.js';
 import { normaliseKernel, stratifiedFolds } from '../lib/cv.js';
@@ -82,6 +83,11 @@ describe('parallel GNTK recursion', function () {
       expect(failed).to.equal(true);
       const saved = chunkFiles().length;
       expect(saved).to.be.above(0);
+      // The stopped run's time on its saved chunks is kept with them (its own largest), for this meta only.
+      const first = checkpointSeconds(cp);
+      const chunkSeconds = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => (JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { seconds: number }).seconds);
+      expect(first).to.be.above(0).and.equal(Math.max(...chunkSeconds));
+      expect(checkpointSeconds({ ...cp, meta: { what: 'other', n: d.n } })).to.equal(0);
       expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).to.deep.equal([]);
       // The resumed run (on workers) starts from the saved pairs, short of the total, and ends with every chunk saved.
       const reports: number[] = [];
@@ -90,6 +96,8 @@ describe('parallel GNTK recursion', function () {
       expect(reports[reports.length - 1]).to.equal(total);
       expectSameReadouts(resumed, serial);
       expect(chunkFiles().length).to.be.above(saved);
+      // Two runs' chunks now: the earlier run's time plus the resumed run's.
+      expect(checkpointSeconds(cp)).to.be.above(first);
       // A rerun finds everything on disk; a checkpoint of other metadata is not used.
       const again: number[] = [];
       expectSameReadouts(await parallelGntkReadouts(cfg, d.graphs, d.graphs, d.featureDim, 2, (done) => again.push(done), cp), serial);
@@ -99,6 +107,26 @@ describe('parallel GNTK recursion', function () {
       expect(other[0]).to.equal(0);
       clearGntkCheckpoint(cp);
       expect(chunkFiles()).to.deep.equal([]);
+    });
+
+    it('a group resumed from its chunks records the stopped run\'s seconds on them plus its own', async () => {
+      const group = { mlpLayers: 1, aggregation: 'sum' as const, blocks: 2 };
+      const total = (d.n * (d.n + 1)) / 2;
+      const compute = (c: GntkConfig, a: Graph[], b: Graph[], F: number, on?: (done: number, all: number) => void, cp?: GntkCheckpoint) => parallelGntkReadouts(c, a, b, F, 1, on, cp);
+      let failed = false;
+      // Stopped late, so that the resumed run's own time is shorter than the stopped one's: a total that left the
+      // earlier time out would then fall below it.
+      await cachedReadouts(d, group, dir, compute, (done) => { if (done > 0.9 * total) throw new Error('stopped'); }).catch(() => (failed = true));
+      expect(failed).to.equal(true);
+      const earlier = checkpointSeconds({ dir, name: 'gntk-L1-sum-B2', meta: { source: d.source, n: d.n, featureDim: d.featureDim, activation: 'relu', wStd: Math.SQRT2, bStd: 0.1, ...group } });
+      expect(earlier).to.be.above(0);
+      const t0 = performance.now();
+      const r = await cachedReadouts(d, group, dir, compute);
+      const wall = (performance.now() - t0) / 1000;
+      const json = JSON.parse(fs.readFileSync(path.join(dir, 'gntk-L1-sum-B2.json'), 'utf8')) as { seconds: number; earlierRunsSeconds: number };
+      expect(json.earlierRunsSeconds).to.equal(earlier);
+      expect(r.seconds).to.equal(json.seconds).and.be.above(earlier);
+      expect(r.seconds - earlier).to.be.within(0, wall);
     });
 
     it('a group\'s chunk files are removed once its readouts are saved whole', async () => {
