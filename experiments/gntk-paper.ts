@@ -305,7 +305,8 @@ export async function runGntkPaper(o: GntkPaperOptions): Promise<Record<string, 
         const svm = (performance.now() - t) / 1000;
         scoring += svm;
         o.log(`${label}: ${archs.length} architectures × ${o.cs.length} C scored in ${svm.toFixed(1)} s`);
-        if (scoreFile) writeFilesAtomically([{ path: scoreFile, data: JSON.stringify({ protocol: protocolKey, seconds: { recursion: seconds, svm }, scored }) + '\n' }]);
+        // Where the group was scored travels with its times: a grid finished over several runs sums groups of each.
+        if (scoreFile) writeFilesAtomically([{ path: scoreFile, data: JSON.stringify({ protocol: protocolKey, seconds: { recursion: seconds, svm }, machine: thisMachine(), workers, scored }) + '\n' }]);
       }
       for (const { arch, acc, inner } of scored) {
         o.cs.forEach((C, c) => gntk.push({ label: `blocks ${arch.blocks}, layers ${arch.mlpLayers}, ${arch.aggregation}, jk ${arch.jk ? 'on' : 'off'}, C ${C.toPrecision(3)}`, acc: acc[c], inner: inner[c] }));

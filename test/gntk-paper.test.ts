@@ -175,6 +175,8 @@ describe('GNTK under Du et al.\'s protocol: fast recursion, disk cache, resume',
       expect(otherCalls()).to.equal(0);
       const scores = JSON.parse(fs.readFileSync(path.join(cache, 'MUTAG', 'gntk-L2-sum-B2-scores.json'), 'utf8')) as { protocol: { cs: number[] }; scored: { acc: number[][] }[] };
       expect(scores.protocol.cs).to.deep.equal([1, 10]);
+      const where = scores as unknown as { machine: { cpu: string; cores: number }; workers: number };
+      expect([where.machine.cores, where.workers]).to.deep.equal([os.cpus().length, os.availableParallelism()]);
       expect(scores.scored[0].acc.length).to.equal(2);
     });
   });
