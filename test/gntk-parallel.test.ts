@@ -53,18 +53,21 @@ describe('parallel GNTK recursion', function () {
     expect(message).to.match(/--activation.*relu, erf and identity/);
   });
 
-  it('SVM fold scores on 2 worker threads equal the serial ones, and every fold is reported', async () => {
+  it('SVM scores of several kernels on 2 worker threads equal each kernel\'s serial scores, and every (kernel, fold) job is reported', async () => {
     await loadSvm();
     const r = analyticGntkReadouts({ ...cfg, aggregation: 'sum' }, d.graphs, d.graphs, d.featureDim);
-    const K = normaliseKernel(gntkFromReadouts(cfg, r, 2, true).ntk, d.n);
+    const K1 = normaliseKernel(gntkFromReadouts(cfg, r, 2, true).ntk, d.n), K2 = normaliseKernel(gntkFromReadouts(cfg, r, 1, false).ntk, d.n);
     const fold = stratifiedFolds(d.labels!, 3, 0);
-    const serial = await scoreFolds(K, d.n, d.labels!, fold, 3, [0.1, 10], 2, 0, 1);
+    const one = async (K: Float64Array) => (await scoreFolds([K], d.n, d.labels!, fold, 3, [0.1, 10], 2, 0, 1))[0];
+    const serial = [await one(K1), await one(K2)];
     const seen: number[] = [];
-    const par = await scoreFolds(K, d.n, d.labels!, fold, 3, [0.1, 10], 2, 0, 2, (done) => seen.push(done));
+    const par = await scoreFolds([K1, K2], d.n, d.labels!, fold, 3, [0.1, 10], 2, 0, 2, (done) => seen.push(done));
+    // Kernel order kept: the two kernels score differently, so a swap or a mix-up of jobs fails here.
     expect(par).to.deep.equal(serial);
-    expect(seen).to.deep.equal([1, 2, 3]);
-    for (const s of serial) for (const a of [...s.acc, ...s.inner]) expect(a).to.be.within(0, 1);
-    expect(serial.some((s) => s.acc.some((a) => a > 0.5))).to.equal(true);
+    expect(serial[0]).to.not.deep.equal(serial[1]);
+    expect(seen).to.deep.equal([1, 2, 3, 4, 5, 6]);
+    for (const s of serial.flat()) for (const a of [...s.acc, ...s.inner]) expect(a).to.be.within(0, 1);
+    expect(serial.flat().some((s) => s.acc.some((a) => a > 0.5))).to.equal(true);
   });
 
   describe('checkpoints of row chunks', () => {
