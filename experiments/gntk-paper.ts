@@ -270,6 +270,7 @@ export async function runGntkPaper(o: GntkPaperOptions): Promise<Record<string, 
     const fold = stratifiedFolds(d.labels!, o.folds, o.seed);
     const gntk: { label: string; acc: number[]; inner: number[] }[] = [];
     const groupSeconds: number[] = [];
+    const here = thisMachine(), elsewhere: GroupElsewhere[] = [];
     let scoring = 0;
     const groups = methods.includes('GNTK') ? groupsOf(o.grid) : [];
     const dir = o.cacheDir ? path.join(o.cacheDir, name) : null;
@@ -281,11 +282,15 @@ export async function runGntkPaper(o: GntkPaperOptions): Promise<Record<string, 
       type Scored = { arch: GntkArch; acc: number[][]; inner: number[][] };
       let scored: Scored[] | null = null;
       if (scoreFile && fs.existsSync(scoreFile)) {
-        const saved = JSON.parse(fs.readFileSync(scoreFile, 'utf8')) as { protocol: unknown; scored: Scored[]; seconds: { recursion: number; svm: number } };
+        const saved = JSON.parse(fs.readFileSync(scoreFile, 'utf8')) as { protocol: unknown; scored: Scored[]; seconds: { recursion: number; svm: number }; machine: Machine; workers: number };
         if (JSON.stringify(saved.protocol) === JSON.stringify(protocolKey)) {
           scored = saved.scored;
           groupSeconds.push(saved.seconds.recursion);
           scoring += saved.seconds.svm;
+          // A group scored on another machine or thread count: its times are not this run's, so the record names it.
+          if (saved.machine.cpu !== here.cpu || saved.machine.cores !== here.cores || saved.workers !== workers) {
+            elsewhere.push({ group: `layers ${group.mlpLayers}, ${group.aggregation}`, machine: saved.machine, workers: saved.workers, seconds: saved.seconds });
+          }
           o.log(`${label}: scores taken from the cache (${scoreFile})`);
         }
       }
@@ -362,7 +367,7 @@ export async function runGntkPaper(o: GntkPaperOptions): Promise<Record<string, 
       published: { GNTK: PUBLISHED_GNTK[name.toUpperCase()] ?? null },
       // Where and how each run of this dataset's methods was made (runs of other methods keep their own record);
       // the networks train on this thread (the workers serve the kernels).
-      runs: { ...prev.runs, [methods.join('+')]: { machine: thisMachine(), workers: kernels ? workers : 1, load: sampler.end(), ...(methods.includes('GNTK') ? { gntkRows: GNTK_ROWS } : {}) } },
+      runs: { ...prev.runs, [methods.join('+')]: { machine: thisMachine(), workers: kernels ? workers : 1, load: sampler.end(), ...(methods.includes('GNTK') ? { gntkRows: GNTK_ROWS } : {}), ...(elsewhere.length ? { gntkGroupsElsewhere: elsewhere } : {}) } },
       seconds: {
         ...prev.seconds,
         ...(methods.includes('GNTK') ? { gntkRecursionGroups: groupSeconds, gntkSvm: scoring } : {}),
@@ -454,19 +459,34 @@ ${ORDER.filter((n) => ds[n]?.methods.GNTK).map((n) => {
     return `| ${n} | ${d.graphs} | ${d.classes} | ${d.features} | ${d.folds} (${d.innerFolds ?? 3}) | ${d.grid.mlpLayers.join(',')} × ${d.grid.blocks.join(',')} × ${d.grid.aggregation.join(',')} | ${d.cGrid.length} | ${d.wlIterations?.join(',') ?? 'not run'} | ${String(chosen)} | ${(d.seconds.gntkRecursionGroups.reduce((a, b) => a + b, 0) + d.seconds.gntkSvm + (d.seconds.wl ?? 0)).toFixed(0)} s (recursion ${d.seconds.gntkRecursionGroups.map((s) => s.toFixed(0)).join(' + ')} s, GNTK SVMs ${d.seconds.gntkSvm.toFixed(0)} s${d.seconds.wl === undefined ? '' : `, WL ${d.seconds.wl.toFixed(0)} s`}) |`;
   }).join('\n')}
 
-Times are computation times summed over runs (a resumed run counts the cached groups' recorded times). Machine, worker
-threads and 1-minute load average (mean, max) of each run:
+Times are computation times summed over runs (a resumed run counts the cached groups' recorded times, on the machines
+named below). Machine, worker threads and 1-minute load average (mean, max) of each run:
 ${runsText(ds)}
 ${summary.notRun ? `\nNot run, and why (summary.json \`notRun\`):\n${Object.entries(summary.notRun as Record<string, string>).map(([k, v]) => `- ${k}: ${v}`).join('\n')}\n` : ''}`;
 }
 
-/** Where a run of some methods on one dataset was made; gntkRows: what the GNTK recursion ran on (absent: nodes). */
+/** A GNTK group whose scores a run took from a score file made on another machine or thread count. */
+interface GroupElsewhere {
+  group: string;
+  machine: Machine;
+  workers: number;
+  seconds: { recursion: number; svm: number };
+}
+
+/**
+ * Where a run of some methods on one dataset was made; gntkRows: what the GNTK recursion ran on (absent: nodes);
+ * gntkGroupsElsewhere: the groups it took from score files made elsewhere (their times are those machines').
+ */
 interface RunRecord {
   machine: Machine;
   workers: number;
   load: MachineLoad;
   gntkRows?: string;
+  gntkGroupsElsewhere?: GroupElsewhere[];
 }
+
+const elsewhereText = (r: RunRecord): string => (r.gntkGroupsElsewhere ?? []).map((g) =>
+  `, its group ${g.group} taken from a score file made on ${g.machine.cpu} (${g.machine.cores} cores, ${g.workers} worker thread(s): recursion ${g.seconds.recursion.toFixed(0)} s, SVM fits ${g.seconds.svm.toFixed(0)} s)`).join('');
 
 /** Which datasets' GNTK recursion ran on node classes; the others' ran node by node, before the class recursion. */
 function classRunsText(ds: Record<string, { runs?: Record<string, RunRecord>; methods: Record<string, unknown> }>): string {
@@ -485,7 +505,7 @@ function runsText(ds: Record<string, { runs?: Record<string, RunRecord>; methods
     if (!runs.length) return `- ${n}: ${earlier}.`;
     const covered = new Set(runs.flatMap(([what]) => what.split('+')));
     const rest = Object.keys(ds[n].methods).filter((m) => !covered.has(m));
-    return `- ${n}: ${runs.map(([what, r]) => `${what.replaceAll('+', ', ')} on ${r.machine.cpu} (${r.machine.cores} cores, ${r.workers} worker thread(s)), load ${mean(r.load.samples).toFixed(1)} / ${Math.max(...r.load.samples).toFixed(1)}`).join('; ')}${rest.length ? `; ${rest.join(', ')}: ${earlier}` : ''}.`;
+    return `- ${n}: ${runs.map(([what, r]) => `${what.replaceAll('+', ', ')} on ${r.machine.cpu} (${r.machine.cores} cores, ${r.workers} worker thread(s)), load ${mean(r.load.samples).toFixed(1)} / ${Math.max(...r.load.samples).toFixed(1)}${elsewhereText(r)}`).join('; ')}${rest.length ? `; ${rest.join(', ')}: ${earlier}` : ''}.`;
   }).join('\n');
 }
 

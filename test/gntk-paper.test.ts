@@ -135,6 +135,23 @@ describe('GNTK under Du et al.\'s protocol: fast recursion, disk cache, resume',
       expect(fs.readFileSync(path.join(out, 'report.md'), 'utf8')).to.match(/\| MUTAG \| 4 \| 1 \| 2 \| 0\.01 \| 8 \| \w+ \| node classes \| epoch \d+ \/ — \|/);
     });
 
+    it('a group taken from a score file made on another machine is named with that machine and its times; the others are not', async () => {
+      const cache = path.join(dir, 'cache');
+      const opts = (out: string): GntkPaperOptions => ({ ...options(path.join(dir, out), cache, serial), methods: ['GNTK'] });
+      await runGntkPaper(opts('a'));
+      const file = path.join(cache, 'MUTAG', 'gntk-L2-sum-B2-scores.json');
+      const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
+      fs.writeFileSync(file, JSON.stringify({ ...saved, machine: { cpu: 'Test CPU', cores: 64 }, workers: 64, seconds: { recursion: 12.4, svm: 3.2 } }));
+      const s = (await runGntkPaper(opts('b'))) as { datasets: Record<string, { runs: Record<string, { gntkGroupsElsewhere?: unknown[] }> }> };
+      expect(s.datasets.MUTAG.runs.GNTK.gntkGroupsElsewhere).to.deep.equal([{ group: 'layers 2, sum', machine: { cpu: 'Test CPU', cores: 64 }, workers: 64, seconds: { recursion: 12.4, svm: 3.2 } }]);
+      const report = fs.readFileSync(path.join(dir, 'b', 'report.md'), 'utf8');
+      expect(report).to.match(/- MUTAG: GNTK on .*, its group layers 2, sum taken from a score file made on Test CPU \(64 cores, 64 worker thread\(s\): recursion 12 s, SVM fits 3 s\)\.\n/);
+      expect(report).to.not.include('group layers 1');
+      // The first run scored both groups itself: nothing named.
+      const first = JSON.parse(fs.readFileSync(path.join(dir, 'a', 'summary.json'), 'utf8'));
+      expect(first.datasets.MUTAG.runs.GNTK).to.not.have.property('gntkGroupsElsewhere');
+    });
+
     it('a run stopped in its second recursion group resumes with that group only and ends as an uncached run', async () => {
       let calls = 0;
       const stopping: ReadoutFn = (cfg, ...rest) => {
