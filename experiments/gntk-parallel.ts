@@ -93,13 +93,8 @@ export function checkpointSeconds(cp: GntkCheckpoint): number {
   const prefix = `${cp.name}-rows-`;
   for (const f of fs.readdirSync(cp.dir)) {
     if (!f.startsWith(prefix) || !f.endsWith('.json')) continue;
-    let saved: { meta?: unknown; run?: string; seconds?: number };
-    try {
-      saved = JSON.parse(fs.readFileSync(path.join(cp.dir, f), 'utf8'));
-    } catch {
-      continue;
-    }
-    if (JSON.stringify(saved.meta) !== JSON.stringify(cp.meta) || typeof saved.run !== 'string' || !(Number(saved.seconds) >= 0)) continue;
+    const saved = chunkRecord(path.join(cp.dir, f), cp.meta);
+    if (!saved || typeof saved.run !== 'string' || !(Number(saved.seconds) >= 0)) continue;
     perRun.set(saved.run, Math.max(perRun.get(saved.run) ?? 0, Number(saved.seconds)));
   }
   let sum = 0;
@@ -149,17 +144,23 @@ function saveChunk(cp: GntkCheckpoint, c: number, rows: number[], q: Float64Arra
   ]);
 }
 
+/** A chunk's JSON record (saveChunk), or null when it is missing, unreadable or saved for another meta. */
+function chunkRecord(file: string, meta: unknown): { rows?: number[]; run?: string; seconds?: number } | null {
+  let saved: { meta?: unknown; rows?: number[]; run?: string; seconds?: number };
+  try {
+    saved = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return null;
+  }
+  return JSON.stringify(saved.meta) === JSON.stringify(meta) ? saved : null;
+}
+
 /** Chunk c from disk into the readouts (its rows, and their mirror when `same`), if saved for this meta and rows. */
 function loadChunk(cp: GntkCheckpoint, c: number, rows: number[], q: Float64Array[], t: Float64Array[], n2: number, same: boolean): boolean {
   const f = chunkFiles(cp, c);
-  if (!fs.existsSync(f.npy) || !fs.existsSync(f.json)) return false;
-  let saved: { meta: unknown; rows: number[] };
-  try {
-    saved = JSON.parse(fs.readFileSync(f.json, 'utf8'));
-  } catch {
-    return false;
-  }
-  if (JSON.stringify(saved.meta) !== JSON.stringify(cp.meta) || saved.rows?.[0] !== rows[0] || saved.rows?.[1] !== rows[rows.length - 1]) return false;
+  if (!fs.existsSync(f.npy)) return false;
+  const saved = chunkRecord(f.json, cp.meta);
+  if (!saved || saved.rows?.[0] !== rows[0] || saved.rows?.[1] !== rows[rows.length - 1]) return false;
   const a = decodeNpy(fs.readFileSync(f.npy), f.npy);
   const B = q.length;
   if (!(a.data instanceof Float64Array) || a.data.length !== 2 * B * rows.length * n2) return false;
