@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { loadMnist, mnistPool, parseNumberList } from '../lib/data.js';
+import { loadMnist, mnistPool, parseNumberList, valueStarts } from '../lib/data.js';
 import { decodeNpy, encodeNpy } from '../lib/npy.js';
 
 describe('data and file formats', () => {
@@ -34,6 +34,31 @@ describe('data and file formats', () => {
       expect(Buffer.from(parseNumberList(buf).buffer).equals(Buffer.from(ref.buffer))).to.equal(true);
     }
     expect(Array.from(parseNumberList(Buffer.from('{"data": [0, 0.5, -1.25,3]}')))).to.deep.equal([0, 0.5, -1.25, 3]);
+  });
+
+  it('digits parsed on demand are exactly the JSON.parse values of the digit they index, with its label', () => {
+    const dir = path.join(path.dirname(createRequire(import.meta.url).resolve('mnist/package.json')), 'src', 'digits');
+    const ref: number[][] = [], refLabels: number[] = [];
+    for (let d = 0; d < 10; d++) {
+      const v = JSON.parse(fs.readFileSync(path.join(dir, `${d}.json`), 'utf8')).data as number[];
+      for (let k = 0; k + 784 <= v.length; k += 784) {
+        ref.push(v.slice(k, k + 784));
+        refLabels.push(d);
+      }
+    }
+    expect(mnistPool().n).to.equal(ref.length);
+    for (const [split, n, seed] of [['test', 400, 3], ['train', 300, 0]] as const) {
+      const s = loadMnist(split, n, seed);
+      for (let i = 0; i < n; i++) {
+        const j = s.indices[i];
+        expect(s.labels[i]).to.equal(refLabels[j]);
+        const want = Float32Array.from(ref[j]), got = s.x.subarray(i * 784, (i + 1) * 784);
+        expect(Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(Buffer.from(want.buffer))).to.equal(true, `digit ${j}`);
+      }
+    }
+    // Group starts: every 3rd value of a small list; a partial last group is not counted.
+    const b = Buffer.from('{"data": [1,22,3,4.5,5,6,7]}');
+    expect(Array.from(valueStarts(b, 3)).map((o) => b.toString('latin1', o, o + 3))).to.deep.equal(['1,2', '4.5']);
   });
 
   it('.npy files decode as NumPy writes them (header bytes fixed by NumPy 1.x) and round-trip', () => {
