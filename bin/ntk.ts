@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-import { relaunch, relaunchWanted } from './runtime.js';
+import { cliEntry, relaunch, relaunchWanted } from './runtime.js';
 
 /**
  * The `ntk` executable: runs the command line (bin/cli.ts) in a process started as bin/runtime.ts says (glibc
  * malloc on transparent huge pages; on Node 20, ArrayBuffer transfer). On Linux, when the tunable is not set yet,
  * this process starts the command line again with it and ends as its child does (relaunch); elsewhere, or with
- * NTK_NO_HUGEPAGES=1, the command line runs in this process. Results do not depend on it.
+ * NTK_NO_HUGEPAGES=1, the command line runs in this process. Results do not depend on it. The command line is
+ * its bundle when that is fresh (cliEntry).
  */
 if (relaunchWanted()) relaunch('ntk: error: could not start the command line');
-else await import('./cli.js');
+else await import(cliEntry(new URL('./cli.bundle.js', import.meta.url), new URL('./cli.js', import.meta.url)).href);

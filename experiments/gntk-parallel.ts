@@ -70,7 +70,7 @@ export async function parallelGntkReadouts(cfg: GntkConfig, g1: Graph[], g2: Gra
       run, cfg, g1: G1, g2: G2, featureDim, rows: Int32Array.from(chunks[c]), q: q.map((a) => a.buffer as SharedArrayBuffer), t: t.map((a) => a.buffer as SharedArrayBuffer), pairs: pairsOf(chunks[c]),
     }));
     const fractions = new Float64Array(jobs.length);
-    await runJobPool<GntkRowsJob, null>(new URL('./gntk-worker.js', import.meta.url), jobs, workers, (k, f) => {
+    await runJobPool<GntkRowsJob, null>(new URL('../experiments/gntk-worker.js', import.meta.url), jobs, workers, (k, f) => {
       // A job reports 1 once, when its worker has written all its rows: the chunk is complete in the buffers.
       if (f === 1 && fractions[k] !== 1) save(todo[k]);
       fractions[k] = f;

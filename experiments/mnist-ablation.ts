@@ -162,7 +162,7 @@ export async function runMnistAblation(o: MnistAblationOptions): Promise<{ files
   const t0 = performance.now();
   const bar = (o.progress ?? noProgress)(`mnist ablation: ${jobs.length} runs on ${Math.min(o.workers, jobs.length)} thread(s)`, 1000);
   const frac = new Array(jobs.length).fill(0);
-  const results = await runJobPool<MnistJob, MnistJobResult>(new URL('./mnist-worker.js', import.meta.url), jobs, o.workers, (i, f) => {
+  const results = await runJobPool<MnistJob, MnistJobResult>(new URL('../experiments/mnist-worker.js', import.meta.url), jobs, o.workers, (i, f) => {
     frac[i] = f;
     bar.update(Math.round((1000 * frac.reduce((a, b) => a + b, 0)) / jobs.length));
   });

@@ -132,7 +132,7 @@ export async function runMnistStudy(o: MnistStudyOptions): Promise<{ files: stri
   try {
     results = o.workers <= 1
       ? jobs.map((j, i) => runMnistJob(j, (f) => onProgress(i, f)))
-      : await runJobPool<MnistJob, MnistJobResult>(new URL('./mnist-worker.js', import.meta.url), jobs, o.workers, onProgress);
+      : await runJobPool<MnistJob, MnistJobResult>(new URL('../experiments/mnist-worker.js', import.meta.url), jobs, o.workers, onProgress);
   } finally {
     bar.stop();
   }

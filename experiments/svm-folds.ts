@@ -28,7 +28,7 @@ export async function scoreFolds(Ks: Float64Array[], n: number, labels: Int32Arr
     if (shared !== K) shared.set(K);
     return Array.from({ length: folds }, (_, f) => ({ K: shared, n, labels, fold, f, cs, innerFolds, seed }));
   });
-  const flat = await runJobPool<FoldJob, FoldScores>(new URL('./svm-folds-worker.js', import.meta.url), jobs, workers, (_k, fr) => {
+  const flat = await runJobPool<FoldJob, FoldScores>(new URL('../experiments/svm-folds-worker.js', import.meta.url), jobs, workers, (_k, fr) => {
     if (fr === 1) onFold?.(++done);
   });
   return Ks.map((_, k) => flat.slice(k * folds, (k + 1) * folds));

@@ -18,7 +18,7 @@ class KernelWorker {
 
   /** `nativeThreads`: the worker's share of the cores for the native engine's thread pool. */
   constructor(nativeThreads: number) {
-    this.w = new Worker(new URL('./kernel-worker.js', import.meta.url), { env: { ...process.env, NTK_NATIVE_THREADS: String(nativeThreads) } });
+    this.w = new Worker(new URL('../jacobian/kernel-worker.js', import.meta.url), { env: { ...process.env, NTK_NATIVE_THREADS: String(nativeThreads) } });
     this.w.on('message', (m: Record<string, unknown>) => {
       if (m.type === 'error') {
         const err = m.name === 'UserError' ? new UserError(String(m.message)) : new Error(`kernel worker: ${m.message}\n${m.stack}`);

@@ -16,7 +16,7 @@ export { scoped, tensorView } from './tensors.js';
  */
 async function registerGradients(): Promise<void> {
   try {
-    const bundle = './tfjs-gradients.cjs';
+    const bundle = '../lib/tfjs-gradients.cjs';
     await import(bundle);
   } catch {
     await import('@tensorflow/tfjs');
