@@ -42,25 +42,39 @@ export interface PrecomputedSvm {
  * value f(x) = Σ_i y_i α_i K(x, x_i) − ρ. K is [s, s] row-major over the training samples, labels integers.
  */
 export function fitPrecomputedSvm(K: ArrayLike<number>, s: number, labels: ArrayLike<number>, C: number): PrecomputedSvm {
+  return fitRows(precomputedRows(K, s), s, labels, C);
+}
+
+/**
+ * libsvm's precomputed format for K [s, s]: row i = [i + 1, K_i0, …, K_i,s−1] (column 0 the 1-based serial), views
+ * on one Float64Array. libsvm-js copies each row with `new Float64Array(row)`, a memory copy for a typed array (a
+ * boxed array of 3,700 numbers per row, as NCI1's folds have, costs ~0.3 s per fit to build and as much to convert),
+ * and the same rows serve every C of a grid.
+ */
+function precomputedRows(K: ArrayLike<number>, s: number): Float64Array[] {
+  const buf = new Float64Array(s * (s + 1));
+  return Array.from({ length: s }, (_, i) => {
+    const row = buf.subarray(i * (s + 1), (i + 1) * (s + 1));
+    row[0] = i + 1;
+    if (K instanceof Float64Array) row.set(K.subarray(i * s, (i + 1) * s), 1);
+    else for (let j = 0; j < s; j++) row[j + 1] = K[i * s + j];
+    return row;
+  });
+}
+
+function fitRows(rows: Float64Array[], s: number, labels: ArrayLike<number>, C: number): PrecomputedSvm {
   if (!(C > 0)) throw new UserError(`svm: C must be > 0; got ${C}`);
   const SVM = lib();
-  // libsvm's precomputed format: column 0 holds the sample's 1-based serial, column j the kernel against sample j.
-  const rows = Array.from({ length: s }, (_, i) => {
-    const r = new Array<number>(s + 1);
-    r[0] = i + 1;
-    for (let j = 0; j < s; j++) r[j + 1] = K[i * s + j];
-    return r;
-  });
   const svm = new SVM({ type: SVM.SVM_TYPES.C_SVC, kernel: SVM.KERNEL_TYPES.PRECOMPUTED, cost: C, quiet: true });
-  svm.train(rows, Array.from(labels));
+  svm.train(rows as unknown as number[][], Array.from(labels));
   return {
     predict(Kstar: ArrayLike<number>, m: number): Int32Array {
       const out = new Int32Array(m);
+      const r = new Float64Array(s + 1);
       for (let i = 0; i < m; i++) {
-        const r = new Array<number>(s + 1);
-        r[0] = 0;
-        for (let j = 0; j < s; j++) r[j + 1] = Kstar[i * s + j];
-        out[i] = svm.predictOne(r);
+        if (Kstar instanceof Float64Array) r.set(Kstar.subarray(i * s, (i + 1) * s), 1);
+        else for (let j = 0; j < s; j++) r[j + 1] = Kstar[i * s + j];
+        out[i] = svm.predictOne(r as unknown as number[]);
       }
       return out;
     },
@@ -81,8 +95,9 @@ export function svmAccuracies(K: ArrayLike<number>, n: number, labels: ArrayLike
   train.forEach((a, i) => train.forEach((b, j) => (Ktr[i * s + j] = K[a * n + b])));
   test.forEach((a, i) => train.forEach((b, j) => (Kte[i * s + j] = K[a * n + b])));
   const y = train.map((i) => labels[i]);
+  const rows = precomputedRows(Ktr, s);
   return cs.map((C) => {
-    const svm = fitPrecomputedSvm(Ktr, s, y, C);
+    const svm = fitRows(rows, s, y, C);
     try {
       const p = svm.predict(Kte, m);
       let hit = 0;
