@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from './errors.js';
 import { registerWasmGradients } from './wasm-gradients.js';
 import { initEngine } from './native-engine.js';
+import { requireCjs } from './node-require.js';
 
 // The engine's tensor helpers live in lib/tensors.ts (no Node edge there, so a browser bundle can use them).
 export { scoped, tensorView } from './tensors.js';
@@ -16,10 +17,9 @@ export { scoped, tensorView } from './tensors.js';
  */
 async function registerGradients(): Promise<void> {
   try {
-    const bundle = '../lib/tfjs-gradients.cjs';
-    await import(bundle);
+    await requireCjs('../lib/tfjs-gradients.cjs');
   } catch {
-    await import('@tensorflow/tfjs');
+    await requireCjs('@tensorflow/tfjs');
   }
 }
 await registerGradients();
@@ -30,8 +30,7 @@ export const BACKENDS: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
 async function tryTensorflow(): Promise<boolean> {
   try {
     // Optional dependency: absent on machines without internet at install time (it downloads libtensorflow).
-    const name = '@tensorflow/tfjs-node';
-    await import(name);
+    await requireCjs('@tensorflow/tfjs-node');
     return await tf.setBackend('tensorflow');
   } catch {
     return false;
@@ -40,7 +39,7 @@ async function tryTensorflow(): Promise<boolean> {
 
 async function tryWasm(): Promise<boolean> {
   try {
-    await import('@tensorflow/tfjs-backend-wasm');
+    await requireCjs('@tensorflow/tfjs-backend-wasm');
     registerWasmGradients();
     return await tf.setBackend('wasm');
   } catch {
@@ -50,7 +49,7 @@ async function tryWasm(): Promise<boolean> {
 
 /** The pure-JS backend, loaded only when it is the one asked for (or the last resort). */
 async function tryCpu(): Promise<boolean> {
-  await import('@tensorflow/tfjs-backend-cpu');
+  await requireCjs('@tensorflow/tfjs-backend-cpu');
   return await tf.setBackend('cpu');
 }
 

@@ -1,5 +1,6 @@
 import { UserError } from './errors.js';
 import { type DenseNtkLayer, ENGINES, type EngineName, type Floats, type MatrixEngine, conv2dShape, like, tfjsEngine, useEngine } from './matrix-engine.js';
+import { requireCjs } from './node-require.js';
 
 /*
  * The native matrix engine (onnxruntime-node, a Node-only native addon) and the choice of engine. A Node edge:
@@ -272,11 +273,10 @@ async function loadNative(name: string, threads: number): Promise<MatrixEngine |
   // explicit ORT_DISABLE_TELEMETRY=0 from the user is kept.
   process.env.ORT_DISABLE_TELEMETRY ??= '1';
   try {
-    const ort = (await import(name)) as { Tensor?: OrtModules['Tensor']; default?: { Tensor: OrtModules['Tensor'] } };
-    const b = (await import(`${name}/dist/binding.js`)) as { default: { binding: { InferenceSession: OrtModules['InferenceSession'] }; initOrt: () => void } };
-    const Tensor = ort.Tensor ?? ort.default!.Tensor;
-    b.default.initOrt();
-    const e = new NativeEngine({ Tensor, InferenceSession: b.default.binding.InferenceSession, initOrt: b.default.initOrt }, threads);
+    const ort = await requireCjs<{ Tensor: OrtModules['Tensor'] }>(name);
+    const b = await requireCjs<{ binding: { InferenceSession: OrtModules['InferenceSession'] }; initOrt: () => void }>(`${name}/dist/binding.js`);
+    b.initOrt();
+    const e = new NativeEngine({ Tensor: ort.Tensor, InferenceSession: b.binding.InferenceSession, initOrt: b.initOrt }, threads);
     const y = e.matMul(Float32Array.of(1, 2, 3, 4), Float32Array.of(5, 6, 7, 8), 2, 2, 2);
     if (y[0] !== 19 || y[3] !== 50) throw new Error(`a test product gave [${Array.from(y)}]`);
     return e;

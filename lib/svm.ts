@@ -1,6 +1,7 @@
 import type { LibsvmClass } from 'libsvm-js';
 import { foldSplit, stratifiedFolds } from './cv.js';
 import { UserError } from './errors.js';
+import { requireCjs } from './node-require.js';
 
 let Libsvm: LibsvmClass | null = null;
 
@@ -16,7 +17,7 @@ export async function loadSvm(): Promise<void> {
     if (!/streaming compile failed|falling back to ArrayBuffer/.test(String(a[0]))) warn(...a);
   };
   try {
-    Libsvm = await (await import('libsvm-js')).default;
+    Libsvm = await requireCjs<Promise<LibsvmClass>>('libsvm-js');
   } finally {
     console.warn = warn;
   }
