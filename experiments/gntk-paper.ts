@@ -367,7 +367,7 @@ export async function runGntkPaper(o: GntkPaperOptions): Promise<Record<string, 
       published: { GNTK: PUBLISHED_GNTK[name.toUpperCase()] ?? null },
       // Where and how each run of this dataset's methods was made (runs of other methods keep their own record);
       // the networks train on this thread (the workers serve the kernels).
-      runs: { ...prev.runs, [methods.join('+')]: { machine: thisMachine(), workers: kernels ? workers : 1, load: sampler.end(), ...(methods.includes('GNTK') ? { gntkRows: GNTK_ROWS } : {}), ...(elsewhere.length ? { gntkGroupsElsewhere: elsewhere } : {}) } },
+      runs: { ...supersededRuns(prev.runs ?? {}, methods), [methods.join('+')]: { machine: thisMachine(), workers: kernels ? workers : 1, load: sampler.end(), ...(methods.includes('GNTK') ? { gntkRows: GNTK_ROWS } : {}), ...(elsewhere.length ? { gntkGroupsElsewhere: elsewhere } : {}) } },
       seconds: {
         ...prev.seconds,
         ...(methods.includes('GNTK') ? { gntkRecursionGroups: groupSeconds, gntkSvm: scoring } : {}),
@@ -463,6 +463,19 @@ Times are computation times summed over runs (a resumed run counts the cached gr
 named below). Machine, worker threads and 1-minute load average (mean, max) of each run:
 ${runsText(ds)}
 ${summary.notRun ? `\nNot run, and why (summary.json \`notRun\`):\n${Object.entries(summary.notRun as Record<string, string>).map(([k, v]) => `- ${k}: ${v}`).join('\n')}\n` : ''}`;
+}
+
+/**
+ * The earlier run records of a dataset without the methods a new run redoes: 'GNTK+WL' becomes 'WL' after a run of
+ * the GNTK alone (its WL numbers still come from that run), and a record left with no method is dropped.
+ */
+export function supersededRuns(runs: Record<string, unknown>, methods: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, r] of Object.entries(runs)) {
+    const left = key.split('+').filter((m) => !methods.includes(m));
+    if (left.length) out[left.join('+')] = r;
+  }
+  return out;
 }
 
 /** A GNTK group whose scores a run took from a score file made on another machine or thread count. */

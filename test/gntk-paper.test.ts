@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type GntkPaperOptions, type ReadoutFn, cachedReadouts, runGntkPaper } from '../experiments/gntk-paper.js';
+import { type GntkPaperOptions, type ReadoutFn, cachedReadouts, runGntkPaper, supersededRuns } from '../experiments/gntk-paper.js';
 import { type GraphDataset, syntheticGraphs, withDegreeFeatures } from '../lib/graphs.js';
 import type { Graph } from '../lib/samples.js';
 import { type GntkConfig, analyticGntkReadouts } from '../models/gnn-analytic.js';
@@ -120,6 +120,13 @@ describe('GNTK under Du et al.\'s protocol: fast recursion, disk cache, resume',
       const s = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) as { datasets: Record<string, { runs: Record<string, { gntkRows?: string }> }> };
       expect(s.datasets.MUTAG.runs.GNTK.gntkRows).to.equal('node classes');
       expect(report).to.include("every dataset's GNTK was computed on them");
+    });
+
+    it('a later run of some methods takes them out of the earlier run records, which keep the rest', () => {
+      const r = { machine: { cpu: 'x', cores: 2 } };
+      expect(supersededRuns({ 'GNTK+WL': r, 'GIN+GCN': r }, ['GNTK'])).to.deep.equal({ WL: r, 'GIN+GCN': r });
+      expect(supersededRuns({ 'GNTK+WL': r, GIN: r }, ['GNTK', 'WL'])).to.deep.equal({ GIN: r });
+      expect(supersededRuns({ WL: r }, ['GCN'])).to.deep.equal({ WL: r });
     });
 
     it('a run of the trained networks alone fills their rows and records one thread (they train on the main thread)', async () => {
