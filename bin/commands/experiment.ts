@@ -258,7 +258,7 @@ export const experimentCommand: Command = (y) =>
         .option('ce-lr', { type: 'number', describe: 'mnist: their learning rate (default 1e-2)' })
         .option('ridge', { type: 'number', describe: 'mnist: ridge λ relative to the mean diagonal (default 1e-6)' })
         .option('probe', { type: 'number', describe: 'mnist: probe digits for kernel tracking (default 50)' })
-        .option('workers', { type: 'number', describe: 'mnist, mnist-ablation: worker threads for the (model, seed) runs; gntk-paper: threads of the GNTK recursion and the SVM folds (default: cores; same results)' })
+        .option('workers', { type: 'number', describe: 'mnist, mnist-ablation: worker threads for the (model, seed) runs; gntk-paper: threads of the GNTK recursion and of the SVM (its architecture × fold jobs) (default: cores; same results)' })
         .option('variants', { type: 'string', describe: `mnist-ablation: the choices to change, one at a time (default all: ${Object.keys(ABLATION_VARIANTS).join(',')})` })
         .option('render-only', { type: 'boolean', describe: 'mnist, gntk-paper: re-render report and figures from <out-dir>/results.json, computing nothing' }),
     async (a: Args) => {
