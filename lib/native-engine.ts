@@ -55,7 +55,7 @@ interface OrtModules {
   initOrt: () => void;
 }
 
-type Kind = 'matmul' | 'matmulT' | 'update' | 'batch' | 'batchT';
+type Kind = 'matmul' | 'matmulT' | 'matmulTA' | 'update' | 'batch' | 'batchT';
 /** The fused tile's graph: its number of layers and whether it adds a precomputed term E. */
 interface DenseNtkKind {
   layers: number;
@@ -118,7 +118,7 @@ class NativeEngine implements MatrixEngine {
 
   private session(kind: Kind | DenseNtkKind, dtype: 'float32' | 'float64'): SyncSession {
     const key = typeof kind === 'string' ? kind : `ntk:${kind.layers}:${kind.withE}`;
-    return this.keyedSession(`${key}:${dtype}`, () => {
+    return this.keyedSession(`${key}:${dtype}`, typeof kind !== 'string', () => {
       const elem = dtype === 'float32' ? 1 : 11;
       const mm = [node('MatMul', ['A', 'B'], 'Y')];
       return typeof kind !== 'string' ? denseNtkModel(kind.layers, kind.withE)
@@ -126,6 +126,7 @@ class NativeEngine implements MatrixEngine {
         : kind === 'batch' ? onnxModel(mm, [['A', ['b', 'm', 'k']], ['B', ['b', 'k', 'n']]], ['b', 'm', 'n'], elem)
         : kind === 'batchT' ? onnxModel([node('Transpose', ['A'], 'At', [attrInts('perm', [0, 2, 1])]), node('MatMul', ['At', 'B'], 'P'), node('Mul', ['P', 'S'], 'Y')], [['A', ['b', 'k', 'm']], ['B', ['b', 'k', 'n']], ['S', []]], ['b', 'm', 'n'], elem)
         : kind === 'matmulT' ? onnxModel([node('Gemm', ['A', 'B'], 'Y', [attrInt('transB', 1)])], [['A', ['m', 'k']], ['B', ['n', 'k']]], ['m', 'n'], elem)
+        : kind === 'matmulTA' ? onnxModel([node('Gemm', ['A', 'B'], 'Y', [attrInt('transA', 1)])], [['A', ['k', 'm']], ['B', ['k', 'n']]], ['m', 'n'], elem)
         : onnxModel([node('Gemm', ['A', 'B', 'C'], 'Y', [attrInt('transB', 1), attrFloat('alpha', -1), attrFloat('beta', 1)])], [['A', ['m', 'k']], ['B', ['n', 'k']], ['C', ['m', 'n']]], ['m', 'n'], elem);
     });
   }
@@ -164,7 +165,10 @@ class NativeEngine implements MatrixEngine {
   batchMatMul<T extends Floats>(A: T, B: T, batch: number, m: number, k: number, n: number, transA = false, scale = 1, out?: T): T {
     if (batch * m * n === 0 || k === 0) return out ? (out.fill(0, 0, batch * m * n).subarray(0, batch * m * n) as T) : like(A, batch * m * n);
     const o: [T, number[]] | undefined = out ? [out.length === batch * m * n ? out : (out.subarray(0, batch * m * n) as T), [batch, m, n]] : undefined;
-    // The transposed form carries the scale as a graph input (a Mul node); the plain form is scaled here if asked.
+    // One unscaled transposed product is a Gemm with transA (MLAS packs Aᵀ itself; the batched form's Transpose node
+    // would copy A first: for a training step's ∂/∂W = patchesᵀ·dz, 40 MB). The batched transposed form carries the
+    // scale as a graph input (a Mul node); the plain form is scaled here if asked.
+    if (transA && batch === 1 && scale === 1) return this.run('matmulTA', [['A', A, [k, m]], ['B', B, [k, n]]], o ? [o[0], [m, n]] : undefined);
     if (transA) return this.run('batchT', [['A', A, [batch, k, m]], ['B', B, [batch, k, n]], ['S', like(A, 1).fill(scale) as T, []]], o);
     const C = this.run('batch', [['A', A, [batch, m, k]], ['B', B, [batch, k, n]]], o);
     if (scale !== 1) for (let i = 0; i < C.length; i++) C[i] *= scale;
@@ -213,12 +217,12 @@ class NativeEngine implements MatrixEngine {
       }
       wDims = [C, Co, kh, kw];
       const crop = [kh - 1 - pads[0], kw - 1 - pads[1], kh - 1 - pads[2], kw - 1 - pads[3]];
-      sess = this.keyedSession(`convT:${crop}`, () => onnxModel(nhwc([node('ConvTranspose', ['Xc', 'W'], 'Yc', [attrInts('pads', crop)])]),
+      sess = this.keyedSession(`convT:${crop}`, false, () => onnxModel(nhwc([node('ConvTranspose', ['Xc', 'W'], 'Yc', [attrInts('pads', crop)])]),
         [['X', ['n', 'h', 'w', 'c']], ['W', ['c', 'o', 'kh', 'kw']]], ['n', 'ho', 'wo', 'o'], 1));
     } else {
       W = w;
       wDims = wShape;
-      sess = this.keyedSession(`conv:${pads}`, () => onnxModel(nhwc([
+      sess = this.keyedSession(`conv:${pads}`, false, () => onnxModel(nhwc([
         node('Transpose', ['W'], 'Wc', [attrInts('perm', [3, 2, 0, 1])]),
         node('Conv', ['Xc', 'Wc'], 'Yc', [attrInts('pads', [pads[0], pads[1], pads[2], pads[3]])]),
       ]), [['X', ['n', 'h', 'w', 'c']], ['W', ['kh', 'kw', 'c', 'o']]], ['n', 'ho', 'wo', 'o'], 1));
@@ -230,14 +234,22 @@ class NativeEngine implements MatrixEngine {
     return out;
   }
 
-  /** The session of an ONNX model made by `make`, cached under `key`. */
-  private keyedSession(key: string, make: () => Uint8Array): SyncSession {
+  /**
+   * The session of an ONNX model made by `make`, cached under `key`. Each session has its own intra-op thread pool,
+   * whose threads spin for a while after a call before they sleep. Only the fused NTK tile's sessions (`spin`),
+   * called back to back with little between the calls, keep that: calls of different sessions in turn (a training
+   * step's products and convolutions) otherwise find the last session's threads still spinning on the cores. On
+   * the 2-core AMD EPYC: training the seeds/003 CNN on 500 digits 0.83–0.96 s per epoch with every session spinning,
+   * 0.57–0.62 s with none; the MNIST MLP kernel's products stage 0.16–0.18 s with spinning, 0.21–0.24 s without.
+   */
+  private keyedSession(key: string, spin: boolean, make: () => Uint8Array): SyncSession {
     let sess = this.sessions.get(key);
     if (!sess) {
       const model = make();
       const fresh = new this.ort.InferenceSession();
       fresh.loadModel(model.buffer, model.byteOffset, model.byteLength, {
         intraOpNumThreads: this.threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
+        extra: { session: { intra_op: { allow_spinning: spin ? '1' : '0' } } },
       });
       this.sessions.set(key, (sess = fresh));
     }

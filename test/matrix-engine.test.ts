@@ -89,10 +89,10 @@ describe('matrix engine: native products against the tfjs reference', function (
   });
 
   it('batched products (plain, and transposed with a scale) equal per-sample reference products', () => {
-    for (const [batch, m, k, n] of [[1, 1, 1, 1], [3, 7, 1, 5], [5, 1, 9, 4], [4, 20, 64, 25], [0, 3, 3, 3]]) {
-      for (const transA of [false, true]) {
+    // A single unscaled transposed product takes its own Gemm (transA) in the native engine: batch 1 with s = 1.
+    for (const [batch, m, k, n] of [[1, 1, 1, 1], [3, 7, 1, 5], [5, 1, 9, 4], [4, 20, 64, 25], [0, 3, 3, 3], [1, 13, 40, 6], [1, 6, 1, 9], [1, 0, 4, 3]]) {
+      for (const [transA, s] of [[false, 1], [true, -0.37], [true, 1]] as const) {
         const A = rand(batch * m * k, `ba${batch}`), B = rand(batch * k * n, `bb${batch}`);
-        const s = transA ? -0.37 : 1;
         const want = tfjsEngine.batchMatMul(A, B, batch, m, k, n, transA, s);
         // Independent of batchMatMul's own loop: explicit transposes and 2-D products per sample.
         const bound = new Float64Array(batch * m * n);
