@@ -20,7 +20,7 @@ export abstract class LayeredModel implements Model {
   }
 
   apply(params: tf.Tensor[], b: Batch): tf.Tensor2D {
-    return this.run(new Forward(params, null, false), b).out;
+    return this.run(new Forward(params, null, false, true), b).out;
   }
 
   applyTapped(params: tf.Tensor[], b: Batch, taps: Taps): TappedForward {

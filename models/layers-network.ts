@@ -117,7 +117,7 @@ export class LayersNetwork implements Model {
   }
 
   apply(params: tf.Tensor[], b: Batch): tf.Tensor2D {
-    return this.forward(new Forward(params, null, false), b);
+    return this.forward(new Forward(params, null, false, true), b);
   }
 
   applyTapped(params: tf.Tensor[], b: Batch, taps: Taps): TappedForward {

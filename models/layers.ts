@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../lib/errors.js';
-import { nativeEngine } from '../lib/matrix-engine.js';
+import { type MatrixEngine, nativeEngine } from '../lib/matrix-engine.js';
 import { NormalRng } from '../lib/rng.js';
 import { filledTensor, tensorView } from '../lib/tensors.js';
 import type { ChannelwiseRecord, LinearRecord, Taps } from './model.js';
@@ -196,9 +196,11 @@ export function im2col(x: tf.Tensor4D, kh: number, kw: number, stride: number | 
 /**
  * a·W for rows a [R, fanIn], W [fanIn, fanOut], with gradients that transpose explicitly: tfjs's own
  * gradient of matMul calls matMul(dy, W, false, true), which runs ~10× slower on wasm. With `paramGrad`
- * false, W is treated as a constant (only ∂/∂a is formed), which is all that cotangent passes need.
+ * false, W is treated as a constant (only ∂/∂a is formed), which is all that cotangent passes need. With
+ * `inputGrad` false (training, a layer whose input depends on no parameter: the data), a is the constant and
+ * only ∂/∂W = aᵀ·dy is formed. On the native engine the training products run in ONNX Runtime (nativeLinear).
  */
-export function linearOp(a: tf.Tensor2D, W: tf.Tensor2D, paramGrad: boolean): tf.Tensor2D {
+export function linearOp(a: tf.Tensor2D, W: tf.Tensor2D, paramGrad: boolean, inputGrad = true): tf.Tensor2D {
   if (!paramGrad) {
     const WT = tf.transpose(W);
     const op = customOp(1, ([at], save) => {
@@ -206,6 +208,15 @@ export function linearOp(a: tf.Tensor2D, W: tf.Tensor2D, paramGrad: boolean): tf
       return { value: tf.matMul(at as tf.Tensor2D, W), gradFunc: (dy, [wt]) => [tf.matMul(dy as tf.Tensor2D, wt as tf.Tensor2D)] };
     });
     return op(a) as tf.Tensor2D;
+  }
+  const ne = nativeEngine();
+  if (ne) return nativeLinear(ne, a, W, inputGrad);
+  if (!inputGrad) {
+    const op = customOp(1, ([Wt], save) => {
+      save([a]);
+      return { value: tf.matMul(a, Wt as tf.Tensor2D), gradFunc: (dy, [as]) => [tf.matMul(tf.transpose(as), dy as tf.Tensor2D)] };
+    });
+    return op(W) as tf.Tensor2D;
   }
   const op = customOp(2, ([at, Wt], save) => {
     save([at, Wt]);
@@ -220,6 +231,104 @@ export function linearOp(a: tf.Tensor2D, W: tf.Tensor2D, paramGrad: boolean): tf
     };
   });
   return op(a, W) as tf.Tensor2D;
+}
+
+/**
+ * ∂/∂W = aᵀ·dy [fanIn, fanOut] of a training product (a [R, fanIn], dy [R, fanOut]) on the native engine, as one
+ * ONNX Runtime Gemm with its first operand transposed in place. That operand is the narrower of the two: for
+ * fanOut < fanIn the product is (dyᵀ·a)ᵀ, its [fanOut, fanIn] result transposed here (for the seeds/003 CNN's
+ * second convolution on 50 digits, [500, 20000]·[20000, 20]: 5.3 against 7.9 ms, both cores).
+ */
+function nativeWeightGrad(ne: MatrixEngine, a: tf.Tensor, dy: tf.Tensor, R: number, fanIn: number, fanOut: number): tf.Tensor {
+  if (fanOut >= fanIn) return filledTensor([fanIn, fanOut], (out) => ne.batchMatMul(tensorView(a), tensorView(dy), 1, fanIn, R, fanOut, true, 1, out));
+  const t = ne.batchMatMul(tensorView(dy), tensorView(a), 1, fanOut, R, fanIn, true);
+  return filledTensor([fanIn, fanOut], (out) => {
+    for (let o = 0; o < fanOut; o++) for (let i = 0; i < fanIn; i++) out[i * fanOut + o] = t[o * fanIn + i];
+  });
+}
+
+/**
+ * linearOp with parameter gradients on the native engine: z = a·W [R, fanOut], ∂/∂a = dy·Wᵀ [R, fanIn] (when
+ * `inputGrad`) and ∂/∂W = aᵀ·dy [fanIn, fanOut] (nativeWeightGrad), each one ONNX Runtime product read from and
+ * written into the tensors' own memory (the engine takes Wᵀ as an operand flag).
+ */
+function nativeLinear(ne: MatrixEngine, a: tf.Tensor2D, W: tf.Tensor2D, inputGrad: boolean): tf.Tensor2D {
+  const [R, fanIn] = a.shape, fanOut = W.shape[1];
+  const value = (at: tf.Tensor, Wt: tf.Tensor) => filledTensor([R, fanOut], (out) => ne.matMul(tensorView(at), tensorView(Wt), R, fanIn, fanOut, false, out));
+  if (!inputGrad) {
+    const op = customOp(1, ([Wt], save) => {
+      save([a]);
+      return { value: value(a, Wt), gradFunc: (dy, [as]) => [nativeWeightGrad(ne, as, dy, R, fanIn, fanOut)] };
+    });
+    return op(W) as tf.Tensor2D;
+  }
+  const op = customOp(2, ([at, Wt], save) => {
+    save([at, Wt]);
+    return {
+      value: value(at, Wt),
+      gradFunc: (dy, [as, ws]) => [
+        filledTensor([R, fanIn], (out) => ne.matMul(tensorView(dy), tensorView(ws), R, fanOut, fanIn, true, out)),
+        nativeWeightGrad(ne, as, dy, R, fanIn, fanOut),
+      ],
+    };
+  });
+  return op(a, W) as tf.Tensor2D;
+}
+
+/**
+ * The transposed convolution that is the adjoint of a stride-1 convolution of x [n, H, W, C] by W [kh, kw, C, Cout]
+ * in x: dx = conv(pad(dz), W̃), W̃[a, b, co, ci] = W[kh−1−a, kw−1−b, ci, co] (`flipped`), dz [n·Ho·Wo, Cout] padded by
+ * kh−1−before rows above and kh−1−after below (likewise for columns). On the native engine one ONNX Runtime
+ * ConvTranspose from dz's memory into dx's; else one tfjs conv2d.
+ */
+function convAdjoint(dy: tf.Tensor, flipped: tf.Tensor4D, xShape: number[], gh: { out: number; before: number; after: number }, gw: { out: number; before: number; after: number }): tf.Tensor4D {
+  const [n, H, Wd, C] = xShape;
+  const [kh, kw, Cout] = flipped.shape;
+  const ne = nativeEngine();
+  if (ne) {
+    const pads = [kh - 1 - gh.before, kw - 1 - gw.before, kh - 1 - gh.after, kw - 1 - gw.after];
+    return filledTensor([n, H, Wd, C], (out) => ne.conv2d(tensorView(dy), tensorView(flipped), [n, gh.out, gw.out, Cout], [kh, kw, Cout, C], pads, out)) as tf.Tensor4D;
+  }
+  const d4 = tf.reshape(dy, [n, gh.out, gw.out, Cout]) as tf.Tensor4D;
+  const padded = tf.pad(d4, [[0, 0], [kh - 1 - gh.before, kh - 1 - gh.after], [kw - 1 - gw.before, kw - 1 - gw.after], [0, 0]]);
+  return tf.conv2d(padded as tf.Tensor4D, flipped, 1, 'valid');
+}
+
+/**
+ * A stride-1 convolution for training: z = patches·W [n·Ho·Wo, Cout] (patches = im2col(x), given) for x
+ * [n, H, W, C] and the kernel parameter Wt (any shape of kh·kw·C·Cout values), differentiable in both:
+ * ∂/∂x is the transposed convolution (convAdjoint) and ∂/∂W = patchesᵀ·dz [kh·kw·C, Cout], so neither the
+ * patch-sized ∂/∂patches = dz·Wᵀ [R, kh·kw·C] nor its col2im scatter-add is formed (for the seeds/003 CNN's second
+ * convolution on 50 digits a [20000, 500] product with 20-long inner sums and 10 million scattered adds per step).
+ * With `inputGrad` false (x depends on no parameter) only ∂/∂W is formed. On the native engine the products run
+ * in ONNX Runtime.
+ */
+export function convTrainRows(x: tf.Tensor4D, patches: tf.Tensor2D, Wt: tf.Tensor, kh: number, kw: number, padding: Padding, inputGrad: boolean): tf.Tensor2D {
+  const [n, H, Wd, C] = x.shape;
+  const Cout = Wt.shape[Wt.rank - 1], F = kh * kw * C, R = patches.shape[0];
+  const gh = convGeometry(H, kh, 1, padding), gw = convGeometry(Wd, kw, 1, padding);
+  const ne = nativeEngine();
+  const forward = (wt: tf.Tensor) => {
+    const W2 = tf.reshape(wt, [F, Cout]) as tf.Tensor2D;
+    return ne ? filledTensor([R, Cout], (out) => ne.matMul(tensorView(patches), tensorView(W2), R, F, Cout, false, out)) : tf.matMul(patches, W2);
+  };
+  const weightGrad = (p: tf.Tensor, dy: tf.Tensor) => tf.reshape(ne ? nativeWeightGrad(ne, p, dy, R, F, Cout) : tf.matMul(tf.transpose(p), dy as tf.Tensor2D), Wt.shape);
+  if (!inputGrad) {
+    const op = customOp(1, ([wt], save) => {
+      save([patches]);
+      return { value: forward(wt), gradFunc: (dy, [p]) => [weightGrad(p, dy)] };
+    });
+    return op(Wt) as tf.Tensor2D;
+  }
+  const op = customOp(2, ([, wt], save) => {
+    const flipped = tf.reverse(tf.transpose(tf.reshape(wt, [kh, kw, C, Cout]), [0, 1, 3, 2]), [0, 1]) as tf.Tensor4D;
+    save([patches, flipped]);
+    return {
+      value: forward(wt),
+      gradFunc: (dy, [p, wf]) => [convAdjoint(dy, wf as tf.Tensor4D, [n, H, Wd, C], gh, gw), weightGrad(p, dy)],
+    };
+  });
+  return op(x, Wt) as tf.Tensor2D;
 }
 
 /**
@@ -240,18 +349,7 @@ export function convRows(x: tf.Tensor4D, patches: tf.Tensor2D, W: tf.Tensor4D, p
     save([flipped]);
     return {
       value: tf.matMul(patches, W2),
-      gradFunc: (dy, [wf]) => {
-        // On the native engine the same padded convolution runs in ONNX Runtime (MLAS), straight from dy's
-        // memory into the gradient tensor's; the tfjs conv2d stays the path of the tfjs engine.
-        const ne = nativeEngine();
-        if (ne) {
-          const pads = [kh - 1 - gh.before, kw - 1 - gw.before, kh - 1 - gh.after, kw - 1 - gw.after];
-          return [filledTensor([n, H, Wd, C], (out) => ne.conv2d(tensorView(dy), tensorView(wf), [n, gh.out, gw.out, Cout], [kh, kw, Cout, C], pads, out))];
-        }
-        const d4 = tf.reshape(dy, [n, gh.out, gw.out, Cout]) as tf.Tensor4D;
-        const padded = tf.pad(d4, [[0, 0], [kh - 1 - gh.before, kh - 1 - gh.after], [kw - 1 - gw.before, kw - 1 - gw.after], [0, 0]]);
-        return [tf.conv2d(padded as tf.Tensor4D, wf as tf.Tensor4D, 1, 'valid')];
-      },
+      gradFunc: (dy, [wf]) => [convAdjoint(dy, wf as tf.Tensor4D, [n, H, Wd, C], gh, gw)],
     };
   });
   return op(x) as tf.Tensor2D;
@@ -360,6 +458,25 @@ export interface ConvGeometry {
   padding: Padding;
 }
 
+let dataInputs = false;
+
+/**
+ * Run f (a training step: gradients in the parameters only) with the model passes it makes told that their input
+ * batch is data: the layer that consumes the first parameter then forms no gradient in its input (for the seeds/003
+ * CNN, the transposed convolution of its first layer back to the images; for the MNIST MLP, the [500, 784]
+ * product dy·Wᵀ of every full-batch step). Outside it, every pass differentiates in its input, as a user's
+ * tf.grads in the input expects.
+ */
+export function withDataInputs<T>(f: () => T): T {
+  const was = dataInputs;
+  dataInputs = true;
+  try {
+    return f();
+  } finally {
+    dataInputs = was;
+  }
+}
+
 /**
  * A forward pass that consumes the parameter list in order. With `tapped` set, every linear layer is computed
  * as rows × matrix (convolutions through im2col), recorded with the indices of the parameters it uses, and gets
@@ -373,7 +490,22 @@ export class Forward {
   readonly linear: LinearRecord[] = [];
   readonly channelwiseRecords: ChannelwiseRecord[] = [];
 
-  constructor(private readonly params: tf.Tensor[], private readonly taps: Taps, readonly tapped: boolean) {}
+  /** Whether the layer that consumes the first parameter reads the data (see withDataInputs). */
+  private readonly inputIsData: boolean;
+
+  /**
+   * `readsData`: this pass runs the model on its input batch (the model's own apply, not a frozen layer's
+   * constants), so that inside withDataInputs a layer before the first parameter reads a batch that depends on
+   * no parameter.
+   */
+  constructor(private readonly params: tf.Tensor[], private readonly taps: Taps, readonly tapped: boolean, readsData = false) {
+    this.inputIsData = readsData && dataInputs && !tapped;
+  }
+
+  /** Whether a layer's input needs a gradient: not when it reads the data (no parameter consumed before it). */
+  private inputGrad(): boolean {
+    return !(this.inputIsData && this.p === 0);
+  }
 
   /** The next parameter and its index in the list. */
   private next(): tf.Tensor {
@@ -393,10 +525,11 @@ export class Forward {
    */
   dense(a: tf.Tensor2D, s: { wScale: number; bScale: number }, bias: boolean, segments: Int32Array | null, product?: (W: tf.Tensor) => tf.Tensor2D): tf.Tensor2D {
     const kIndex = this.p;
+    const inputGrad = this.inputGrad();
     const Wt = this.next();
     const fanOut = Wt.shape[Wt.shape.length - 1];
     const W = Wt.rank === 2 ? (Wt as tf.Tensor2D) : (tf.reshape(Wt, [a.shape[1], fanOut]) as tf.Tensor2D);
-    let z: tf.Tensor2D = tf.mul(product ? product(Wt) : linearOp(a, W, !this.tapped), s.wScale);
+    let z: tf.Tensor2D = tf.mul(product ? product(Wt) : linearOp(a, W, !this.tapped, inputGrad), s.wScale);
     const params = [kIndex];
     if (bias) {
       params.push(this.p);
@@ -459,8 +592,12 @@ export class Forward {
       const [, H, Wd] = x.shape;
       const C = x.shape[3];
       // (The kernel may come as [k, C, Cout] from a 1-D convolution: read it as [kh, kw, C, Cout].)
-      const product = this.tapped && sh === 1 && sw === 1 && !dilated && H * Wd <= 2 * ho * wo
-        ? (W: tf.Tensor) => convRows(x, patches, tf.reshape(W, [kh, kw, C, W.shape[W.rank - 1]]) as tf.Tensor4D, geo.padding) : undefined;
+      // Training passes (gradients in x and the kernel) likewise (convTrainRows), where the same holds.
+      const adjointPays = sh === 1 && sw === 1 && !dilated && H * Wd <= 2 * ho * wo;
+      const inputGrad = this.inputGrad();
+      const product = !adjointPays ? undefined : this.tapped
+        ? (W: tf.Tensor) => convRows(x, patches, tf.reshape(W, [kh, kw, C, W.shape[W.rank - 1]]) as tf.Tensor4D, geo.padding)
+        : (W: tf.Tensor) => convTrainRows(x, patches, W, kh, kw, geo.padding, inputGrad);
       const z = this.dense(patches, s, bias, uniformSegments(n, ho * wo), product);
       return tf.reshape(z, [n, ho, wo, z.shape[1]]) as tf.Tensor4D;
     }

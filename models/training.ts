@@ -6,6 +6,7 @@ import type { Progress } from '../lib/progress.js';
 import { NormalRng } from '../lib/rng.js';
 import { type Samples, gatherSamples } from '../lib/samples.js';
 import type { Model } from './model.js';
+import { withDataInputs } from './layers.js';
 import { type Param, paramTensors } from './params.js';
 
 export interface TrainConfig {
@@ -59,13 +60,14 @@ export function trainModel(model: Model, init: Param[], data: Samples, y: Float3
       const order = full ? null : new NormalRng(`train/${cfg.seed}/${e}`).permutation(n);
       let sum = 0;
       for (let bi = 0; bi < batches; bi++) {
-        const { value, grads } = tf.tidy(() => {
+        // Gradients in the parameters only: the model's first layer need not differentiate in the data.
+        const { value, grads } = tf.tidy(() => withDataInputs(() => {
           if (fullStep) return fullStep(params);
           const idx = order!.subarray(bi * cfg.batchSize, Math.min(n, (bi + 1) * cfg.batchSize));
           const yb = new Float32Array(idx.length * K);
           idx.forEach((j, r) => yb.set(y.subarray(j * K, (j + 1) * K), r * K));
           return valueAndGrads(model.batch(gatherSamples(data, idx)), tf.tensor2d(yb, [idx.length, K]))(params);
-        });
+        }));
         const next = opt.step(params, grads);
         sum += value.dataSync()[0];
         [value, ...grads, ...params].forEach((t) => t.dispose());

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { empiricalKernel } from '../jacobian/empirical.js';
 import { KernelTracker } from '../jacobian/tracking.js';
 import { kernelSystem, oneHot } from '../lib/kernel-regression.js';
@@ -10,7 +11,12 @@ import { linearisedFlow, linearisedGd } from '../lib/linearised.js';
 import { makeOptimiser } from '../lib/optimisers.js';
 import { NormalRng } from '../lib/rng.js';
 import { vectors } from '../lib/samples.js';
-import { DEFAULT_MLP, Mlp } from '../models/mlp.js';
+import { initEngine } from '../lib/native-engine.js';
+import { Cnn } from '../models/cnn.js';
+import { withDataInputs } from '../models/layers.js';
+import { fromLayersModel } from '../models/layers-network.js';
+import type { Model } from '../models/model.js';
+import { DEFAULT_COMMON, DEFAULT_MLP, Mlp } from '../models/mlp.js';
 import { type Param } from '../models/params.js';
 import { checkpointHook, parseParamsFile } from '../models/params-file.js';
 import { predict, trainModel } from '../models/training.js';
@@ -172,4 +178,91 @@ describe('training checkpoints', function () {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('training gradients (convolutions as patch rows with a transposed-convolution adjoint, dense layers)', function () {
+  this.timeout(120000);
+  before(async () => {
+    await testBackend();
+  });
+  after(async () => {
+    await initEngine();
+  });
+
+  const smooth = { ...DEFAULT_COMMON, activation: 'tanh' as const };
+  // Stride-1 convolutions (valid, and same with uneven padding) with a flatten head; a stride-2 convolution and a
+  // readout convolution covering the whole map (both patch products, no adjoint); a dense MLP; a tfjs-layers
+  // network with a frozen layer between two trainable ones (its constants run in their own forward pass).
+  const frozenNet = () => {
+    const m = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [5], units: 4, activation: 'tanh' }), tfl.layers.dense({ units: 3, activation: 'tanh' }), tfl.layers.dense({ units: 2 })] });
+    m.layers[1].trainable = false;
+    return fromLayersModel(m);
+  };
+  const models: [string, () => { model: Model; params: Param[] }, number[]][] = [
+    ['cnn 3×3 valid, 2×2 same, flatten', () => {
+      const c = new Cnn({ model: 'cnn', ...smooth, imageShape: [7, 6, 2], head: 'flatten', outputs: 3, convs: [{ kernel: 3, channels: 3, stride: 1, padding: 'valid' }, { kernel: 2, channels: 2, stride: 1, padding: 'same' }] });
+      return { model: c, params: c.init('grad-cnn') };
+    }, [7, 6, 2]],
+    ['cnn stride 2, whole-map readout', () => {
+      const c = new Cnn({ model: 'cnn', ...smooth, imageShape: [6, 6, 1], head: 'conv', outputs: 3, convs: [{ kernel: 3, channels: 2, stride: 2, padding: 'same' }, { kernel: 3, channels: 3, stride: 1, padding: 'valid' }] });
+      return { model: c, params: c.init('grad-cnn2') };
+    }, [6, 6, 1]],
+    ['mlp 5-4-3', () => {
+      const m = new Mlp({ ...DEFAULT_MLP, activation: 'tanh', widths: [5, 4, 3] });
+      return { model: m, params: m.init('grad-mlp') };
+    }, [5]],
+    ['layers network with a frozen middle layer', frozenNet, [5]],
+  ];
+
+  for (const engine of ['native', 'tfjs'] as const) {
+    it(`∂L/∂θ of L = ½‖f(x) − y‖² equals central differences, the same bit for bit inside withDataInputs; ∂L/∂x likewise outside it (${engine} engine)`, async () => {
+      await initEngine(engine);
+      for (const [name, make, shape] of models) {
+        const { model, params } = make();
+        const n = 3, d = shape.reduce((a, b) => a * b, 1);
+        const x = randomInputs(n, d, `grad-x/${name}`), y = tf.tensor2d(randomInputs(n, model.outputSize, `grad-y/${name}`), [n, model.outputSize]);
+        const b = model.batch(vectors(x, n, shape));
+        const loss = (ps: tf.Tensor[], bb = b) => tf.mul(0.5, tf.sum(tf.square(tf.sub(model.apply(ps, bb), y)))) as tf.Scalar;
+        const ps = params.map((p) => tf.tensor(p.values, p.shape));
+        const grads = (inside: boolean) => tf.tidy(() => {
+          const g = () => tf.grads((...qs: tf.Tensor[]) => loss(qs))(ps).map((t) => Float32Array.from(t.dataSync()));
+          return inside ? withDataInputs(g) : g();
+        });
+        const inside = grads(true), outside = grads(false);
+        inside.forEach((g, i) => expect(Buffer.from(g.buffer).equals(Buffer.from(outside[i].buffer)), `${name}: param ${i} inside/outside withDataInputs`).to.equal(true));
+        const L = (qs: tf.Tensor[], bb = b) => tf.tidy(() => loss(qs, bb).dataSync()[0]);
+        const scale = Math.max(1, ...inside.map((g) => Math.max(...g.map(Math.abs))));
+        const h = 1e-2;
+        params.forEach((p, i) => {
+          for (let j = 0; j < p.values.length; j++) {
+            const at = (v: number) => {
+              const q = Float32Array.from(p.values);
+              q[j] += v;
+              const qs = ps.map((t, k) => (k === i ? tf.tensor(q, p.shape) : t));
+              const r = L(qs);
+              qs[i].dispose();
+              return r;
+            };
+            const fd = (at(h) - at(-h)) / (2 * h);
+            expect(Math.abs(fd - inside[i][j]), `${name}: ∂L/∂${p.name}[${j}] ${inside[i][j]} against ${fd}`).to.be.at.most(2e-3 * scale);
+          }
+        });
+        // The input gradient (a user's tf.grads in x) outside withDataInputs, against central differences too.
+        const xt = b.x as tf.Tensor;
+        const gx = tf.tidy(() => tf.grad((xx: tf.Tensor) => loss(ps, { ...b, x: xx }))(xt).dataSync());
+        for (const j of [0, 3, d + 1, n * d - 1]) {
+          const at = (v: number) => {
+            const q = Float32Array.from(x);
+            q[j] += v;
+            const bb = model.batch(vectors(q, n, shape));
+            const r = L(ps, bb);
+            (bb.x as tf.Tensor).dispose();
+            return r;
+          };
+          expect(Math.abs((at(h) - at(-h)) / (2 * h) - gx[j]), `${name}: ∂L/∂x[${j}]`).to.be.at.most(2e-3 * scale);
+        }
+        ps.forEach((t) => t.dispose());
+      }
+    });
+  }
 });
