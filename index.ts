@@ -26,7 +26,7 @@ export { SUPPORTED_LAYERS } from './models/layers-topology.js';
 export { fromFunction, FunctionModel, type NetworkFunction, type FunctionModelOptions, type FunctionModelConfig } from './models/function-model.js';
 export { initialValues, type InitializerSpec } from './models/keras-init.js';
 export { readModelJson, type ModelJsonFile } from './lib/model-json.js';
-export { Forward, type CommonConfig, type ConvGeometry, type Padding } from './models/layers.js';
+export { Forward, withDataInputs, type CommonConfig, type ConvGeometry, type Padding } from './models/layers.js';
 export { Cnn, seedCnnConfig, type CnnConfig, type ConvSpec } from './models/cnn.js';
 export { ResNet, type ResNetConfig } from './models/resnet.js';
 export { Gnn, type GnnConfig } from './models/gnn.js';

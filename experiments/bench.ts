@@ -11,7 +11,8 @@
  * Options: --models mlp,cnn, --n N, --repeats R, --peer PATH, --backends wasm,cpu, --engines native,tfjs,
  * --workers default,1,2 (`default`: no --workers flag, i.e. the plan the cost model picks, shown against 1 and 2
  * threads), --skip-peer, --out DIR, --ridge-n 5000 (0: skip), --scaling off (skip the N/width scaling series),
- * --web off (skip the explorer's browser timings, which otherwise run last when Chromium is installed).
+ * --web off (skip the explorer's browser timings, which otherwise run last when Chromium is installed),
+ * --train-epochs 3 (seconds per epoch of training the seeds/003 CNN on each engine; 0: skip).
  */
 import { diagonalGramFlops } from '../jacobian/structured.js';
 import { CHROMIUM_CANDIDATES, findChromium } from '../web/build.js';
@@ -23,10 +24,14 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../lib/backend.js';
-import { type Floats, matrixEngine } from '../lib/matrix-engine.js';
+import { type DenseNtkLayer, type Floats, type MatrixEngine, matrixEngine, useEngine } from '../lib/matrix-engine.js';
+import { empiricalKernel } from '../jacobian/empirical.js';
+import { DEFAULT_COMMON, DEFAULT_MLP, Mlp } from '../models/mlp.js';
+import { Cnn, seedCnnConfig } from '../models/cnn.js';
+import { trainModel } from '../models/training.js';
 import { initEngine } from '../lib/native-engine.js';
 import { relaunch, relaunchWanted } from '../bin/runtime.js';
-import { kernelSystem, ridgeRegression } from '../lib/kernel-regression.js';
+import { kernelSystem, oneHot, ridgeRegression } from '../lib/kernel-regression.js';
 import { NormalRng } from '../lib/rng.js';
 import { loadMnist } from '../lib/data.js';
 import { writeFilesAtomically } from '../lib/files.js';
@@ -124,6 +129,84 @@ async function nativeGemm(): Promise<{ shape: string; dtype: string; gflops: num
     }
     return { shape: `${use} [${m},${k}]·[${n},${k}]ᵀ`, dtype: f64 ? 'float64' : 'float32', gflops: (2 * m * k * n) / best / 1e9 };
   });
+}
+
+/**
+ * Where the MLP's products time goes on the native engine. The full [5000, 5000] kernel is computed in this process
+ * once (warm-up) and again with the engine's fused-tile calls (denseNtkTile) recorded; the recorded calls are then
+ * replayed on Gaussian data of the same shapes, best of 3 passes: (a) as the fused calls themselves, (b) as their
+ * GEMMs alone — per call and layer the input Gram a1·a2ᵀ [nr, nc] and the cotangent Gram g1·g2ᵀ [nr·K, nc·K], into
+ * reused outputs, no Hadamard combination. (b) against the single-call GEMM rate shows what MLAS reaches on this
+ * sequence of shapes; (a) against (b) what the combination and the graph's other nodes cost.
+ */
+async function mlpProductsDecomposition(n: number): Promise<Record<string, number>> {
+  await initEngine('native');
+  const ne = matrixEngine();
+  const model = new Mlp({ ...DEFAULT_MLP, widths: [784, 100, 100, 100, 10] });
+  const params = model.init(0);
+  const ds = loadMnist('train', n, 0);
+  const calls: { dims: [number, number][]; nr: number; nc: number; K: number }[] = [];
+  const recorder: MatrixEngine = Object.create(ne);
+  recorder.denseNtkTile = (layers: readonly DenseNtkLayer[], E: Float32Array | null, nr: number, nc: number, K: number, out?: Float32Array) => {
+    if (E) throw new Error('bench: the MLP fused tile was given an explicit term');
+    calls.push({ dims: layers.map((l) => [l.fanIn, l.fanOut]), nr, nc, K });
+    return ne.denseNtkTile(layers, E, nr, nc, K, out);
+  };
+  empiricalKernel(model, params, ds, null, { mode: 'full' });
+  useEngine(recorder);
+  let kernelProducts: number;
+  try {
+    kernelProducts = empiricalKernel(model, params, ds, null, { mode: 'full' }).info.timing.products;
+  } finally {
+    useEngine(ne);
+  }
+  const rng = new NormalRng('products-decomposition');
+  const data = calls.map((c) => ({ ...c, layers: c.dims.map(([fanIn, fanOut]) => ({ a1: rng.normals(c.nr * fanIn), a2: rng.normals(c.nc * fanIn), g1: rng.normals(c.nr * c.K * fanOut), g2: rng.normals(c.nc * c.K * fanOut), fanIn, fanOut, w2: 2 / fanIn, b2: 0.01 })) }));
+  const size = Math.max(...calls.map((c) => c.nr * c.nc * c.K * c.K));
+  const out = new Float32Array(size), outA = new Float32Array(size);
+  const best = (pass: () => void) => {
+    let t = Infinity;
+    for (let r = 0; r < 3; r++) {
+      const t0 = performance.now();
+      pass();
+      t = Math.min(t, (performance.now() - t0) / 1000);
+    }
+    return t;
+  };
+  const fused = best(() => { for (const c of data) ne.denseNtkTile(c.layers, null, c.nr, c.nc, c.K, out.subarray(0, c.nr * c.K * c.nc * c.K)); });
+  const gemms = best(() => {
+    for (const c of data) {
+      for (const l of c.layers) {
+        ne.matMul(l.a1, l.a2, c.nr, l.fanIn, c.nc, true, outA.subarray(0, c.nr * c.nc));
+        ne.matMul(l.g1, l.g2, c.nr * c.K, l.fanOut, c.nc * c.K, true, out.subarray(0, c.nr * c.K * c.nc * c.K));
+      }
+    }
+  });
+  const flops = calls.reduce((a, c) => a + c.dims.reduce((b, [fi, fo]) => b + 2 * c.nr * c.nc * fi + 2 * c.nr * c.K * c.nc * c.K * fo, 0), 0);
+  return { calls: calls.length, gflop: flops / 1e9, kernelProductsSeconds: kernelProducts, fusedSeconds: fused, gemmsAloneSeconds: gemms };
+}
+
+/**
+ * Seconds per epoch of training the seeds/003 CNN (90,550 parameters) on n MNIST digits as the study trains it
+ * (minibatches of 50, Adam lr 3e-3, cross-entropy), on each matrix engine: one epoch to warm up, then `epochs`
+ * timed; with the last epoch's mean loss, which the engines give equal up to float32 rounding.
+ */
+async function trainBench(n: number, epochs: number, backend: string, engines: string[]): Promise<Record<string, { secondsPerEpoch: number; lastLoss: number }>> {
+  await initBackend(backend);
+  const model = new Cnn(seedCnnConfig([20, 20], DEFAULT_COMMON));
+  const ds = loadMnist('train', n, 0);
+  const y = Float32Array.from(oneHot(ds.labels, 10));
+  const cfg = (e: number) => ({ loss: 'cross-entropy' as const, optimiser: { name: 'adam' as const, lr: 3e-3 }, epochs: e, batchSize: 50, seed: 'bench' });
+  const out: Record<string, { secondsPerEpoch: number; lastLoss: number }> = {};
+  for (const engine of engines) {
+    await initEngine(engine);
+    const warm = trainModel(model, model.init(0), ds, y, cfg(1)).params;
+    const t = performance.now();
+    const { history } = trainModel(model, warm, ds, y, cfg(epochs));
+    out[engine] = { secondsPerEpoch: (performance.now() - t) / 1000 / epochs, lastLoss: history.loss[history.loss.length - 1] };
+  }
+  await initEngine();
+  return out;
 }
 
 /**
@@ -339,6 +422,16 @@ async function main(): Promise<void> {
       targets.push({ target: `${bm.name.toUpperCase()} full [${n * 10}, ${n * 10}], whole process vs best PyTorch`, goal: `≥ ${goal}×`, unit: '×', native: ratio(pick('native')), tfjs: ratio(pick('tfjs')), met: ratio(pick('native')) >= goal });
       targets.push({ target: `${bm.name.toUpperCase()} products, GFLOP/s against the native engine's best GEMM on the same shapes`, goal: '≥ 70 %', unit: '%', native: 100 * share(pick('native')), tfjs: 100 * share(pick('tfjs')), met: share(pick('native')) >= 0.7 });
     }
+    if (bm.name === 'mlp' && engines.includes('native')) {
+      await initBackend(backends[0]);
+      const d = await mlpProductsDecomposition(n);
+      const ref = bestGemm('mlp');
+      const rate = (sec: number) => `${(d.gflop / sec).toFixed(1)} GFLOP/s (${((100 * d.gflop) / sec / ref).toFixed(0)} % of ${ref.toFixed(1)})`;
+      (report.models as Record<string, Record<string, unknown>>).mlp.productsDecomposition = { ...d, bestGemmGflops: ref };
+      console.log(`\nMLP products on the native engine, where the time goes (in this process, ${backends[0]}: the kernel's ${d.calls} fused tile calls recorded and replayed on data of the same shapes, best of 3; ` +
+        `${d.gflop.toFixed(1)} GFLOP): the kernel's products stage (second run) ${d.kernelProductsSeconds.toFixed(3)} s = ${rate(d.kernelProductsSeconds)}; the fused calls replayed ${d.fusedSeconds.toFixed(3)} s = ${rate(d.fusedSeconds)}; ` +
+        `their GEMMs alone, without the combination, ${d.gemmsAloneSeconds.toFixed(3)} s = ${rate(d.gemmsAloneSeconds)}; fused / GEMMs alone ${(d.fusedSeconds / d.gemmsAloneSeconds).toFixed(2)}`);
+    }
   }
   const ridgeN = Number(arg('ridge-n', '5000'));
   if (ridgeN > 0 && engines.includes('native')) {
@@ -346,6 +439,13 @@ async function main(): Promise<void> {
     report.ridge = r;
     console.log(`\n# float64 ridge solve of a [${ridgeN}, ${ridgeN}] kernel: native engine (blocked Cholesky, native trailing updates) ${r.nativeSeconds.toFixed(2)} s, tfjs engine (JS Crout Cholesky) ${r.tfjsSeconds.toFixed(2)} s; solutions differ by ${r.maxRelativeDifference.toExponential(1)} of max|α|`);
     targets.push({ target: `float64 ridge solve of a [${ridgeN}, ${ridgeN}] kernel, seconds`, goal: '≤ 5 s', unit: 's', native: r.nativeSeconds, tfjs: r.tfjsSeconds, met: r.nativeSeconds <= 5 });
+  }
+  const trainEpochs = Number(arg('train-epochs', '3'));
+  if (trainEpochs > 0) {
+    const t = await trainBench(n, trainEpochs, backends[0], engines);
+    report.training = t;
+    console.log(`\n# training the seeds/003 CNN on ${n} MNIST digits (batch 50, Adam, cross-entropy; one warm-up epoch, then ${trainEpochs}): ` +
+      `${Object.entries(t).map(([e, r]) => `${e} engine ${r.secondsPerEpoch.toFixed(3)} s per epoch (5000 epochs: ${((5000 * r.secondsPerEpoch) / 60).toFixed(0)} min), last loss ${r.lastLoss.toFixed(6)}`).join('; ')}`);
   }
   if (targets.length) {
     report.targets = targets;
@@ -410,7 +510,8 @@ function scaling(tmp: string, backend: string): Record<string, unknown> {
 }
 
 const usage = `usage: node dist/experiments/bench.js [--models mlp,cnn] [--n 500] [--repeats 3] [--backends wasm,cpu] [--engines native,tfjs]
-  [--workers default,1,2] [--peer PATH] [--skip-peer 1] [--out DIR] [--ridge-n 5000 (0: skip)] [--scaling off] [--web off]`;
+  [--workers default,1,2] [--peer PATH] [--skip-peer 1] [--out DIR] [--ridge-n 5000 (0: skip)] [--scaling off] [--web off]
+  [--train-epochs 3 (0: skip)]`;
 
 // The bench runs in a process started as the command line starts its own (bin/runtime.ts), so that what it times
 // in this process (the native engine's GEMM rates, the ridge solve) runs under the same conditions as the kernels

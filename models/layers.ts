@@ -281,7 +281,7 @@ function nativeLinear(ne: MatrixEngine, a: tf.Tensor2D, W: tf.Tensor2D, inputGra
  * kh−1−before rows above and kh−1−after below (likewise for columns). On the native engine one ONNX Runtime
  * ConvTranspose from dz's memory into dx's; else one tfjs conv2d.
  */
-function convAdjoint(dy: tf.Tensor, flipped: tf.Tensor4D, xShape: number[], gh: { out: number; before: number; after: number }, gw: { out: number; before: number; after: number }): tf.Tensor4D {
+function convAdjoint(dy: tf.Tensor, flipped: tf.Tensor4D, xShape: number[], gh: ReturnType<typeof convGeometry>, gw: ReturnType<typeof convGeometry>): tf.Tensor4D {
   const [n, H, Wd, C] = xShape;
   const [kh, kw, Cout] = flipped.shape;
   const ne = nativeEngine();
