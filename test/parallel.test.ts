@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import * as os from 'node:os';
+import { nativeShare, runJobPool } from '../lib/job-pool.js';
 import { syntheticGraphs } from '../lib/graphs.js';
 import { vectors } from '../lib/samples.js';
 import { empiricalKernel } from '../jacobian/empirical.js';
@@ -41,5 +43,24 @@ describe('worker threads', function () {
     await same(cnn2, vectors(randomInputs(7, 64, 'p4'), 7, [8, 8, 1]), vectors(randomInputs(3, 64, 'p5'), 3, [8, 8, 1]), 'full', 2);
     const gnn = new Gnn({ model: 'gnn', ...common, featureDim: 8, hidden: 8, blocks: 2, mlpLayers: 1, aggregation: 'sum', jk: true, outputs: 1 });
     await same(gnn, syntheticGraphs(7, 2), null, 'full', 3);
+  });
+});
+
+describe('job pool: the native thread pool of each worker', function () {
+  it('gets the cores divided among the workers running at once, unless NTK_NATIVE_THREADS is set', async () => {
+    const url = new URL('./fixtures/env-worker.js', import.meta.url);
+    const cores = os.availableParallelism();
+    const saved = process.env.NTK_NATIVE_THREADS;
+    try {
+      delete process.env.NTK_NATIVE_THREADS;
+      expect(await runJobPool(url, [0, 1, 2], 2, () => {})).to.deep.equal(Array(3).fill(String(Math.max(1, Math.floor(cores / 2)))));
+      expect(await runJobPool(url, [0], 2, () => {})).to.deep.equal([String(cores)]);
+      expect(nativeShare(4 * cores, 100)).to.equal(1);
+      process.env.NTK_NATIVE_THREADS = '3';
+      expect(await runJobPool(url, [0, 1], 2, () => {})).to.deep.equal(['3', '3']);
+    } finally {
+      if (saved === undefined) delete process.env.NTK_NATIVE_THREADS;
+      else process.env.NTK_NATIVE_THREADS = saved;
+    }
   });
 });
