@@ -12,7 +12,7 @@ import { mean, meanSd, sd } from '../lib/stats.js';
 import { heatmapSvg, type LineSeries, lineplotSvg } from '../lib/svg.js';
 import { toolVersion } from '../lib/version.js';
 import { type Machine, type MachineLoad, loadSampler, loadSentence, thisMachine } from './machine.js';
-import { type MnistJob, type MnistJobResult, type StudyModel, runMnistJob } from './mnist-job.js';
+import { type MnistJob, type MnistJobResult, type StudyModel } from './mnist-job.js';
 
 /** Published accuracies of seeds/003 (notes §6), test / train. */
 export const PUBLISHED: Record<StudyModel, Record<string, { test: number; train: number }>> = {
@@ -130,9 +130,9 @@ export async function runMnistStudy(o: MnistStudyOptions): Promise<{ files: stri
   };
   let results: MnistJobResult[];
   try {
-    results = o.workers <= 1
-      ? jobs.map((j, i) => runMnistJob(j, (f) => onProgress(i, f)))
-      : await runJobPool<MnistJob, MnistJobResult>(new URL('../experiments/mnist-worker.js', import.meta.url), jobs, o.workers, onProgress);
+    // Every run in a worker, also with one thread: each worker's native engine has one thread (runJobPool), so the
+    // results are the same for any --workers.
+    results = await runJobPool<MnistJob, MnistJobResult>(new URL('../experiments/mnist-worker.js', import.meta.url), jobs, Math.max(1, o.workers), onProgress);
   } finally {
     bar.stop();
   }

@@ -1,4 +1,3 @@
-import * as os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { UserError } from './errors.js';
 
@@ -8,9 +7,10 @@ import { UserError } from './errors.js';
  * are handed out in the order given (put the longest first), a new one as soon as a worker is free, so two
  * cores stay busy; each job is computed exactly as it would be alone, so results do not depend on the number
  * of workers. Returns results in job order; `onProgress(i, fraction)` reports job i's own progress. Each worker's
- * native engine gets its share of the cores for its thread pool (NTK_NATIVE_THREADS, unless set): left at one thread
- * per core in every worker, two workers of the MNIST study kept four threads busy on two cores (load 2.9–3.7 over
- * the run, its kernel and fit stages 1.3–1.6× slower than at a share each).
+ * native engine runs one thread (NTK_NATIVE_THREADS, unless set): left at one thread per core in every worker, two
+ * workers of the MNIST study kept four threads busy on two cores (load 2.9–3.7 over the run, its kernel and fit
+ * stages 1.3–1.6× slower); and a share that depended on the number of workers would not keep results independent
+ * of it (ONNX Runtime's training products and fits differ in their last bits between 1 and 2 intra-op threads).
  */
 export async function runJobPool<J, R>(workerUrl: URL, jobs: J[], workers: number, onProgress: (job: number, fraction: number) => void): Promise<R[]> {
   const results: R[] = new Array(jobs.length);
@@ -37,7 +37,7 @@ export async function runJobPool<J, R>(workerUrl: URL, jobs: J[], workers: numbe
   try {
     const runs: Promise<void>[] = [];
     for (let k = 0; k < Math.min(workers, jobs.length); k++) {
-      const w = new Worker(workerUrl, { env: { ...process.env, NTK_NATIVE_THREADS: process.env.NTK_NATIVE_THREADS ?? String(nativeShare(workers, jobs.length)) } });
+      const w = new Worker(workerUrl, { env: { ...process.env, NTK_NATIVE_THREADS: process.env.NTK_NATIVE_THREADS ?? '1' } });
       pool.push(w);
       runs.push(new Promise<void>((resolve, reject) => {
         w.once('error', reject);
@@ -49,10 +49,4 @@ export async function runJobPool<J, R>(workerUrl: URL, jobs: J[], workers: numbe
   } finally {
     await Promise.all(pool.map((w) => w.terminate()));
   }
-}
-
-/** Threads of each worker's native thread pool: the cores divided among the workers that run at once (at least 1). */
-export function nativeShare(workers: number, jobs: number): number {
-  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  return Math.max(1, Math.floor(cores / Math.max(1, Math.min(workers, jobs))));
 }
