@@ -641,10 +641,14 @@ export function structuredTile(f1: TileFeatures, f2: TileFeatures, K: number, mo
  * layers' Gram E as in nativeProducts, then the outer layers' products and their Hadamard combination in native
  * calls (denseNtkTile), each written straight into the output when it spans whole output rows (a block of rows of
  * the kernel is contiguous), else into a reused buffer placed row by row. Without explicit layers (an MLP) the
- * tile is combined in sub-tiles of at most SUBTILE_FLOATS entries: the combination reads and writes each layer's
- * [r·K, c·K] Gram a few times, so it runs at the speed of the cache that holds them. On the 2-core AMD EPYC (1 MB
- * L2 per core), the MNIST MLP's [5000, 5000] kernel (products stage, best of 5): sub-tiles of 2¹⁶, 2¹⁷, 2¹⁸, 2¹⁹,
- * 2²⁰ entries 0.134, 0.127, 0.101, 0.105, 0.116 s; whole tiles of 125 samples (1.56·10⁶ entries) 0.134 s.
+ * tile is combined in sub-tiles of at most SUBTILE_FLOATS entries, split evenly (a remainder sub-tile of a few
+ * samples runs its GEMMs at a poor rate): the combination reads and writes each layer's [r·K, c·K] Gram a few
+ * times, so it runs at the speed of the cache that holds them, while a fused call has a fixed cost (31 graph nodes
+ * for the MNIST MLP) and its GEMMs lose rate on small shapes. Measured on the 2-core AMD EPYC for the MNIST MLP's
+ * full kernel (products stage in runs alternating with a [1250, 100]·[1250, 100]ᵀ GEMM in one process, median
+ * against the GEMM's median; 15 runs each at N = 500, 7 at 1000, 4 at 2000): N = 500 (tiles of 125 samples), sub-tiles of at most 51 samples (51 + 51 + 23, the
+ * previous rule) 66 %, 63 + 62 70 %, whole tiles 79 %; N = 1000 and 2000 (tiles of 250 and 500), whole sub-tiles of
+ * 125 samples 77 % and 76 % against 71 % and 73 % for sub-tiles of 51.
  */
 function nativeFullTile(ne: MatrixEngine, f1: TileFeatures, f2: TileFeatures, K: number, t: TileTarget, clock: (stage: keyof StageTiming) => void): void {
   const nr = f1.n, nc = f2.n;
@@ -656,12 +660,13 @@ function nativeFullTile(ne: MatrixEngine, f1: TileFeatures, f2: TileFeatures, K:
     clock('products');
     return;
   }
-  // With E the whole tile is one call (E's sub-blocks are not contiguous); without it, sub-tiles of s samples.
-  const s = E ? Math.max(nr, nc) : Math.max(1, Math.floor(Math.sqrt(SUBTILE_FLOATS) / K));
-  for (let i0 = 0; i0 < nr; i0 += s) {
-    const mr = Math.min(s, nr - i0);
-    for (let j0 = 0; j0 < nc; j0 += s) {
-      const mc = Math.min(s, nc - j0);
+  // With E the whole tile is one call (E's sub-blocks are not contiguous); without it, even sub-tiles of ≤ most samples.
+  const most = E ? Math.max(nr, nc) : Math.max(1, Math.floor(Math.sqrt(SUBTILE_FLOATS) / K));
+  const rows = evenParts(nr, most), cols = evenParts(nc, most);
+  for (let p = 0; p + 1 < rows.length; p++) {
+    const i0 = rows[p], mr = rows[p + 1] - i0;
+    for (let q = 0; q + 1 < cols.length; q++) {
+      const j0 = cols[q], mc = cols[q + 1] - j0;
       const layers = f1.outer.map((f, l) => {
         const g = f2.outer[l];
         return {
@@ -681,8 +686,14 @@ function nativeFullTile(ne: MatrixEngine, f1: TileFeatures, f2: TileFeatures, K:
   }
 }
 
-/** Entries of a tile in full mode per sub-tile of the native combination (1 MB of float32). */
-const SUBTILE_FLOATS = 1 << 18;
+/** Entries of a tile in full mode per sub-tile of the native combination (6.4 MB of float32: 126 samples at K = 10). */
+const SUBTILE_FLOATS = 1.6e6;
+
+/** Starts of ⌈n / most⌉ parts of 0..n as equal as can be (their sizes differ by at most one), and n. */
+function evenParts(n: number, most: number): number[] {
+  const parts = Math.ceil(n / most);
+  return Array.from({ length: parts + 1 }, (_, p) => Math.round((p * n) / parts));
+}
 
 /**
  * A tile buffer reused from tile to tile: a fresh [nr·K, nc·K] array per tile costs its first-touch page faults

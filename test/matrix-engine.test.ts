@@ -318,10 +318,10 @@ describe('matrix engine: kernels from the native engine equal the tfjs ones', fu
     await both(gnn, syntheticGraphs(7, 2), null, 'full', 3);
   });
 
-  it('the native MLP tile combined in sub-tiles (64 outputs: 8 samples per sub-tile) equals the tfjs kernel', async () => {
-    // Tiles of 13 samples split 8 + 5 on each side, diagonal tiles included; the cross kernel's 7 columns make
-    // sub-tiles that span whole output rows, written straight into the kernel.
-    const wide = new Mlp({ model: 'mlp', ...common, widths: [5, 9, 64] });
+  it('the native MLP tile combined in sub-tiles (128 outputs: at most 9 samples per sub-tile) equals the tfjs kernel', async () => {
+    // Tiles of 13 samples split 7 + 6 on each side, diagonal tiles included, and the last tile's 7 rows whole; the
+    // cross kernel's 7 columns make sub-tiles that span whole output rows, written straight into the kernel.
+    const wide = new Mlp({ model: 'mlp', ...common, widths: [5, 9, 128] });
     const x = vectors(randomInputs(20, 5, 's1'), 20), y = vectors(randomInputs(7, 5, 's2'), 7);
     await both(wide, x, null, 'full', 13);
     await both(wide, x, y, 'full', 13);
