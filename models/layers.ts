@@ -198,7 +198,8 @@ export function im2col(x: tf.Tensor4D, kh: number, kw: number, stride: number | 
  * gradient of matMul calls matMul(dy, W, false, true), which runs ~10× slower on wasm. With `paramGrad`
  * false, W is treated as a constant (only ∂/∂a is formed), which is all that cotangent passes need. With
  * `inputGrad` false (training, a layer whose input depends on no parameter: the data), a is the constant and
- * only ∂/∂W = aᵀ·dy is formed. On the native engine the training products run in ONNX Runtime (nativeLinear).
+ * only ∂/∂W = aᵀ·dy is formed. On the native engine the training products (z = a·W, ∂/∂a = dy·Wᵀ, ∂/∂W) run in
+ * ONNX Runtime, each read from and written into the tensors' own memory (the engine takes Wᵀ as an operand flag).
  */
 export function linearOp(a: tf.Tensor2D, W: tf.Tensor2D, paramGrad: boolean, inputGrad = true): tf.Tensor2D {
   if (!paramGrad) {
@@ -210,69 +211,48 @@ export function linearOp(a: tf.Tensor2D, W: tf.Tensor2D, paramGrad: boolean, inp
     return op(a) as tf.Tensor2D;
   }
   const ne = nativeEngine();
-  if (ne) return nativeLinear(ne, a, W, inputGrad);
+  const [R, fanIn] = a.shape, fanOut = W.shape[1];
   if (!inputGrad) {
     const op = customOp(1, ([Wt], save) => {
       save([a]);
-      return { value: tf.matMul(a, Wt as tf.Tensor2D), gradFunc: (dy, [as]) => [tf.matMul(tf.transpose(as), dy as tf.Tensor2D)] };
+      return { value: trainProduct(ne, a, Wt, R, fanIn, fanOut), gradFunc: (dy, [as]) => [weightGrad(ne, as, dy, R, fanIn, fanOut)] };
     });
     return op(W) as tf.Tensor2D;
   }
   const op = customOp(2, ([at, Wt], save) => {
     save([at, Wt]);
     return {
-      value: tf.matMul(at as tf.Tensor2D, Wt as tf.Tensor2D),
+      value: trainProduct(ne, at, Wt, R, fanIn, fanOut),
       gradFunc: (dy, [as, ws]) => [
-        // ∂/∂a = dy Wᵀ. wasm transposes slowly (a [1024, 1024] W: 9 ms), so for a few rows (small training
-        // batches) it is cheaper to transpose dy and the product: (W dyᵀ)ᵀ (1.2 ms against 13 ms there).
-        dy.shape[0] * 4 < ws.shape[0] ? tf.transpose(tf.matMul(ws as tf.Tensor2D, tf.transpose(dy))) : tf.matMul(dy as tf.Tensor2D, tf.transpose(ws)),
-        tf.matMul(tf.transpose(as), dy as tf.Tensor2D),
+        ne ? filledTensor([R, fanIn], (out) => ne.matMul(tensorView(dy), tensorView(ws), R, fanOut, fanIn, true, out))
+          // ∂/∂a = dy Wᵀ. wasm transposes slowly (a [1024, 1024] W: 9 ms), so for a few rows (small training
+          // batches) it is cheaper to transpose dy and the product: (W dyᵀ)ᵀ (1.2 ms against 13 ms there).
+          : dy.shape[0] * 4 < ws.shape[0] ? tf.transpose(tf.matMul(ws as tf.Tensor2D, tf.transpose(dy))) : tf.matMul(dy as tf.Tensor2D, tf.transpose(ws)),
+        weightGrad(ne, as, dy, R, fanIn, fanOut),
       ],
     };
   });
   return op(a, W) as tf.Tensor2D;
 }
 
+/** A training product a·W [R, fanOut] (a [R, fanIn], W [fanIn, fanOut]): one ONNX Runtime product on the native engine. */
+function trainProduct(ne: MatrixEngine | null, a: tf.Tensor, W: tf.Tensor, R: number, fanIn: number, fanOut: number): tf.Tensor2D {
+  return ne ? (filledTensor([R, fanOut], (out) => ne.matMul(tensorView(a), tensorView(W), R, fanIn, fanOut, false, out)) as tf.Tensor2D) : tf.matMul(a as tf.Tensor2D, W as tf.Tensor2D);
+}
+
 /**
- * ∂/∂W = aᵀ·dy [fanIn, fanOut] of a training product (a [R, fanIn], dy [R, fanOut]) on the native engine, as one
- * ONNX Runtime Gemm with its first operand transposed in place. That operand is the narrower of the two: for
+ * ∂/∂W = aᵀ·dy [fanIn, fanOut] of a training product (a [R, fanIn], dy [R, fanOut]). On the native engine one ONNX
+ * Runtime Gemm with its first operand transposed in place. That operand is the narrower of the two: for
  * fanOut < fanIn the product is (dyᵀ·a)ᵀ, its [fanOut, fanIn] result transposed here (for the seeds/003 CNN's
  * second convolution on 50 digits, [500, 20000]·[20000, 20]: 5.3 against 7.9 ms, both cores).
  */
-function nativeWeightGrad(ne: MatrixEngine, a: tf.Tensor, dy: tf.Tensor, R: number, fanIn: number, fanOut: number): tf.Tensor {
+function weightGrad(ne: MatrixEngine | null, a: tf.Tensor, dy: tf.Tensor, R: number, fanIn: number, fanOut: number): tf.Tensor {
+  if (!ne) return tf.matMul(tf.transpose(a), dy as tf.Tensor2D);
   if (fanOut >= fanIn) return filledTensor([fanIn, fanOut], (out) => ne.batchMatMul(tensorView(a), tensorView(dy), 1, fanIn, R, fanOut, true, 1, out));
   const t = ne.batchMatMul(tensorView(dy), tensorView(a), 1, fanOut, R, fanIn, true);
   return filledTensor([fanIn, fanOut], (out) => {
     for (let o = 0; o < fanOut; o++) for (let i = 0; i < fanIn; i++) out[i * fanOut + o] = t[o * fanIn + i];
   });
-}
-
-/**
- * linearOp with parameter gradients on the native engine: z = a·W [R, fanOut], ∂/∂a = dy·Wᵀ [R, fanIn] (when
- * `inputGrad`) and ∂/∂W = aᵀ·dy [fanIn, fanOut] (nativeWeightGrad), each one ONNX Runtime product read from and
- * written into the tensors' own memory (the engine takes Wᵀ as an operand flag).
- */
-function nativeLinear(ne: MatrixEngine, a: tf.Tensor2D, W: tf.Tensor2D, inputGrad: boolean): tf.Tensor2D {
-  const [R, fanIn] = a.shape, fanOut = W.shape[1];
-  const value = (at: tf.Tensor, Wt: tf.Tensor) => filledTensor([R, fanOut], (out) => ne.matMul(tensorView(at), tensorView(Wt), R, fanIn, fanOut, false, out));
-  if (!inputGrad) {
-    const op = customOp(1, ([Wt], save) => {
-      save([a]);
-      return { value: value(a, Wt), gradFunc: (dy, [as]) => [nativeWeightGrad(ne, as, dy, R, fanIn, fanOut)] };
-    });
-    return op(W) as tf.Tensor2D;
-  }
-  const op = customOp(2, ([at, Wt], save) => {
-    save([at, Wt]);
-    return {
-      value: value(at, Wt),
-      gradFunc: (dy, [as, ws]) => [
-        filledTensor([R, fanIn], (out) => ne.matMul(tensorView(dy), tensorView(ws), R, fanOut, fanIn, true, out)),
-        nativeWeightGrad(ne, as, dy, R, fanIn, fanOut),
-      ],
-    };
-  });
-  return op(a, W) as tf.Tensor2D;
 }
 
 /**
@@ -308,15 +288,12 @@ export function convTrainRows(x: tf.Tensor4D, patches: tf.Tensor2D, Wt: tf.Tenso
   const Cout = Wt.shape[Wt.rank - 1], F = kh * kw * C, R = patches.shape[0];
   const gh = convGeometry(H, kh, 1, padding), gw = convGeometry(Wd, kw, 1, padding);
   const ne = nativeEngine();
-  const forward = (wt: tf.Tensor) => {
-    const W2 = tf.reshape(wt, [F, Cout]) as tf.Tensor2D;
-    return ne ? filledTensor([R, Cout], (out) => ne.matMul(tensorView(patches), tensorView(W2), R, F, Cout, false, out)) : tf.matMul(patches, W2);
-  };
-  const weightGrad = (p: tf.Tensor, dy: tf.Tensor) => tf.reshape(ne ? nativeWeightGrad(ne, p, dy, R, F, Cout) : tf.matMul(tf.transpose(p), dy as tf.Tensor2D), Wt.shape);
+  const forward = (wt: tf.Tensor) => trainProduct(ne, patches, tf.reshape(wt, [F, Cout]), R, F, Cout);
+  const kernelGrad = (p: tf.Tensor, dy: tf.Tensor) => tf.reshape(weightGrad(ne, p, dy, R, F, Cout), Wt.shape);
   if (!inputGrad) {
     const op = customOp(1, ([wt], save) => {
       save([patches]);
-      return { value: forward(wt), gradFunc: (dy, [p]) => [weightGrad(p, dy)] };
+      return { value: forward(wt), gradFunc: (dy, [p]) => [kernelGrad(p, dy)] };
     });
     return op(Wt) as tf.Tensor2D;
   }
@@ -325,7 +302,7 @@ export function convTrainRows(x: tf.Tensor4D, patches: tf.Tensor2D, Wt: tf.Tenso
     save([patches, flipped]);
     return {
       value: forward(wt),
-      gradFunc: (dy, [p, wf]) => [convAdjoint(dy, wf as tf.Tensor4D, [n, H, Wd, C], gh, gw), weightGrad(p, dy)],
+      gradFunc: (dy, [p, wf]) => [convAdjoint(dy, wf as tf.Tensor4D, [n, H, Wd, C], gh, gw), kernelGrad(p, dy)],
     };
   });
   return op(x, Wt) as tf.Tensor2D;
