@@ -646,9 +646,10 @@ export function structuredTile(f1: TileFeatures, f2: TileFeatures, K: number, mo
  * times, so it runs at the speed of the cache that holds them, while a fused call has a fixed cost (31 graph nodes
  * for the MNIST MLP) and its GEMMs lose rate on small shapes. Measured on the 2-core AMD EPYC for the MNIST MLP's
  * full kernel (products stage in runs alternating with a [1250, 100]·[1250, 100]ᵀ GEMM in one process, median
- * against the GEMM's median; 15 runs each at N = 500, 7 at 1000, 4 at 2000): N = 500 (tiles of 125 samples), sub-tiles of at most 51 samples (51 + 51 + 23, the
- * previous rule) 66 %, 63 + 62 70 %, whole tiles 79 %; N = 1000 and 2000 (tiles of 250 and 500), whole sub-tiles of
- * 125 samples 77 % and 76 % against 71 % and 73 % for sub-tiles of 51.
+ * against the GEMM's median; 15 runs each at N = 500, 7 at 1000, 4 at 2000): N = 500 (tiles of 125 samples),
+ * sub-tiles of at most 51 samples (51 + 51 + 23, the previous rule) 66 %, 63 + 62 70 %, whole tiles 79 %;
+ * N = 1000 and 2000 (tiles of 250 and 500), sub-tiles of 125 samples 77 % and 76 % against 71 % and 73 % for
+ * sub-tiles of at most 51.
  */
 function nativeFullTile(ne: MatrixEngine, f1: TileFeatures, f2: TileFeatures, K: number, t: TileTarget, clock: (stage: keyof StageTiming) => void): void {
   const nr = f1.n, nc = f2.n;
