@@ -118,7 +118,7 @@ class NativeEngine implements MatrixEngine {
 
   private session(kind: Kind | DenseNtkKind, dtype: 'float32' | 'float64'): SyncSession {
     const key = typeof kind === 'string' ? kind : `ntk:${kind.layers}:${kind.withE}`;
-    return this.keyedSession(`${key}:${dtype}`, typeof kind !== 'string', () => {
+    return this.keyedSession(`${key}:${dtype}`, typeof kind !== 'string', this.threads, () => {
       const elem = dtype === 'float32' ? 1 : 11;
       const mm = [node('MatMul', ['A', 'B'], 'Y')];
       return typeof kind !== 'string' ? denseNtkModel(kind.layers, kind.withE)
@@ -197,7 +197,13 @@ class NativeEngine implements MatrixEngine {
    * axes swapped, wt[c, o, a, b] = w[kh−1−a, kw−1−b, c, o], cropped by kh−1−pad, which ONNX Runtime runs as one
    * product and a col2im per image: about 2× faster than its Conv on the backward pass of the seeds/003 CNN
    * (dy [125, 20, 20, 20] into 24×24, 5×5; best of 35 calls on one thread, 10.4 against 19.3 ms). Otherwise a Conv
-   * of x with w transposed to OIHW in the graph.
+   * of x with w transposed to OIHW in the graph. The ConvTranspose sessions run on one thread: ONNX Runtime splits
+   * its product over the pool but runs the col2im of each image on the calling thread, and the pool's wake-ups
+   * cost more than the split gains. On the 2-core Intel Xeon, median of 15 calls, one thread against two: the
+   * seeds/003 shape above 15.7 against 27.6 ms (5×5, 20 → 20 channels on 50 images 5.7 against 10.1 ms; 3×3,
+   * 64 → 64 on [32, 16, 16] 6.3 against 8.5 ms; 3×3, 128 → 128 on [128, 8, 8] 28.0 against 28.2 ms); in the seeds/003
+   * CNN's full [5000, 5000] kernel the features stage took 2.35–2.63 s against 2.74–2.98 s (4 runs each,
+   * alternating).
    */
   conv2d(x: Float32Array, w: Float32Array, xShape: number[], wShape: number[], pads: number[], out?: Float32Array): Float32Array {
     const yShape = conv2dShape(xShape, wShape, pads);
@@ -217,12 +223,12 @@ class NativeEngine implements MatrixEngine {
       }
       wDims = [C, Co, kh, kw];
       const crop = [kh - 1 - pads[0], kw - 1 - pads[1], kh - 1 - pads[2], kw - 1 - pads[3]];
-      sess = this.keyedSession(`convT:${crop}`, false, () => onnxModel(nhwc([node('ConvTranspose', ['Xc', 'W'], 'Yc', [attrInts('pads', crop)])]),
+      sess = this.keyedSession(`convT:${crop}`, false, 1, () => onnxModel(nhwc([node('ConvTranspose', ['Xc', 'W'], 'Yc', [attrInts('pads', crop)])]),
         [['X', ['n', 'h', 'w', 'c']], ['W', ['c', 'o', 'kh', 'kw']]], ['n', 'ho', 'wo', 'o'], 1));
     } else {
       W = w;
       wDims = wShape;
-      sess = this.keyedSession(`conv:${pads}`, false, () => onnxModel(nhwc([
+      sess = this.keyedSession(`conv:${pads}`, false, this.threads, () => onnxModel(nhwc([
         node('Transpose', ['W'], 'Wc', [attrInts('perm', [3, 2, 0, 1])]),
         node('Conv', ['Xc', 'Wc'], 'Yc', [attrInts('pads', [pads[0], pads[1], pads[2], pads[3]])]),
       ]), [['X', ['n', 'h', 'w', 'c']], ['W', ['kh', 'kw', 'c', 'o']]], ['n', 'ho', 'wo', 'o'], 1));
@@ -235,20 +241,21 @@ class NativeEngine implements MatrixEngine {
   }
 
   /**
-   * The session of an ONNX model made by `make`, cached under `key`. Each session has its own intra-op thread pool,
+   * The session of an ONNX model made by `make`, cached under `key`, with an intra-op pool of `threads` threads
+   * (0: one per core; the engine's own setting except where a graph runs faster on one). Each session has its own pool,
    * whose threads spin for a while after a call before they sleep. Only the fused NTK tile's sessions (`spin`),
    * called back to back with little between the calls, keep that: calls of different sessions in turn (a training
    * step's products and convolutions) otherwise find the last session's threads still spinning on the cores. On
    * the 2-core AMD EPYC: training the seeds/003 CNN on 500 digits 0.83–0.96 s per epoch with every session spinning,
    * 0.57–0.62 s with none; the MNIST MLP kernel's products stage 0.16–0.18 s with spinning, 0.21–0.24 s without.
    */
-  private keyedSession(key: string, spin: boolean, make: () => Uint8Array): SyncSession {
+  private keyedSession(key: string, spin: boolean, threads: number, make: () => Uint8Array): SyncSession {
     let sess = this.sessions.get(key);
     if (!sess) {
       const model = make();
       const fresh = new this.ort.InferenceSession();
       fresh.loadModel(model.buffer, model.byteOffset, model.byteLength, {
-        intraOpNumThreads: this.threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
+        intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
         extra: { session: { intra_op: { allow_spinning: spin ? '1' : '0' } } },
       });
       this.sessions.set(key, (sess = fresh));

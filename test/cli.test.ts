@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { empiricalKernel } from '../jacobian/empirical.js';
 import { encodeNpy, readNpy } from '../lib/npy.js';
-import { runtimeEnv, runtimeFlags } from '../bin/runtime.js';
+import { pageFaultMicros, relaunchWanted, runtimeEnv, runtimeFlags } from '../bin/runtime.js';
 import { Mlp } from '../models/mlp.js';
 import { randomInputs, testBackend } from './helpers.js';
 
@@ -41,21 +41,66 @@ describe('ntk command line', function () {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it("the command line's process: the huge-page tunable added to GLIBC_TUNABLES, and ArrayBuffer transfer on every Node", () => {
-    const saved = process.env.GLIBC_TUNABLES;
+  it("the command line's process: huge pages where 4 KB faults are expensive (or as NTK_HUGEPAGES says), ArrayBuffer transfer on every Node", () => {
+    const saved = { t: process.env.GLIBC_TUNABLES, d: process.env.NTK_HUGEPAGES };
     try {
+      process.env.NTK_HUGEPAGES = '1';
       process.env.GLIBC_TUNABLES = 'glibc.malloc.arena_max=2';
       expect(runtimeEnv().GLIBC_TUNABLES).to.equal('glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1');
+      expect(runtimeEnv().NTK_HUGEPAGES).to.equal('1');
       delete process.env.GLIBC_TUNABLES;
       expect(runtimeEnv().GLIBC_TUNABLES).to.equal('glibc.malloc.hugetlb=1');
+      // Decided against: the tunable is not added, and the child inherits the decision (it does not probe again).
+      process.env.NTK_HUGEPAGES = '0';
+      expect(runtimeEnv().GLIBC_TUNABLES).to.equal(undefined);
+      expect(runtimeEnv().NTK_HUGEPAGES).to.equal('0');
+      process.env.GLIBC_TUNABLES = 'glibc.malloc.arena_max=2';
+      expect(runtimeEnv().GLIBC_TUNABLES).to.equal('glibc.malloc.arena_max=2');
+      // A tunable the user set is kept as it is, and such a process is not started again for huge pages.
+      process.env.NTK_HUGEPAGES = '1';
+      process.env.GLIBC_TUNABLES = 'glibc.malloc.hugetlb=0';
+      expect(runtimeEnv().GLIBC_TUNABLES).to.equal('glibc.malloc.hugetlb=0');
+      if (typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function') expect(relaunchWanted()).to.equal(false);
+      // Without a decision the probe decides, from the first touches of fresh pages (a real, positive time).
+      delete process.env.NTK_HUGEPAGES;
+      const micros = pageFaultMicros();
+      expect(micros).to.be.greaterThan(0).and.lessThan(1e5);
+      expect(runtimeEnv().NTK_HUGEPAGES).to.match(/^[01]$/);
     } finally {
-      if (saved === undefined) delete process.env.GLIBC_TUNABLES;
-      else process.env.GLIBC_TUNABLES = saved;
+      for (const [k, v] of [['GLIBC_TUNABLES', saved.t], ['NTK_HUGEPAGES', saved.d]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
     }
     // The flags runtimeFlags adds (none where transfer is standard) give the child ArrayBuffer.prototype.transfer.
     const r = spawnSync(process.execPath, [...runtimeFlags(), '-e', 'console.log(typeof ArrayBuffer.prototype.transfer)'], { encoding: 'utf8' });
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout.trim()).to.equal('function');
+  });
+
+  it('a relaunched process gets the huge-page decision, its tunable and ArrayBuffer transfer, and is not started again', () => {
+    // A script that starts as bin/ntk.ts does and prints the environment it ends up running in, and how many times
+    // it ran (each run appends a line to a file).
+    const script = path.join(dir, 'launch.mjs');
+    const runtime = new URL('../bin/runtime.js', import.meta.url).href;
+    fs.writeFileSync(script, [
+      `import { relaunch, relaunchWanted } from '${runtime}';`,
+      `import * as fs from 'node:fs';`,
+      `fs.appendFileSync(process.argv[2], 'run\\n');`,
+      `if (relaunchWanted()) relaunch('launch: could not start');`,
+      `else console.log(JSON.stringify([process.env.GLIBC_TUNABLES ?? '', process.env.NTK_HUGEPAGES ?? '', typeof ArrayBuffer.prototype.transfer]));`,
+    ].join('\n'));
+    for (const [d, tunable] of [['1', 'glibc.malloc.hugetlb=1'], ['0', '']]) {
+      const runs = path.join(dir, `runs${d}`);
+      const env: NodeJS.ProcessEnv = { ...process.env, NTK_HUGEPAGES: d };
+      delete env.GLIBC_TUNABLES;
+      const r = spawnSync(process.execPath, [script, runs], { encoding: 'utf8', env });
+      expect(r.status, r.stderr).to.equal(0);
+      expect(JSON.parse(r.stdout)).to.deep.equal(process.platform === 'linux' ? [tunable, d, 'function'] : ['', d, typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer]);
+      const started = fs.readFileSync(runs, 'utf8').split('\n').filter(Boolean).length;
+      const relaunched = process.platform === 'linux' && (d === '1' || typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer !== 'function');
+      expect(started).to.equal(relaunched ? 2 : 1);
+    }
   });
 
   it('kernel writes the .npy and its metadata, equal to the library call', () => {
