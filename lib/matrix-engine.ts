@@ -35,6 +35,13 @@ export interface MatrixEngine {
    */
   batchMatMul<T extends Floats>(A: T, B: T, batch: number, m: number, k: number, n: number, transA?: boolean, s?: number, out?: T): T;
   /**
+   * Per-sample weight gradients of K cotangents at once: for gs[k] [batch, rows, m] (k < K) and X [batch, rows, n],
+   *   C[b, k, c, f] = s · Σ_r gs[k][b, r, c] · X[b, r, f],   C [batch, K, m, n],
+   * i.e. per sample one product of its K·m cotangent columns (stacked) with its rows of X. float32; written into
+   * `out` (batch·K·m·n entries, not overlapping the operands) when given and returned, else a new array.
+   */
+  stackedGradients(gs: readonly Float32Array[], X: Float32Array, batch: number, rows: number, m: number, n: number, s: number, out?: Float32Array): Float32Array;
+  /**
    * The full-mode NTK tile of layers with one row per sample, fused (products and their Hadamard combination in
    * one call): for row samples i < nr, column samples j < nc and outputs k, k' < K,
    *   Y[(i,k), (j,k')] = E[(i,k), (j,k')] + Σ_l (w_l²·a1_l[i]·a2_l[j] + b_l²) · g1_l[(i,k)]·g2_l[(j,k')],
@@ -123,6 +130,15 @@ export const tfjsEngine: MatrixEngine = {
       C.set(this.matMul(a, B.subarray(b * k * n, (b + 1) * k * n), m, k, n), b * m * n);
     }
     if (scale !== 1) for (let i = 0; i < C.length; i++) C[i] *= scale;
+    return C;
+  },
+  stackedGradients(gs, X, batch, rows, m, n, s, out?) {
+    const K = gs.length, size = batch * K * m * n;
+    const C = out ? out.subarray(0, size) : new Float32Array(size);
+    gs.forEach((g, k) => {
+      const P = this.batchMatMul(g, X, batch, m, rows, n, true, s);
+      for (let b = 0; b < batch; b++) C.set(P.subarray(b * m * n, (b + 1) * m * n), (b * K + k) * m * n);
+    });
     return C;
   },
   denseNtkTile(layers, E, nr, nc, K, out = new Float32Array(nr * K * nc * K)) {

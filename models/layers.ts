@@ -325,7 +325,7 @@ export function convRows(x: tf.Tensor4D, patches: tf.Tensor2D, W: tf.Tensor4D, p
   const op = customOp(1, (_xs, save) => {
     save([flipped]);
     return {
-      value: tf.matMul(patches, W2),
+      value: trainProduct(nativeEngine(), patches, W2, patches.shape[0], kh * kw * C, Cout),
       gradFunc: (dy, [wf]) => [convAdjoint(dy, wf as tf.Tensor4D, [n, H, Wd, C], gh, gw)],
     };
   });

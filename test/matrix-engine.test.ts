@@ -116,6 +116,31 @@ describe('matrix engine: native products against the tfjs reference', function (
     }
   });
 
+  it('stackedGradients (both engines) equals a float64 loop Σ_r g_k[b, r, c]·x[b, r, f], scaled, on odd and empty shapes', () => {
+    for (const [batch, rows, m, n, K] of [[3, 7, 2, 5, 3], [1, 1, 1, 1, 1], [4, 16, 6, 72, 3], [2, 9, 1, 4, 2], [0, 4, 3, 2, 2], [2, 0, 3, 2, 2]]) {
+      const gs = Array.from({ length: K }, (_, k) => rand(batch * rows * m, `sg${k}`) as Float32Array);
+      const X = rand(batch * rows * n, 'sx') as Float32Array;
+      const s = -0.7;
+      const want = new Float32Array(batch * K * m * n), bound = new Float64Array(want.length);
+      for (let b = 0; b < batch; b++) for (let k = 0; k < K; k++) for (let c = 0; c < m; c++) for (let f = 0; f < n; f++) {
+        let v = 0, a = 0;
+        for (let r = 0; r < rows; r++) {
+          const p = gs[k][(b * rows + r) * m + c] * X[(b * rows + r) * n + f];
+          v += p;
+          a += Math.abs(p);
+        }
+        want[((b * K + k) * m + c) * n + f] = s * v;
+        bound[((b * K + k) * m + c) * n + f] = Math.abs(s) * a;
+      }
+      for (const e of [ne, tfjsEngine]) {
+        expectClose(e.stackedGradients(gs, X, batch, rows, m, n, s), want, bound, rows, `${e.name} stacked ${batch}×${K}×[${m},${rows}]·[${rows},${n}]`);
+        const out = new Float32Array(want.length + 2).fill(Number.NaN);
+        expectClose(e.stackedGradients(gs, X, batch, rows, m, n, s, out).subarray(0, want.length), want, bound, rows, `${e.name} into out`);
+        expect(Number.isNaN(out[want.length]) && Number.isNaN(out[want.length + 1]), 'nothing written after the product').to.equal(true);
+      }
+    }
+  });
+
   it('denseNtkTile (both engines) equals the NTK from explicit per-sample gradients [w·a ⊗ g, b·g], in float64', () => {
     // nr, nc, K, layers (fanIn, fanOut), with a precomputed term E: single samples and outputs, fan-in 1, no
     // layers at all, an empty side.
@@ -282,12 +307,12 @@ describe('matrix engine: kernels from the native engine equal the tfjs ones', fu
     await initEngine();
   });
 
-  const both = async (model: Model, x1: Samples, x2: Samples | null, mode: OutputMode, tile: number, implementation: 'structured' | 'jacobian' = 'structured') => {
+  const both = async (model: Model, x1: Samples, x2: Samples | null, mode: OutputMode, tile: number, implementation: 'structured' | 'jacobian' = 'structured', rule?: 'explicit') => {
     const params = model.init('engines');
     await initEngine('tfjs');
-    const ref = empiricalKernel(model, params, x1, x2, { mode, tile, implementation }).kernel.data;
+    const ref = empiricalKernel(model, params, x1, x2, { mode, tile, implementation, rule }).kernel.data;
     await initEngine('native');
-    const got = empiricalKernel(model, params, x1, x2, { mode, tile, implementation }).kernel.data;
+    const got = empiricalKernel(model, params, x1, x2, { mode, tile, implementation, rule }).kernel.data;
     const { diff, scale } = maxAbsDiff(got, ref);
     expect(diff / scale, `${model.config.model} ${mode} tile ${tile} ${implementation}`).to.be.below(2e-6);
     expect(scale).to.be.above(0);
@@ -309,6 +334,12 @@ describe('matrix engine: kernels from the native engine equal the tfjs ones', fu
     }
     // One-sample tiles: every product has a single row or column.
     await both(cnn, xc, null, 'full', 1);
+    // Explicit per-sample gradients large enough for the native engine's batched products: conv 1 (8 channels of
+    // 18-long patch rows) one product per output, conv 2 (6 channels of 72-long rows) the outputs stacked.
+    const wide = new Cnn({ model: 'cnn', ...common, imageShape: [12, 12, 2], head: 'conv', outputs: 3, convs: [{ kernel: 3, channels: 8, stride: 1, padding: 'valid' }, { kernel: 3, channels: 6, stride: 1, padding: 'valid' }, { kernel: 8, channels: 3, stride: 1, padding: 'valid' }] });
+    const xw = vectors(randomInputs(5, 288, 'e6'), 5, [12, 12, 2]);
+    await both(wide, xw, null, 'full', 3, 'structured', 'explicit');
+    await both(wide, xw, null, 'trace', 2, 'structured', 'explicit');
     // Same padding, several channels: both convolutions' cotangents come from the engine's transposed
     // convolution (ONNX Runtime's Conv on the native engine, tf.conv2d on tfjs).
     const same = new Cnn({ model: 'cnn', ...common, imageShape: [7, 6, 2], head: 'gap', outputs: 3, convs: [{ kernel: 3, channels: 4, stride: 1, padding: 'same' }, { kernel: 4, channels: 5, stride: 1, padding: 'same' }] });
