@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../lib/errors.js';
-import { accuracy, crossEntropyKernelFit, kernelPredict, kernelSystem, oneHot, ridgeClassifierCv, ridgeRegression } from '../lib/kernel-regression.js';
+import { accuracy, crossEntropyKernelFit, kernelPredict, kernelSystem, negligibleToZero, oneHot, ridgeClassifierCv, ridgeRegression } from '../lib/kernel-regression.js';
 import { effectiveRank, kernelDistance, kernelMetrics, kernelTargetAlignment, relativeChange } from '../lib/kernel-metrics.js';
 import { choleskyInPlace, choleskySolveInPlace, symmetricEigen, topEigenvalues } from '../lib/linalg.js';
 import { NormalRng } from '../lib/rng.js';
@@ -157,6 +157,28 @@ describe('kernel regression', function () {
     expect(c2.loss).to.be.closeTo(c1.loss, 1e-4);
     const p1 = kernelPredict(kt, 10, n, c1.alpha, K), p2 = kernelPredict(fullT, 10 * K, n * K, c2.alpha, 1);
     p1.forEach((v, i) => expect(p2[i]).to.be.closeTo(v, 1e-3 * Math.max(1, Math.abs(v))));
+  });
+
+  it('the fit zeroes right-hand-side entries below 2^-64 of the largest (and subnormal ones), and nothing else', () => {
+    const big = -3, floor = 3 * 2 ** -64;
+    const a = Float32Array.of(1, big, floor * 2, -floor * 0.5, 2 ** -70, 1e-39, 0, 0.25);
+    expect(Array.from(negligibleToZero(a))).to.deep.equal([1, big, Math.fround(floor * 2), 0, 0, 0, 0, 0.25]);
+    // All subnormal: all zeroed (the floor is never below 2^-126); all tiny but normal: kept (relative to their max).
+    expect(Array.from(negligibleToZero(Float32Array.of(1e-39, -2e-40)))).to.deep.equal([0, 0]);
+    expect(Array.from(negligibleToZero(Float32Array.of(1e-30, -2e-31)))).to.deep.equal([Math.fround(1e-30), Math.fround(-2e-31)]);
+    // A product with the zeroed vector equals the product with the original to float32 rounding.
+    const v = Float32Array.from({ length: 64 }, (_, i) => (i % 3 === 0 ? 1e-25 : 1) * Math.sin(i + 1));
+    v[5] = 1e-39;
+    const z = negligibleToZero(v.slice());
+    expect(z[5]).to.equal(0);
+    for (let r = 0; r < 4; r++) {
+      let p = 0, q = 0;
+      for (let j = 0; j < 64; j++) {
+        p += Math.cos(r * j) * v[j];
+        q += Math.cos(r * j) * z[j];
+      }
+      expect(q).to.be.closeTo(p, 1e-6 * Math.max(1, Math.abs(p)));
+    }
   });
 
   it('cross-entropy coefficients fit the training labels and generalise on a separable task', () => {
