@@ -289,17 +289,18 @@ function explicitGradients(rec: LinearRecord, cots: Float32Array[], n: number, J
     const rows = R / n;
     const wSize = fanOut * fanIn;
     const stacked = fanOut <= 20 && fanIn >= 64;
-    const bs = Math.max(1, Math.min(n, Math.floor(8e6 / ((stacked ? K : 1) * wSize))));
+    // Entries of the product per sample (and the stride between samples in it): one output's, or all K stacked.
+    const step = stacked ? K * wSize : wSize;
+    const bs = Math.max(1, Math.min(n, Math.floor(8e6 / step)));
     const ones = new Float32Array(bs * rows).fill(1);
     // One product buffer for all batches: ONNX Runtime writes into it, so that its memory is touched fresh once.
-    const buf = new Float32Array(bs * wSize * (stacked ? K : 1)), bbuf = new Float32Array(bs * fanOut);
+    const buf = new Float32Array(bs * step), bbuf = new Float32Array(bs * fanOut);
     for (let i0 = 0; i0 < n; i0 += bs) {
       const nb = Math.min(bs, n - i0);
       const gs = cots.map((c) => c.subarray(i0 * rows * fanOut, (i0 + nb) * rows * fanOut));
       const x = X.subarray(i0 * rows * fanIn, (i0 + nb) * rows * fanIn);
       // prod(k) [nb, fanOut, fanIn] at sample stride `step`: views of one stacked product, or output k's own.
       const all = stacked ? ne.stackedGradients(gs, x, nb, rows, fanOut, fanIn, w, buf) : null;
-      const step = stacked ? K * wSize : wSize;
       for (let k = 0; k < K; k++) {
         const prod = all ? all.subarray(k * wSize) : ne.batchMatMul(gs[k], x, nb, fanOut, rows, fanIn, true, w, buf);
         const bias = hasBias ? ne.batchMatMul(ones.subarray(0, nb * rows), gs[k], nb, 1, rows, fanOut, false, b, bbuf) : null;

@@ -215,14 +215,14 @@ export function linearOp(a: tf.Tensor2D, W: tf.Tensor2D, paramGrad: boolean, inp
   if (!inputGrad) {
     const op = customOp(1, ([Wt], save) => {
       save([a]);
-      return { value: trainProduct(ne, a, Wt, R, fanIn, fanOut), gradFunc: (dy, [as]) => [weightGrad(ne, as, dy, R, fanIn, fanOut)] };
+      return { value: layerProduct(ne, a, Wt, R, fanIn, fanOut), gradFunc: (dy, [as]) => [weightGrad(ne, as, dy, R, fanIn, fanOut)] };
     });
     return op(W) as tf.Tensor2D;
   }
   const op = customOp(2, ([at, Wt], save) => {
     save([at, Wt]);
     return {
-      value: trainProduct(ne, at, Wt, R, fanIn, fanOut),
+      value: layerProduct(ne, at, Wt, R, fanIn, fanOut),
       gradFunc: (dy, [as, ws]) => [
         ne ? filledTensor([R, fanIn], (out) => ne.matMul(tensorView(dy), tensorView(ws), R, fanOut, fanIn, true, out))
           // ∂/∂a = dy Wᵀ. wasm transposes slowly (a [1024, 1024] W: 9 ms), so for a few rows (small training
@@ -235,8 +235,11 @@ export function linearOp(a: tf.Tensor2D, W: tf.Tensor2D, paramGrad: boolean, inp
   return op(a, W) as tf.Tensor2D;
 }
 
-/** A training product a·W [R, fanOut] (a [R, fanIn], W [fanIn, fanOut]): one ONNX Runtime product on the native engine. */
-function trainProduct(ne: MatrixEngine | null, a: tf.Tensor, W: tf.Tensor, R: number, fanIn: number, fanOut: number): tf.Tensor2D {
+/**
+ * A layer's product a·W [R, fanOut] (a [R, fanIn], W [fanIn, fanOut]) in training passes and the kernels' forward
+ * convolutions: one ONNX Runtime product on the native engine, else tf.matMul.
+ */
+function layerProduct(ne: MatrixEngine | null, a: tf.Tensor, W: tf.Tensor, R: number, fanIn: number, fanOut: number): tf.Tensor2D {
   return ne ? (filledTensor([R, fanOut], (out) => ne.matMul(tensorView(a), tensorView(W), R, fanIn, fanOut, false, out)) as tf.Tensor2D) : tf.matMul(a as tf.Tensor2D, W as tf.Tensor2D);
 }
 
@@ -288,7 +291,7 @@ export function convTrainRows(x: tf.Tensor4D, patches: tf.Tensor2D, Wt: tf.Tenso
   const Cout = Wt.shape[Wt.rank - 1], F = kh * kw * C, R = patches.shape[0];
   const gh = convGeometry(H, kh, 1, padding), gw = convGeometry(Wd, kw, 1, padding);
   const ne = nativeEngine();
-  const forward = (wt: tf.Tensor) => trainProduct(ne, patches, tf.reshape(wt, [F, Cout]), R, F, Cout);
+  const forward = (wt: tf.Tensor) => layerProduct(ne, patches, tf.reshape(wt, [F, Cout]), R, F, Cout);
   const kernelGrad = (p: tf.Tensor, dy: tf.Tensor) => tf.reshape(weightGrad(ne, p, dy, R, F, Cout), Wt.shape);
   if (!inputGrad) {
     const op = customOp(1, ([wt], save) => {
@@ -325,7 +328,7 @@ export function convRows(x: tf.Tensor4D, patches: tf.Tensor2D, W: tf.Tensor4D, p
   const op = customOp(1, (_xs, save) => {
     save([flipped]);
     return {
-      value: trainProduct(nativeEngine(), patches, W2, patches.shape[0], kh * kw * C, Cout),
+      value: layerProduct(nativeEngine(), patches, W2, patches.shape[0], kh * kw * C, Cout),
       gradFunc: (dy, [wf]) => [convAdjoint(dy, wf as tf.Tensor4D, [n, H, Wd, C], gh, gw)],
     };
   });
